@@ -1,0 +1,175 @@
+"""One typed Settings object, read from config.toml and ASSISTANT_* variables.
+
+Precedence, strongest first: values passed in code (the CLI's --data-dir etc.),
+ASSISTANT_* environment variables (nested keys with "__": ASSISTANT_LLM__BACKEND),
+the TOML file (--config PATH, $ASSISTANT_CONFIG, or ./config.toml), the defaults
+below. Unknown keys and bad values fail at start-up, naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from assistant.errors import ConfigError
+from knowledge.config import KnowledgeConfig
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OpenAIConfig(_Options):
+    base_url: str = "http://127.0.0.1:8000/v1"  # vLLM, Ollama (…:11434/v1), llama.cpp server, a hosted API
+    api_key: str = ""  # sent as a Bearer token when set
+    model: str = ""  # model name the server knows
+    timeout: float = Field(60.0, gt=0)  # seconds to connect and between streamed chunks
+
+
+class LLMConfig(_Options):
+    backend: str = "transformers"  # transformers | vlm | openai | extractive
+    model: str = "packaged:smollm2-135m"  # packaged:smollm2-135m, a hub id, or a local folder
+    max_new_tokens: int = Field(200, ge=1)  # longest answer, in tokens
+    temperature: float = Field(0.0, ge=0)  # 0 = greedy (reproducible)
+    context_tokens: int = Field(2048, ge=256)  # prompt budget: history is trimmed to fit
+    threads: int = Field(2, ge=1)  # torch intra-op threads for local models
+    queue_size: int = Field(32, ge=1)  # requests waiting for the local model; more are refused
+    concurrency: int = Field(1, ge=1)  # generations running at once on the local model
+    openai: OpenAIConfig = OpenAIConfig()
+
+
+class VisionConfig(_Options):
+    backend: str = "ocr"  # ocr (tesseract) | transformers (a vision-language model) | none
+    model: str = ""  # hub id or folder of an image-text-to-text model (backend = transformers)
+    max_bytes: int = Field(10_000_000, ge=1)  # largest accepted image file
+    max_pixels: int = Field(40_000_000, ge=1)  # width * height; larger images are refused
+    ocr_lang: str = "eng"  # tesseract language(s), e.g. "eng+deu"
+
+
+class SpeechConfig(_Options):
+    backend: str = "faster-whisper"  # faster-whisper | openai-whisper
+    model: str = "base"  # base | tiny.en | small (packaged), a hub name, or a folder/checkpoint
+    language: str = ""  # "" detects; or force one, e.g. "en"
+    beam_size: int = Field(1, ge=1)  # 1 = greedy (fast)
+    threads: int = Field(2, ge=1)  # CPU threads per transcription
+    concurrency: int = Field(1, ge=1)  # transcriptions running at once
+    max_bytes: int = Field(20_000_000, ge=1)  # largest accepted audio upload
+    max_seconds: float = Field(120.0, gt=0)  # longest accepted voice note
+    vocabulary: list[str] = []  # words Whisper should expect (products, "invoice", …)
+
+
+class DialogueConfig(_Options):
+    system_prompt: str = (
+        "You are the customer-service assistant of {company}. Answer the customer's "
+        "question briefly and politely, using only the reference records. If they do "
+        "not answer it, say so and offer to connect the customer with a person."
+    )
+    retrieve_k: int = Field(4, ge=1)  # records put in the prompt
+    min_score: float = Field(0.45, ge=0, le=1)  # below this similarity a retrieval is "low confidence"
+    low_confidence_turns: int = Field(2, ge=1)  # consecutive low-confidence turns before a handoff
+    handoff_triggers: list[str] = []  # extra regexes that hand the conversation to a person
+    history_turns: int = Field(6, ge=0)  # earlier turns considered for follow-up questions
+
+
+class StoreConfig(_Options):
+    backend: Literal["sqlite", "postgres"] = "sqlite"  # conversation store
+    url: str = ""  # postgres: postgresql://user@host/db; sqlite: file path ("" = data_dir/conversations.db)
+
+
+class BusConfig(_Options):
+    backend: Literal["memory", "redis"] = "memory"  # in-process, or Redis between workers
+    url: str = "redis://127.0.0.1:6379/0"  # Redis URL (backend = redis)
+
+
+class ServerConfig(_Options):
+    host: str = "127.0.0.1"  # bind address
+    port: int = Field(8080, ge=1, le=65535)  # bind port
+    workers: int = Field(1, ge=1)  # uvicorn worker processes
+    allowed_origins: list[str] = []  # widget origins allowed to connect; [] allows any
+    max_frame_bytes: int = Field(65_536, ge=256)  # largest websocket text frame
+    max_message_chars: int = Field(4_000, ge=1)  # longest customer message
+    max_attachments: int = Field(4, ge=0)  # attachments per message
+    messages_per_minute: int = Field(30, ge=1)  # per connection
+    messages_per_minute_ip: int = Field(120, ge=1)  # per client IP
+    ping_interval: float = Field(20.0, gt=0)  # seconds between keep-alive pings
+    identity_secret: str = ""  # HMAC secret for verified customer identities ("" = off)
+    token_secret: str = ""  # signs agent tokens ("" = a random one per start)
+    token_minutes: int = Field(60, ge=1)  # agent token lifetime
+
+
+class Settings(BaseSettings):
+    """Everything the service reads at start-up (build it with load_settings)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Path("data")  # all state: Chroma, databases, model caches, uploads
+    log_level: str = "info"  # debug | info | warning | error
+    company: dict[str, str] = {}  # fills {{Placeholders}} in answers: website_name = "…"
+    knowledge: KnowledgeConfig = KnowledgeConfig()
+    llm: LLMConfig = LLMConfig()
+    vision: VisionConfig = VisionConfig()
+    speech: SpeechConfig = SpeechConfig()
+    dialogue: DialogueConfig = DialogueConfig()
+    store: StoreConfig = StoreConfig()
+    bus: BusConfig = BusConfig()
+    server: ServerConfig = ServerConfig()
+
+    def path(self, *parts: str) -> Path:
+        """A path under data_dir, its parent created."""
+        p = self.data_dir.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+
+def _config_path() -> Path | None:
+    env = os.environ.get("ASSISTANT_CONFIG")
+    if env:
+        return Path(env)
+    default = Path("config.toml")
+    return default if default.exists() else None
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read settings; a missing file or any bad key raises ConfigError naming it."""
+    path = Path(config) if config else _config_path()
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource, **_: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            toml = TomlConfigSettingsSource(settings_cls, toml_file=path)
+            return (init_settings, env_settings, toml)
+
+    try:
+        return _FromFile(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown config key '{key}'")
+        else:
+            lines.append(f"config key '{key}': {err['msg']}")
+    return "; ".join(lines)
