@@ -1,0 +1,71 @@
+"""The conversation-store interface. Implementations: SQLite (default), PostgreSQL.
+
+A store appends events (assigning the next per-conversation seq atomically, also
+across processes), replays them, and keeps attachments. `append` returns only
+once the event is durable, so a client is never told about a write that a crash
+could lose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from assistant.events import Event, State
+
+
+@dataclass(frozen=True)
+class ConversationInfo:
+    id: str
+    resume_token: str  # secret that lets the customer's client resume this conversation
+    state: State
+    last_seq: int
+    created_at: float
+    updated_at: float
+    user_id: str = ""  # verified customer identity, when there is one
+    inbox: str = "default"  # tenant/inbox; agents only see their own inboxes
+    handoff_reason: str = ""  # reason of the latest handoff, for the console
+    agent: str = ""  # agent who has taken over, if any
+    waiting_since: float = 0.0  # when the state became waiting_human (0 if not waiting)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: str
+    conversation_id: str
+    content_type: str  # sniffed from the bytes, not trusted from the client
+    name: str
+    data: bytes
+
+
+class ConversationStore(Protocol):
+    async def open(self) -> None: ...  # create tables, connect
+
+    async def close(self) -> None: ...
+
+    async def create(self, *, user_id: str = "", inbox: str = "default") -> ConversationInfo: ...
+
+    async def get(self, conversation_id: str) -> ConversationInfo:
+        """Raises ConversationError(code="conversation_not_found")."""
+        ...
+
+    async def append(self, event: Event) -> Event:
+        """Store the event with the next seq and return it with that seq (durable on return).
+        Keeps ConversationInfo (state, last_seq, handoff_reason, agent, waiting_since) in step."""
+        ...
+
+    async def events(self, conversation_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
+        """Events with seq > after, in seq order."""
+        ...
+
+    async def find_client_message(self, conversation_id: str, client_msg_id: str) -> Event | None: ...
+
+    async def list(self, *, states: tuple[State, ...] = (), inboxes: tuple[str, ...] = (),
+                   limit: int = 200) -> list[ConversationInfo]: ...
+
+    async def put_attachment(self, conversation_id: str, data: bytes, content_type: str,
+                             name: str = "") -> Attachment: ...
+
+    async def get_attachment(self, attachment_id: str) -> Attachment:
+        """Raises ConversationError(code="attachment_not_found")."""
+        ...
