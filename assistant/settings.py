@@ -83,6 +83,9 @@ class DialogueConfig(_Options):
 class StoreConfig(_Options):
     backend: Literal["sqlite", "postgres"] = "sqlite"  # conversation store
     url: str = ""  # postgres: postgresql://user@host/db; sqlite: file path ("" = data_dir/conversations.db)
+    pg_schema: str = "public"  # postgres: schema that holds the tables (created if missing)
+    pool_size: int = Field(5, ge=1)  # postgres: connections per worker process
+    sqlite_synchronous: Literal["full", "normal"] = "full"  # sqlite: full = fsync every commit
 
 
 class BusConfig(_Options):

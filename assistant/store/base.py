@@ -38,6 +38,17 @@ class Attachment:
     data: bytes
 
 
+@dataclass(frozen=True)
+class AgentAccount:
+    """A human agent who signs in to the console (channels.auth hashes and checks)."""
+
+    name: str  # login name, unique
+    password_hash: str  # argon2 hash; the store never sees the password
+    display_name: str = ""
+    inboxes: tuple[str, ...] = ("default",)  # inboxes whose conversations this agent sees
+    created_at: float = 0.0  # 0 = stamped by the store on first put
+
+
 class ConversationStore(Protocol):
     async def open(self) -> None: ...  # create tables, connect
 
@@ -68,4 +79,16 @@ class ConversationStore(Protocol):
 
     async def get_attachment(self, attachment_id: str) -> Attachment:
         """Raises ConversationError(code="attachment_not_found")."""
+        ...
+
+    async def put_agent(self, account: AgentAccount) -> None:
+        """Insert or replace the account with this name."""
+        ...
+
+    async def get_agent(self, name: str) -> AgentAccount | None: ...
+
+    async def list_agents(self) -> list[AgentAccount]: ...
+
+    async def delete_agent(self, name: str) -> bool:
+        """True if there was such an account."""
         ...
