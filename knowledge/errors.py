@@ -4,7 +4,8 @@
     ├── RecordError        bad_record           a row that cannot become a record
     ├── FormatError        unknown_format       a file whose format is unknown or unreadable
     ├── EmbeddingError     embedding_error      the embedding model failed to load or run
-    └── VectorStoreError   vector_store_error   Chroma is unreachable or refused a write
+    ├── VectorStoreError   vector_store_error   Chroma is unreachable or refused a write
+    └── QueryError         bad_query            an empty search, an unknown filter, a bad k
 """
 
 from __future__ import annotations
@@ -34,3 +35,7 @@ class EmbeddingError(KnowledgeError):
 
 class VectorStoreError(KnowledgeError):
     code = "vector_store_error"
+
+
+class QueryError(KnowledgeError):
+    code = "bad_query"
