@@ -1,0 +1,108 @@
+"""Check an uploaded image before anything decodes it for real.
+
+The type comes from the file's magic bytes (never from the client), the size and
+the pixel count are checked from the header before the pixels are decoded, so a
+decompression bomb is refused without allocating it.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from assistant.errors import ImageError
+
+# magic bytes -> (format, content type); WebP is "RIFF....WEBP" and checked apart.
+_MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "png", "image/png"),
+    (b"\xff\xd8\xff", "jpeg", "image/jpeg"),
+    (b"GIF87a", "gif", "image/gif"),
+    (b"GIF89a", "gif", "image/gif"),
+)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str  # png | jpeg | gif | webp
+    content_type: str  # image/png, …
+    width: int
+    height: int
+    size: int  # bytes
+
+
+def sniff_image_type(data: bytes) -> tuple[str, str] | None:
+    """(format, content type) from the magic bytes, or None for anything else."""
+    for magic, fmt, content_type in _MAGIC:
+        if data.startswith(magic):
+            return fmt, content_type
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp", "image/webp"
+    return None
+
+
+def validate_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:
+    """Refuse what is not a usable image; raises ImageError with a stable code."""
+    if len(data) > max_bytes:
+        raise ImageError(f"The image is {len(data):,} bytes; the limit is {max_bytes:,}.",
+                         code="image_too_large")
+    kind = sniff_image_type(data)
+    if kind is None:
+        raise ImageError("This file is not a PNG, JPEG, GIF or WebP image.",
+                         code="image_unsupported_type")
+    fmt, content_type = kind
+    width, height = _header_size(data)
+    if width * height > max_pixels:
+        raise ImageError(f"The image is {width}x{height} pixels; the limit is {max_pixels:,} pixels.",
+                         code="image_too_many_pixels")
+    _decode(data)
+    return ImageInfo(format=fmt, content_type=content_type, width=width, height=height, size=len(data))
+
+
+def open_image(data: bytes):  # -> PIL.Image.Image
+    """Decode validated bytes into a PIL image (first frame of an animation)."""
+    from PIL import Image
+
+    with _bombs_refused():
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    return image
+
+
+def _header_size(data: bytes) -> tuple[int, int]:
+    # Image.open only parses the header; pixels are decoded by load().
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with _bombs_refused():
+            image = Image.open(io.BytesIO(data))
+            return image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError("The image has far too many pixels to be decoded safely.",
+                         code="image_too_many_pixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"The image cannot be read: {exc}", code="image_corrupt") from None
+
+
+def _decode(data: bytes) -> None:
+    from PIL import Image
+
+    try:
+        open_image(data)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError("The image has far too many pixels to be decoded safely.",
+                         code="image_too_many_pixels") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(f"The image is corrupt or truncated: {exc}", code="image_corrupt") from None
+
+
+class _bombs_refused(warnings.catch_warnings):
+    """PIL only *warns* between MAX_IMAGE_PIXELS and twice that; make it an error here
+    so a big-but-not-huge bomb is refused too, without touching PIL's global limit."""
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        from PIL import Image
+
+        result = super().__enter__()
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return result
