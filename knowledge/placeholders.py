@@ -1,0 +1,102 @@
+"""Filling {{Placeholders}} in historical answers from the [company] config.
+
+Bitext answers say "log into our {{Website Name}}". `fill` puts in the company's
+own value (key `website_name`) when the config sets one, otherwise a generic
+phrase that still reads well ("log into our website").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+_PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+_DETERMINER_BEFORE = re.compile(r"\b(?:the|a|an|our|your|my|their|this|that)\s+$", re.IGNORECASE)
+_DETERMINER_START = re.compile(r"^(?:the|our|your)\s+")
+_SENTENCE_START = re.compile(r"(?:[.!?]\s+|\n\s*(?:\d+\.\s+|[-*]\s+)?)$")
+
+_WEBSITE = "our website"
+_PHONE = "our customer support phone number"
+_EMAIL = "our customer support email address"
+_HOURS = "during our business hours"
+_ORDER = "your order number"
+
+# Generic phrases for the placeholders that appear most often in the Bitext answers
+# (counted over demo/bitext/records.csv); anything else falls back to "the <name>".
+GENERIC: dict[str, str] = {
+    "website_name": _WEBSITE, "website": _WEBSITE, "website_url": _WEBSITE,
+    "website_or_app": "our website or app", "website_app_name": "our website or app",
+    "company_website": _WEBSITE, "service_website": _WEBSITE,
+    "mobile_app": "our mobile app", "mobile_app_name": "our mobile app",
+    "company_name": "our company",
+    "customer_support_phone_number": _PHONE, "customer_service_phone_number": _PHONE,
+    "support_phone_number": _PHONE, "customer_assistance_phone_number": _PHONE,
+    "phone_number": _PHONE, "complaint_phone_number": _PHONE,
+    "customer_support_email": _EMAIL, "customer_support_email_address": _EMAIL,
+    "customer_service_email": _EMAIL, "customer_service_email_address": _EMAIL,
+    "support_email": _EMAIL, "support_email_address": _EMAIL, "email_support": _EMAIL,
+    "customer_support_email_or_phone_number": "our customer support email or phone number",
+    "customer_support_contact_information": "our customer support contact details",
+    "live_chat": "live chat", "chat": "live chat",
+    "customer_support": "our customer support team", "customer_service": "our customer service team",
+    "support": "our support team",
+    "customer_support_availability": _HOURS, "customer_support_hours": _HOURS,
+    "customer_service_hours": _HOURS, "customer_assistance_hours": _HOURS,
+    "support_team_availability": _HOURS, "working_hours": _HOURS, "operating_hours": _HOURS,
+    "business_hours": _HOURS,
+    "order_number": _ORDER, "order_id": _ORDER, "purchase_id": _ORDER, "purchase_number": _ORDER,
+    "invoice_number": "your invoice number", "bill_number": "your invoice number",
+    "tracking_number": "your tracking number",
+    "purchase_date": "your purchase date", "payment_method": "your payment method",
+    "name_field": "your name", "number_of_days": "the number of days stated in our policy",
+}
+ALIASES: dict[str, str] = {"company_name": "name"}  # [company] name = "Acme" also fills {{Company Name}}
+
+
+def key(name: str) -> str:
+    """The [company] config key of a placeholder: "Website Name" -> "website_name"."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def placeholders(text: str) -> list[str]:
+    """The distinct placeholder names in text, in order of first appearance: ["Website Name", ...]."""
+    return list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(text)))
+
+
+def fill(text: str, company: Mapping[str, str]) -> str:
+    """Replace every {{Placeholder}} by the company's value, or by a readable generic phrase."""
+    return _PLACEHOLDER.sub(lambda m: _replacement(m, company), text)
+
+
+def _replacement(m: re.Match[str], company: Mapping[str, str]) -> str:
+    value = _company_value(m.group(1), company)
+    if value is not None:
+        return value
+    value = _generic(m.group(1))
+    before = m.string[max(0, m.start() - 40):m.start()]
+    if _DETERMINER_BEFORE.search(before):  # "our {{Website Name}}" -> "our website", not "our our website"
+        value = _DETERMINER_START.sub("", value)
+    if not m.string[:m.start()].strip() or _SENTENCE_START.search(before):
+        value = value[:1].upper() + value[1:]
+    return value
+
+
+def _company_value(name: str, company: Mapping[str, str]) -> str | None:
+    k = key(name)
+    base = k.removesuffix("_anonymized")
+    for candidate in (k, base, ALIASES.get(base, "")):
+        value = str(company.get(candidate, "") or "").strip() if candidate else ""
+        if value:
+            return value
+    return None
+
+
+def _generic(name: str) -> str:
+    base = key(name).removesuffix("_anonymized")
+    if base in GENERIC:
+        return GENERIC[base]
+    if re.fullmatch(r"[\w-]*\d[\w-]*", name):
+        return name  # an id left in braces by the anonymiser, e.g. {{113542617735902}}
+    words = [w if (w.isupper() and len(w) > 1) else w.lower() for w in name.split()]
+    words = [w for w in words if w != "anonymized"]
+    return "the " + " ".join(words) if words else ""

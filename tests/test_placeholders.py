@@ -1,0 +1,73 @@
+"""{{Placeholders}}: filled from [company], else a generic phrase that reads well."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+
+from knowledge.placeholders import fill, key, placeholders
+
+BITEXT = Path(__file__).parent.parent / "demo" / "bitext" / "records.csv"
+
+
+def test_key_is_lowercase_with_underscores() -> None:
+    assert key("Website Name") == "website_name"
+    assert key("Website/App Name") == "website_app_name"
+    assert key(" Customer Support Phone Number ") == "customer_support_phone_number"
+
+
+def test_company_values_fill_their_placeholders() -> None:
+    company = {"website_name": "acme.example", "customer_support_phone_number": "+1 555 0100"}
+    text = "Log into our {{Website Name}} or call {{Customer Support Phone Number}}."
+    assert fill(text, company) == "Log into our acme.example or call +1 555 0100."
+
+
+def test_anonymized_suffix_and_company_name_alias() -> None:
+    company = {"website_name": "acme.example", "name": "Acme Outfitters"}
+    filled = fill("{{Website Name Anonymized}} by {{Company Name}}", company)
+    assert filled == "acme.example by Acme Outfitters"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("log into our {{Website Name}}", "log into our website"),
+        ("visit {{Website Name}} today", "visit our website today"),
+        ("call us at {{Customer Support Phone Number}}", "call us at our customer support phone number"),
+        ("the order {{Purchase ID Anonymized}}", "the order your order number"),
+        ("reach us via {{Live Chat}}", "reach us via live chat"),
+        ("available {{Customer Support Availability}}", "available during our business hours"),
+        ("We are open {{Working Hours}}", "We are open during our business hours"),
+        ("check the {{Order History}} section", "check the order history section"),
+        ("press a {{Cancel Order}} button", "press a cancel order button"),
+        ("open {{Account Settings}}", "open the account settings"),
+        ("see the {{ETA}}", "see the ETA"),
+        ("{{Live Chat}} is open. {{Website Name}} too", "Live chat is open. Our website too"),
+        ("steps:\n1. {{Order Details}}", "steps:\n1. The order details"),
+        ("number {{113542617735902}}", "number 113542617735902"),
+    ],
+)
+def test_missing_values_get_generic_phrases(text: str, expected: str) -> None:
+    assert fill(text, {}) == expected
+
+
+def test_empty_company_value_counts_as_missing() -> None:
+    assert fill("via {{Live Chat}}", {"live_chat": "  "}) == "via live chat"
+
+
+def test_placeholders_lists_distinct_names_in_order() -> None:
+    text = "a {{Website Name}} b {{Live Chat}} {{Website Name}}"
+    assert placeholders(text) == ["Website Name", "Live Chat"]
+    assert placeholders("no slots here") == []
+
+
+def test_bitext_answers_are_left_without_braces() -> None:
+    with open(BITEXT, newline="", encoding="utf-8") as f:
+        responses = [row["response"] for row in csv.DictReader(f)]
+    filled = [fill(r, {}) for r in responses]
+    assert not any("{{" in t or "}}" in t for t in filled)
+    # The determiner is not doubled for the most frequent placeholder ("our {{Website Name}}").
+    assert not any(re.search(r"\bour our\b|\bthe the\b|\ba the\b", t) for t in filled)
