@@ -28,5 +28,7 @@ class Registry:
                 f"unknown {self.kind} '{name}'; choose one of: {', '.join(self.names())}"
             ) from None
         module_name, _, attr = target.partition(":")
-        factory = getattr(importlib.import_module(module_name), attr)
+        factory: Any = importlib.import_module(module_name)
+        for part in attr.split("."):  # "Class.from_settings" names a classmethod
+            factory = getattr(factory, part)
         return factory(*args, **kwargs)
