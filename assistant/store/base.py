@@ -8,6 +8,8 @@ could lose.
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -65,6 +67,11 @@ class ConversationStore(Protocol):
         Keeps ConversationInfo (state, last_seq, handoff_reason, agent, waiting_since) in step."""
         ...
 
+    async def append_many(self, events: Sequence[Event]) -> builtins.list[Event]:
+        """Append several events in one transaction (all or none, one commit): the answer's
+        deltas batched, say. Same rules as append, applied in order."""
+        ...
+
     async def events(self, conversation_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
         """Events with seq > after, in seq order."""
         ...
@@ -87,7 +94,7 @@ class ConversationStore(Protocol):
 
     async def get_agent(self, name: str) -> AgentAccount | None: ...
 
-    async def list_agents(self) -> list[AgentAccount]: ...
+    async def list_agents(self) -> builtins.list[AgentAccount]: ...
 
     async def delete_agent(self, name: str) -> bool:
         """True if there was such an account."""

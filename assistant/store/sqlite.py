@@ -1,0 +1,268 @@
+"""The default conversation store: one SQLite file (WAL mode) under the data directory.
+
+All database work runs on one dedicated thread that owns the connection, so the
+event loop never blocks on disk. Appends take `BEGIN IMMEDIATE`, the database's
+write lock, before reading last_seq: several processes sharing the file still get
+consecutive, unique seqs. With synchronous=FULL every commit is fsynced before
+`append` returns (see docs/store.md for the cost and the NORMAL trade-off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import functools
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from assistant.errors import StoreError
+from assistant.events import Event, State
+from assistant.store import common
+from assistant.store.base import AgentAccount, Attachment, ConversationInfo
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY, resume_token TEXT NOT NULL, state TEXT NOT NULL,
+    last_seq INTEGER NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    user_id TEXT NOT NULL, inbox TEXT NOT NULL, handoff_reason TEXT NOT NULL,
+    agent TEXT NOT NULL, waiting_since REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS conversations_queue ON conversations (state, inbox);
+CREATE TABLE IF NOT EXISTS events (
+    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL, type TEXT NOT NULL, payload TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (conversation_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS client_messages (
+    conversation_id TEXT NOT NULL, client_msg_id TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS client_messages_id ON client_messages (conversation_id, client_msg_id);
+CREATE TABLE IF NOT EXISTS attachments (
+    id TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    content_type TEXT NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS agents (
+    name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, display_name TEXT NOT NULL,
+    inboxes TEXT NOT NULL, created_at REAL NOT NULL);
+"""
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path, *, synchronous: Literal["full", "normal"] = "full",
+                 busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.synchronous = synchronous  # full: fsync each commit; normal: fsync at checkpoints
+        self.busy_timeout = busy_timeout  # seconds to wait for another process's write lock
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SQLiteStore:
+        url = settings.store.url.removeprefix("sqlite:///")
+        path = Path(url) if url else settings.path("conversations.db")
+        return cls(path, synchronous=settings.store.sqlite_synchronous)
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        await self._run(self._connect)
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        await self._run(self._disconnect)
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    def _connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so the write lock
+        # is taken before last_seq is read, not at the first write.
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+        self._conn = conn
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            raise StoreError("The conversation store is not open.")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        except sqlite3.Error as exc:
+            raise StoreError(f"The conversation database failed: {exc}.") from exc
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._run(self._transaction, fn, *args)
+
+    def _transaction(self, fn: Callable[..., T], *args: Any) -> T:
+        conn = self._db()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn, *args)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError("The conversation store is not open.")
+        return self._conn
+
+    # -- conversations -------------------------------------------------------------
+
+    async def create(self, *, user_id: str = "", inbox: str = "default") -> ConversationInfo:
+        now = time.time()
+        info = ConversationInfo(id=common.new_id(), resume_token=common.new_resume_token(), state="bot",
+                                last_seq=0, created_at=now, updated_at=now, user_id=user_id, inbox=inbox)
+        await self._write(_insert_info, info)
+        return info
+
+    async def get(self, conversation_id: str) -> ConversationInfo:
+        return await self._run(lambda: _load_info(self._db(), conversation_id))
+
+    async def list(self, *, states: tuple[State, ...] = (), inboxes: tuple[str, ...] = (),
+                   limit: int = 200) -> list[ConversationInfo]:
+        where: builtins.list[str] = []
+        args: builtins.list[Any] = []
+        for column, values in (("state", states), ("inbox", inboxes)):
+            if values:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                args.extend(values)
+        sql = (f"SELECT {common.INFO_COLUMNS} FROM conversations"
+               f"{' WHERE ' + ' AND '.join(where) if where else ''} {common.LIST_ORDER} LIMIT ?")
+        rows = await self._run(lambda: self._db().execute(sql, (*args, limit)).fetchall())
+        return [common.info_from_row(r) for r in rows]
+
+    # -- events --------------------------------------------------------------------
+
+    async def append(self, event: Event) -> Event:
+        """Durable on return. A UserMessage whose client_msg_id is already stored is not
+        appended again: the stored event (with its original seq) is returned instead."""
+        return (await self.append_many([event]))[0]
+
+    async def append_many(self, events: Sequence[Event]) -> builtins.list[Event]:
+        """Append several events in one transaction (one fsync): all are stored or none."""
+        return await self._write(_append_all, list(events), time.time())
+
+    async def events(self, conversation_id: str, after: int = 0,
+                     limit: int | None = None) -> builtins.list[Event]:
+        def query() -> builtins.list[Event]:
+            rows = self._db().execute(
+                "SELECT seq, type, payload, at FROM events WHERE conversation_id = ? AND seq > ?"
+                " ORDER BY seq LIMIT ?", (conversation_id, after, -1 if limit is None else limit)).fetchall()
+            if not rows:
+                _load_info(self._db(), conversation_id)  # raises for an unknown conversation
+            return [common.decode(conversation_id, t, s, at, p) for s, t, p, at in rows]
+        return await self._run(query)
+
+    async def find_client_message(self, conversation_id: str, client_msg_id: str) -> Event | None:
+        return await self._run(lambda: _find_client(self._db(), conversation_id, client_msg_id))
+
+    # -- attachments ---------------------------------------------------------------
+
+    async def put_attachment(self, conversation_id: str, data: bytes, content_type: str,
+                             name: str = "") -> Attachment:
+        att = Attachment(id=common.new_id(), conversation_id=conversation_id, content_type=content_type,
+                         name=name, data=bytes(data))
+
+        def insert(conn: sqlite3.Connection) -> None:
+            _load_info(conn, conversation_id)
+            conn.execute("INSERT INTO attachments VALUES (?, ?, ?, ?, ?, ?)",
+                         (att.id, conversation_id, content_type, name, att.data, time.time()))
+        await self._write(insert)
+        return att
+
+    async def get_attachment(self, attachment_id: str) -> Attachment:
+        row = await self._run(lambda: self._db().execute(
+            "SELECT id, conversation_id, content_type, name, data FROM attachments WHERE id = ?",
+            (attachment_id,)).fetchone())
+        if row is None:
+            raise common.attachment_not_found(attachment_id)
+        return Attachment(*row)
+
+    # -- agent accounts ------------------------------------------------------------
+
+    async def put_agent(self, account: AgentAccount) -> None:
+        def upsert(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT created_at FROM agents WHERE name = ?", (account.name,)).fetchone()
+            created = account.created_at or (row[0] if row else time.time())
+            conn.execute("INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?)",
+                         common.agent_values(account, created))
+        await self._write(upsert)
+
+    async def get_agent(self, name: str) -> AgentAccount | None:
+        row = await self._run(lambda: self._db().execute(
+            "SELECT * FROM agents WHERE name = ?", (name,)).fetchone())
+        return common.agent_from_row(row) if row else None
+
+    async def list_agents(self) -> builtins.list[AgentAccount]:
+        rows = await self._run(lambda: self._db().execute("SELECT * FROM agents ORDER BY name").fetchall())
+        return [common.agent_from_row(r) for r in rows]
+
+    async def delete_agent(self, name: str) -> bool:
+        def delete(conn: sqlite3.Connection) -> bool:
+            return conn.execute("DELETE FROM agents WHERE name = ?", (name,)).rowcount > 0
+        return await self._write(delete)
+
+
+# Module-level helpers run on the store's thread, inside a transaction where they write.
+
+def _insert_info(conn: sqlite3.Connection, info: ConversationInfo) -> None:
+    conn.execute(f"INSERT INTO conversations ({common.INFO_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+                 common.info_values(info))
+
+
+def _load_info(conn: sqlite3.Connection, conversation_id: str) -> ConversationInfo:
+    row = conn.execute(f"SELECT {common.INFO_COLUMNS} FROM conversations WHERE id = ?",
+                       (conversation_id,)).fetchone()
+    if row is None:
+        raise common.not_found(conversation_id)
+    return common.info_from_row(row)
+
+
+def _find_client(conn: sqlite3.Connection, conversation_id: str, client_msg_id: str) -> Event | None:
+    row = conn.execute(
+        "SELECT e.seq, e.type, e.payload, e.at FROM client_messages c JOIN events e"
+        " ON e.conversation_id = c.conversation_id AND e.seq = c.seq"
+        " WHERE c.conversation_id = ? AND c.client_msg_id = ?", (conversation_id, client_msg_id)).fetchone()
+    return common.decode(conversation_id, row[1], row[0], row[3], row[2]) if row else None
+
+
+def _append_all(conn: sqlite3.Connection, events: list[Event], now: float) -> list[Event]:
+    infos: dict[str, ConversationInfo] = {}
+    stored: list[Event] = []
+    for event in events:
+        cid = event.conversation_id
+        info = infos.get(cid) or _load_info(conn, cid)
+        cmid = common.client_msg_id(event)
+        existing = _find_client(conn, cid, cmid) if cmid else None
+        if existing is not None:
+            stored.append(existing)
+            continue
+        info, event = common.advance(info, event, now)
+        type_, payload = common.encode(event)
+        conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?)", (cid, event.seq, type_, payload, event.at))
+        if cmid:
+            conn.execute("INSERT INTO client_messages VALUES (?, ?, ?)", (cid, cmid, event.seq))
+        infos[cid] = info
+        stored.append(event)
+    for info in infos.values():
+        conn.execute("UPDATE conversations SET state = ?, last_seq = ?, updated_at = ?, handoff_reason = ?,"
+                     " agent = ?, waiting_since = ? WHERE id = ?",
+                     (info.state, info.last_seq, info.updated_at, info.handoff_reason, info.agent,
+                      info.waiting_since, info.id))
+    return stored
