@@ -1,0 +1,180 @@
+"""The Chroma collection that holds the records' vectors, embedded or over HTTP.
+
+`open_store(config, data_dir, embedder)` returns a `VectorStore`: a few
+methods over one cosine-space collection, with Chroma's errors turned into
+VectorStoreError and writes split to Chroma's batch limit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from knowledge.config import ChromaConfig
+from knowledge.embeddings import Embedder
+from knowledge.errors import VectorStoreError
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+log = logging.getLogger(__name__)
+
+MODEL_KEY = "embedding_model"  # collection metadata: the model its vectors came from
+_PAGE = 5000  # rows per get() page when listing a large collection
+
+
+def _where(filters: Mapping[str, str] | None) -> dict[str, Any] | None:
+    """Chroma's where clause: one condition as is, several under $and."""
+    conditions = [{key: value} for key, value in (filters or {}).items() if value]
+    if not conditions:
+        return None
+    return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+
+
+def open_client(config: ChromaConfig, data_dir: Path) -> ClientAPI:
+    """A PersistentClient under data_dir/chroma, or an HttpClient; fails early if unreachable."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if config.mode == "embedded":
+        path = Path(data_dir) / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except Exception as exc:  # noqa: BLE001 - a locked or corrupt store, a bad path
+            raise VectorStoreError(f"cannot open the Chroma store at {path}: {exc}") from exc
+    where = f"{config.host}:{config.port}"
+    try:
+        client = chromadb.HttpClient(host=config.host, port=config.port, ssl=config.ssl,
+                                     settings=chroma_settings)
+        client.heartbeat()
+    except Exception as exc:  # noqa: BLE001 - connection refused, TLS, DNS all mean unreachable
+        raise VectorStoreError(f"the Chroma server at {where} is unreachable: {exc}") from exc
+    return client
+
+
+class VectorStore:
+    """One collection: ids, unit vectors, the embedded text and the record's flat metadata."""
+
+    def __init__(self, client: ClientAPI, config: ChromaConfig, embedder: Embedder) -> None:
+        self.client = client
+        self.config = config
+        self.embedder = embedder
+        self._collection: Collection | None = None
+
+    @property
+    def collection(self) -> Collection:
+        if self._collection is None:
+            self._collection = self._open()
+        return self._collection
+
+    def _open(self) -> Collection:
+        try:
+            collection = self.client.get_or_create_collection(
+                self.config.collection,
+                configuration={"hnsw": {"space": "cosine", "ef_search": self.config.hnsw_ef_search}},
+                metadata={MODEL_KEY: self.embedder.model_id},
+                embedding_function=self.embedder.chroma_function(),  # type: ignore[arg-type]
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise VectorStoreError(f"cannot open collection '{self.config.collection}': {exc}") from exc
+        stored = (collection.metadata or {}).get(MODEL_KEY)
+        if stored and stored != self.embedder.model_id:
+            raise VectorStoreError(
+                f"collection '{self.config.collection}' holds vectors of '{stored}' but the config asks "
+                f"for '{self.embedder.model_id}'; run `assistant kb delete --yes` and ingest again"
+            )
+        return collection
+
+    def count(self) -> int:
+        return self._call("count", lambda: self.collection.count())
+
+    def hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """id -> stored content hash, for those of `ids` already in the collection."""
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), _PAGE):
+            got = self._call("read", lambda s=start: self.collection.get(
+                ids=list(ids[s : s + _PAGE]), include=["metadatas"]))
+            for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                out[rid] = str((meta or {}).get("hash", ""))
+        return out
+
+    def ids_of_source(self, source: str) -> list[str]:
+        """Every id whose metadata source is exactly `source` (also when it is "")."""
+        got = self._call("read", lambda: self.collection.get(where={"source": source}, include=[]))
+        return list(got["ids"])
+
+    def metadatas(self) -> Iterator[dict[str, Any]]:
+        """Every record's metadata, page by page."""
+        offset = 0
+        while True:
+            got = self._call("read", lambda o=offset: self.collection.get(
+                include=["metadatas"], limit=_PAGE, offset=o))
+            yield from (dict(m or {}) for m in got["metadatas"] or [])
+            if len(got["ids"]) < _PAGE:
+                return
+            offset += _PAGE
+
+    def write(self, ids: Sequence[str], vectors: np.ndarray, documents: Sequence[str],
+              metadatas: Sequence[Mapping[str, Any]], *, replace: bool = False) -> None:
+        """Add (or, with replace, upsert) rows, split to the server's batch limit."""
+        step = max(1, min(self._call("read", self.client.get_max_batch_size), 5000))
+        for s in range(0, len(ids), step):
+            e = s + step
+            op = self.collection.upsert if replace else self.collection.add
+            self._call("write", lambda op=op, s=s, e=e: op(
+                ids=list(ids[s:e]), embeddings=vectors[s:e], documents=list(documents[s:e]),
+                metadatas=[dict(m) for m in metadatas[s:e]]))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for s in range(0, len(ids), _PAGE):
+            self._call("write", lambda s=s: self.collection.delete(ids=list(ids[s : s + _PAGE])))
+
+    def query(self, vectors: np.ndarray, n: int, filters: Mapping[str, str] | None = None
+              ) -> list[list[tuple[str, float, dict[str, Any]]]]:
+        """Per query vector, up to n (id, cosine distance, metadata), nearest first."""
+        if n <= 0 or len(vectors) == 0:
+            return [[] for _ in range(len(vectors))]
+        got = self._call("query", lambda: self.collection.query(
+            query_embeddings=vectors, n_results=n, where=_where(filters),
+            include=["metadatas", "distances"]))
+        return [
+            list(zip(ids, dists, (dict(m or {}) for m in metas), strict=True))
+            for ids, dists, metas in zip(got["ids"], got["distances"] or [], got["metadatas"] or [],
+                                         strict=True)
+        ]
+
+    def drop(self) -> int:
+        """Delete the whole collection; returns how many records it held (0 if none)."""
+        try:
+            existing = self.client.get_collection(self.config.collection)
+        except Exception:  # noqa: BLE001 - chroma raises NotFoundError/ValueError across versions
+            return 0
+        count = existing.count()
+        self._call("write", lambda: self.client.delete_collection(self.config.collection))
+        self._collection = None
+        return count
+
+    def where(self) -> str:
+        if self.config.mode == "embedded":
+            return "embedded"
+        return f"{'https' if self.config.ssl else 'http'}://{self.config.host}:{self.config.port}"
+
+    def _call(self, action: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except VectorStoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - chroma raises many types; callers see one
+            target = self.where() if self.config.mode == "http" else self.config.collection
+            raise VectorStoreError(f"Chroma {action} failed ({target}): {type(exc).__name__}: {exc}") from exc
+
+
+def open_store(config: ChromaConfig, data_dir: Path, embedder: Embedder) -> VectorStore:
+    return VectorStore(open_client(config, data_dir), config, embedder)

@@ -1,0 +1,107 @@
+"""The Chroma collection: real embedded Chroma with the packaged embedder; an unreachable server."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge.config import ChromaConfig, EmbeddingConfig
+from knowledge.embeddings import Embedder
+from knowledge.errors import VectorStoreError
+from knowledge.vectorstore import VectorStore, open_store
+
+pytestmark = pytest.mark.model
+
+ROWS = {
+    "c1": ("How do I cancel my order?", {"source": "a", "category": "ORDER", "intent": "cancel_order"}),
+    "c2": ("cancel purchase please", {"source": "b", "category": "ORDER", "intent": "cancel_order"}),
+    "p1": ("which payment methods are accepted", {"source": "a", "category": "PAYMENT",
+                                                 "intent": "check_payment_methods"}),
+}
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+@pytest.fixture
+def store(data_dir: Path, embedder: Embedder) -> VectorStore:
+    store = open_store(ChromaConfig(), data_dir, embedder)
+    ids = list(ROWS)
+    texts = [ROWS[i][0] for i in ids]
+    store.write(ids, embedder.embed(texts), texts, [{**ROWS[i][1], "hash": f"h-{i}"} for i in ids])
+    return store
+
+
+def test_vectors_persist_under_data_dir(store: VectorStore, data_dir: Path, embedder: Embedder) -> None:
+    store.client.close()
+    reopened = open_store(ChromaConfig(), data_dir, embedder)
+    assert reopened.count() == 3
+    assert (data_dir / "chroma").is_dir()
+
+
+def test_nearest_first_with_cosine_distance(store: VectorStore, embedder: Embedder) -> None:
+    [rows] = store.query(embedder.embed(["I'd like to cancel an order"]), 3)
+    assert [r[0] for r in rows][:2] in (["c1", "c2"], ["c2", "c1"])
+    distances = [r[1] for r in rows]
+    assert distances == sorted(distances)
+    assert all(0.0 <= d <= 2.0 for d in distances)  # cosine space, not squared L2
+    assert rows[0][2]["intent"] == "cancel_order"
+
+
+def test_filters_combine_with_and(store: VectorStore, embedder: Embedder) -> None:
+    vector = embedder.embed(["cancel order"])
+    [rows] = store.query(vector, 3, {"category": "ORDER", "source": "b"})
+    assert [r[0] for r in rows] == ["c2"]
+    [rows] = store.query(vector, 3, {"category": "PAYMENT"})
+    assert [r[0] for r in rows] == ["p1"]
+    [rows] = store.query(vector, 3, {"category": "ORDER", "source": "nowhere"})
+    assert rows == []
+
+
+def test_hashes_report_only_stored_ids(store: VectorStore) -> None:
+    assert store.hashes(["c1", "zzz"]) == {"c1": "h-c1"}
+    assert sorted(store.ids_of_source("a")) == ["c1", "p1"]
+
+
+def test_upsert_replaces_and_delete_removes(store: VectorStore, embedder: Embedder) -> None:
+    text = "how do I reset my password"
+    store.write(["c1"], embedder.embed([text]), [text], [{"source": "a", "hash": "new"}], replace=True)
+    assert store.hashes(["c1"]) == {"c1": "new"}
+    store.delete(["c1", "p1"])
+    assert store.count() == 1
+
+
+def test_write_splits_past_the_batch_limit(data_dir: Path, embedder: Embedder, monkeypatch) -> None:
+    store = open_store(ChromaConfig(collection="big"), data_dir, embedder)
+    monkeypatch.setattr(store.client, "get_max_batch_size", lambda: 7)
+    n = 30
+    vectors = np.eye(n, 384, dtype=np.float32)
+    store.write([f"r{i}" for i in range(n)], vectors, ["x"] * n, [{"hash": str(i)} for i in range(n)])
+    assert store.count() == n
+
+
+def test_collection_refuses_another_embedding_model(store: VectorStore, data_dir: Path) -> None:
+    other = open_store(ChromaConfig(), data_dir, Embedder(EmbeddingConfig(model="packaged:minilm")))
+    with pytest.raises(VectorStoreError, match="kb delete"):
+        other.count()
+
+
+def test_drop_returns_count_and_empties(store: VectorStore) -> None:
+    assert store.drop() == 3
+    assert store.drop() == 0
+    assert store.count() == 0  # reopening creates an empty collection
+
+
+def test_unreachable_server_names_host_and_port(data_dir: Path, embedder: Embedder) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = ChromaConfig(mode="http", host="127.0.0.1", port=port)
+    with pytest.raises(VectorStoreError, match=f"127.0.0.1:{port}") as info:
+        open_store(config, data_dir, embedder)
+    assert info.value.code == "vector_store_error"
