@@ -106,6 +106,7 @@ class ServerConfig(_Options):
     ping_interval: float = Field(20.0, gt=0)  # seconds between keep-alive pings
     identity_secret: str = ""  # HMAC secret for verified customer identities ("" = off)
     token_secret: str = ""  # signs agent tokens ("" = a random one per start)
+    shutdown_grace: float = Field(10.0, ge=0)  # seconds answers in flight get to finish on shutdown
     token_minutes: int = Field(60, ge=1)  # agent token lifetime
 
 

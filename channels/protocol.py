@@ -116,7 +116,8 @@ class Reply(_OnConversation):
 
 
 ChatFrame = Hello | Message | Handoff | FeedbackFrame | Typing | Ping
-AgentFrame = AgentHello | Subscribe | Open | Leave | TakeOver | HandBack | Close | Suggest | Reply | Typing | Ping
+AgentFrame = (AgentHello | Subscribe | Open | Leave | TakeOver | HandBack | Close | Suggest | Reply
+              | Typing | Ping)
 
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "chat": TypeAdapter(Annotated[ChatFrame, Field(discriminator="type")]),

@@ -1,0 +1,132 @@
+"""The FastAPI app, built by a factory from Settings and a runtime factory.
+
+    app = create_app(settings, build_runtime)
+
+The lifespan enters the runtime (models, store, knowledge base) and the bus, and
+closes them on shutdown after `drain`: new messages are refused, turns in flight
+get `server.shutdown_grace` seconds to finish and are then cancelled, which
+stores their answers as interrupted. Nothing heavy happens before the lifespan.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from assistant.errors import AssistantError
+from channels.handlers import Authenticator, IdentityOnly, RuntimeFactory
+from channels.limits import IpBuckets, Limits
+from channels.metrics import Metrics
+from channels.service import Service
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+# Error codes the store and the knowledge base raise that have a status of their own.
+_STATUS = {"conversation_not_found": 404, "attachment_not_found": 404, "bad_transition": 409,
+           "bad_query": 400, "model_busy": 503, "model_unavailable": 503}
+
+
+def create_app(settings: Any, runtime_factory: RuntimeFactory, *,
+               authenticator: Authenticator | None = None,
+               bus_factory: Callable[[Any], Any] | None = None) -> FastAPI:
+    """The service. `runtime_factory(settings)` is an async context manager yielding the
+    runtime; `bus_factory(settings)` a bus (default: the one [bus] names)."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            runtime = await stack.enter_async_context(runtime_factory(settings))
+            bus = await stack.enter_async_context(_opened(bus_factory or default_bus, settings))
+            service = Service(settings=settings, runtime=runtime, bus=bus,
+                              auth=authenticator or IdentityOnly(settings.server.identity_secret),
+                              metrics=metrics, limits=Limits.from_settings(settings),
+                              ip_buckets=IpBuckets(settings.server.messages_per_minute_ip))
+            app.state.service = service
+            try:
+                yield
+            finally:
+                await drain(service, settings.server.shutdown_grace)
+
+    app = FastAPI(title="Support assistant", version="1", lifespan=lifespan,
+                  description="Customer chat, agents' console and knowledge search. "
+                              "Websocket protocol: docs/protocol.md.")
+    app.state.metrics = metrics
+    _routes(app)
+    return app
+
+
+async def drain(service: Service, grace: float) -> None:
+    """Refuse new messages, let turns in flight finish within `grace` s, cancel the rest."""
+    if service.shutting_down and not service.turns.running:
+        return
+    service.shutting_down = True
+    log.info("draining %d turn(s), grace %.1fs", service.turns.running, grace)
+    await service.turns.drain(grace)
+
+
+def _routes(app: FastAPI) -> None:
+    from channels.http import router
+    from channels.ws_agent import agent_socket
+    from channels.ws_chat import chat_socket
+
+    app.include_router(router)
+    app.add_api_websocket_route("/ws/chat", chat_socket)
+    app.add_api_websocket_route("/ws/agent", agent_socket)
+    app.add_exception_handler(AssistantError, _error_response)  # type: ignore[arg-type]
+    _static(app)
+
+
+async def _error_response(request: Request, exc: Any) -> JSONResponse:
+    status = getattr(exc, "http_status", None) or _STATUS.get(exc.code, 400)
+    return JSONResponse({"code": exc.code, "message": exc.message}, status_code=status)
+
+
+def _static(app: FastAPI) -> None:
+    pages = {"/widget.js": "widget.js", "/demo": "demo.html", "/console": "console.html"}
+    for url, name in pages.items():
+        app.add_api_route(url, _file_route(STATIC / name), methods=["GET"], include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
+
+
+def _file_route(path: Path) -> Callable[[], Any]:
+    async def serve() -> Any:
+        if not path.is_file():
+            return JSONResponse({"code": "not_found", "message": f"{path.name} is not installed."},
+                                status_code=404)
+        return FileResponse(path)
+    return serve
+
+
+def default_bus(settings: Any) -> Any:
+    """The bus [bus] backend names (memory in one process, redis between workers)."""
+    from channels.bus import create_bus
+
+    return create_bus(settings)
+
+
+@asynccontextmanager
+async def _opened(factory: Callable[[Any], Any], settings: Any) -> AsyncIterator[Any]:
+    """Enter whatever the factory made: an async context manager, or an object with
+    open()/close() (or neither)."""
+    made = factory(settings)
+    if hasattr(made, "__aenter__"):
+        async with made as entered:
+            yield entered
+        return
+    if hasattr(made, "open"):
+        await made.open()
+    try:
+        yield made
+    finally:
+        closer = getattr(made, "aclose", None) or getattr(made, "close", None)
+        if closer is not None:
+            await closer()

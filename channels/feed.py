@@ -1,0 +1,79 @@
+"""Follow one conversation for one socket: replay what the client missed, then live.
+
+Subscribe to the conversation's bus topic FIRST, then read the store: an event
+stored in between arrives both ways and the view drops the copy. Live events
+come from the bus; when one arrives whose predecessor was never seen (a lost bus
+message, another worker), the missing ones are re-read from the store. So the
+client gets every event of its view once, in order, whatever the bus does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from assistant.events import Event
+from assistant.store.base import ConversationStore
+from channels.views import Gap, View, conv_topic, event_of
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Feed:
+    def __init__(self, store: ConversationStore, bus: Any, conversation_id: str, view: View,
+                 send: Send, on_ephemeral: Send | None = None) -> None:
+        self.store = store
+        self.bus = bus
+        self.conversation_id = conversation_id
+        self.view = view
+        self.send = send
+        self.on_ephemeral = on_ephemeral
+        self.after = 0  # frames with seq <= after are the client's already
+
+    async def run(self, after: int | None, announce: Callable[[int], Awaitable[None]] | None = None) -> None:
+        """Replay after `after` (None = everything), calling announce(last_seq) before the
+        first replayed frame; then forward live events until cancelled."""
+        self.after = after or 0
+        async with self.bus.subscribe(conv_topic(self.conversation_id)) as messages:
+            if self.view.agent and after:
+                self.view.start_after(after)
+            backlog = await self._frames(await self.store.events(self.conversation_id,
+                                                                 after=self.view.store_seq))
+            if announce is not None:
+                await announce(self.view.seq)
+            for frame in backlog:
+                await self._emit(frame)
+            async for _topic, message in messages:
+                await self._on_message(message)
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        event = event_of(message)
+        if event is None:
+            if message.get("kind") == "ephemeral" and self.on_ephemeral is not None:
+                await self.on_ephemeral(message["frame"])
+            return
+        try:
+            frames = await self._frames([event])
+        except Gap:
+            frames = await self._catch_up()
+        for frame in frames:
+            await self._emit(frame)
+
+    async def _catch_up(self) -> list[dict[str, Any]]:
+        return await self._frames(await self.store.events(self.conversation_id, after=self.view.store_seq))
+
+    async def _frames(self, events: list[Event]) -> list[dict[str, Any]]:
+        frames = []
+        for event in events:
+            try:
+                frame = self.view.take(event)
+            except Gap:
+                frames.extend(await self._catch_up())
+                continue
+            if frame is not None:
+                frames.append(frame)
+        return frames
+
+    async def _emit(self, frame: dict[str, Any]) -> None:
+        if frame["seq"] > self.after:
+            await self.send(frame)

@@ -1,0 +1,109 @@
+"""The seams between the service and the rest: what channels call, never import.
+
+`create_app` gets a runtime factory from its caller (the CLI passes
+assistant.runtime.build_runtime); the runtime's `dialogue` satisfies
+ChatHandlers, its `knowledge` KnowledgeSearch. Agent and customer identities are
+checked by an Authenticator (channels.auth). Nothing here imports the dialogue
+manager or torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from assistant.events import Event
+from assistant.store.base import ConversationInfo, ConversationStore
+from channels.errors import AccessError
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One customer message for the dialogue manager."""
+
+    conversation_id: str
+    text: str
+    attachments: tuple[str, ...] = ()  # upload ids
+    client_msg_id: str = ""
+    user_id: str = ""  # verified identity, when there is one
+
+
+class ChatHandlers(Protocol):
+    """What the dialogue manager offers the service. Every method stores the events it
+    makes (with their seq) before yielding or returning them; the service publishes them."""
+
+    def handle(self, turn: Turn) -> AsyncIterator[Event]: ...
+
+    async def new_conversation(self, user_id: str = "", inbox: str = "default") -> ConversationInfo: ...
+
+    async def request_handoff(self, conversation_id: str, reason: str) -> Any: ...
+
+    async def take_over(self, conversation_id: str, agent: str) -> Any: ...
+
+    async def hand_back(self, conversation_id: str, agent: str) -> Any: ...
+
+    async def close(self, conversation_id: str, by: str) -> Any: ...
+
+    async def agent_reply(self, conversation_id: str, agent: str, text: str) -> Any: ...
+
+    async def feedback(self, conversation_id: str, message_id: str, rating: str) -> Any: ...
+
+    def suggest(self, conversation_id: str) -> AsyncIterator[Event]: ...
+
+
+class KnowledgeSearch(Protocol):
+    """The part of the knowledge base agents use; search may be sync or async."""
+
+    def search(self, query: str, k: int | None = None) -> Any: ...
+
+
+class Runtime(Protocol):
+    store: ConversationStore
+    dialogue: ChatHandlers
+    knowledge: KnowledgeSearch
+
+    def readiness(self) -> Any: ...  # bool, or {component: bool}
+
+
+class RuntimeFactory(Protocol):
+    def __call__(self, settings: Any) -> AbstractAsyncContextManager[Runtime]: ...
+
+
+class AgentIdentity(Protocol):
+    name: str
+    inboxes: Sequence[str]  # "*" = every inbox
+
+
+class Authenticator(Protocol):
+    def verify_agent_token(self, token: str) -> AgentIdentity:
+        """The agent; raises AccessError(unauthorized) for a bad or expired token."""
+        ...
+
+    def verify_customer(self, user_id: str, user_hash: str) -> bool:
+        """True when the site signed this user id (HMAC with server.identity_secret)."""
+        ...
+
+
+def may_see(agent: AgentIdentity, inbox: str) -> bool:
+    return "*" in agent.inboxes or inbox in agent.inboxes
+
+
+class IdentityOnly:
+    """The authenticator used until channels.auth is configured: no agent token is valid;
+    customer identities are checked with the HMAC secret (off when it is empty)."""
+
+    def __init__(self, identity_secret: str) -> None:
+        self.secret = identity_secret.encode()
+
+    def verify_agent_token(self, token: str) -> AgentIdentity:
+        raise AccessError("Agent sign-in is not configured on this server.", code="unauthorized")
+
+    def verify_customer(self, user_id: str, user_hash: str) -> bool:
+        if not self.secret:
+            return False
+        expected = hmac.new(self.secret, user_id.encode(), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, user_hash)

@@ -1,0 +1,118 @@
+"""The HTTP API: uploads, conversation history, knowledge search, health, metrics.
+
+Customers prove a conversation is theirs with its resume token (`X-Resume-Token`);
+agents send `Authorization: Bearer <token>`. Errors are `{"code", "message"}`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import inspect
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from channels.errors import AccessError
+from channels.service import Service
+from channels.uploads import read_upload
+from channels.views import View, customer_last_seq
+
+router = APIRouter()
+
+ResumeToken = Annotated[str | None, Header(alias="X-Resume-Token")]
+Authorization = Annotated[str | None, Header()]
+
+
+def _service(request: Request) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+def _agent(service: Service, authorization: str | None) -> Any:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AccessError("Send an agent token: Authorization: Bearer <token>.", code="unauthorized")
+    return service.auth.verify_agent_token(token)
+
+
+async def _caller(service: Service, conversation_id: str, resume_token: str | None,
+                  authorization: str | None) -> bool:
+    """True for an agent allowed on this conversation, False for its customer; else AccessError."""
+    if authorization:
+        await service.agent_conversation(_agent(service, authorization), conversation_id)
+        return True
+    info = await service.store.get(conversation_id)
+    if not resume_token or not hmac.compare_digest(resume_token.encode(), info.resume_token.encode()):
+        raise AccessError("Send the conversation's resume token in X-Resume-Token.", code="forbidden")
+    return False
+
+
+@router.post("/api/uploads", tags=["conversations"])
+async def upload(request: Request, file: Annotated[UploadFile, File()],
+                 conversation_id: Annotated[str, Form()],
+                 x_resume_token: ResumeToken = None, authorization: Authorization = None) -> dict[str, str]:
+    """Store an image or a voice note for a conversation; reference its id in a `message`."""
+    service = _service(request)
+    await _caller(service, conversation_id, x_resume_token, authorization)
+    data, content_type = await read_upload(file, service.settings)
+    stored = await service.store.put_attachment(conversation_id, data, content_type, file.filename or "")
+    return {"id": stored.id, "content_type": stored.content_type}
+
+
+@router.get("/api/conversations/{conversation_id}/events", tags=["conversations"])
+async def history(request: Request, conversation_id: str,
+                  after: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                  x_resume_token: ResumeToken = None, authorization: Authorization = None) -> dict[str, Any]:
+    """The log after `after`, in the caller's view (customers do not see agents' private events)."""
+    service = _service(request)
+    agent = await _caller(service, conversation_id, x_resume_token, authorization)
+    view = View(agent=agent)
+    if agent:
+        view.start_after(after)
+        events = await service.store.events(conversation_id, after=after)
+        last_seq = (await service.store.get(conversation_id)).last_seq
+    else:  # the customer's numbering is a fold from the start
+        events = await service.store.events(conversation_id)
+        last_seq = customer_last_seq(events)
+    frames = [f for f in (view.take(e) for e in events) if f is not None and f["seq"] > after]
+    return {"events": frames[:limit], "last_seq": last_seq, "has_more": len(frames) > limit}
+
+
+@router.get("/api/kb/search", tags=["agents"])
+async def kb_search(request: Request, q: Annotated[str, Query(min_length=1, max_length=2000)],
+                    k: Annotated[int, Query(ge=1, le=50)] = 5,
+                    authorization: Authorization = None) -> dict[str, Any]:
+    """Search the resolved tickets, as the assistant does (agents only)."""
+    service = _service(request)
+    _agent(service, authorization)
+    search = service.runtime.knowledge.search
+    if inspect.iscoroutinefunction(search):
+        hits = await search(q, k)
+    else:
+        hits = await run_in_threadpool(search, q, k)
+    return {"query": q, "hits": [h.to_json() if hasattr(h, "to_json") else h for h in hits]}
+
+
+@router.get("/healthz", tags=["ops"])
+async def healthz() -> dict[str, str]:
+    """The process is up and serving."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["ops"])
+async def readyz(request: Request) -> JSONResponse:
+    """200 once models and stores are loaded and the server is not shutting down."""
+    service = getattr(request.app.state, "service", None)
+    if service is None:
+        return JSONResponse({"ready": False, "components": {}}, status_code=503)
+    ready, components = service.readiness()
+    ready = ready and not service.shutting_down
+    return JSONResponse({"ready": ready, "components": components}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", tags=["ops"])
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of this worker."""
+    m = request.app.state.metrics
+    return Response(m.render(), media_type=m.content_type)

@@ -1,0 +1,45 @@
+"""Sending frames on a socket: one writer at a time, JSON at the edge, errors counted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
+
+from channels.metrics import Metrics
+
+
+class Outbox:
+    def __init__(self, ws: WebSocket, metrics: Metrics) -> None:
+        self.ws = ws
+        self.metrics = metrics
+        self._lock = asyncio.Lock()  # the feed task and the receive loop both send
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+        async with self._lock:
+            await self.ws.send_text(text)
+
+    async def error(self, exc: Any) -> None:
+        """An `error` frame about something the client sent (outside the log: no seq)."""
+        self.metrics.error(exc.code)
+        await self.send({"type": "error", "code": exc.code, "message": exc.message})
+
+    async def refuse(self, exc: Any, close_code: int) -> None:
+        with contextlib.suppress(Exception):
+            await self.error(exc)
+            await self.ws.close(close_code)
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else "unknown"
+
+
+def origin_allowed(settings: Any, origin: str | None) -> bool:
+    """Browsers send Origin; other clients (the CLI, tests) do not and are not limited by it."""
+    allowed = settings.server.allowed_origins
+    return not allowed or origin is None or origin in allowed

@@ -1,0 +1,190 @@
+"""The agents' endpoint /ws/agent: the console's live queue and conversations.
+
+`hello` with a token first (else the socket closes with 4401); then every frame
+naming a conversation is checked against the agent's inboxes. An agent may
+follow several conversations at once: each has its own Feed in the agent view
+(private events included, the store's own seq numbers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from assistant.errors import AssistantError
+from channels.errors import AccessError, ChannelError, ProtocolError
+from channels.feed import Feed
+from channels.handlers import AgentIdentity
+from channels.outbox import Outbox
+from channels.protocol import (
+    VERSION,
+    AgentHello,
+    Close,
+    HandBack,
+    Leave,
+    Open,
+    Ping,
+    Reply,
+    Subscribe,
+    Suggest,
+    TakeOver,
+    Typing,
+    parse_client_frame,
+)
+from channels.service import Service, summary
+from channels.views import View, conv_topic, ephemeral_message, inbox_topic
+
+log = logging.getLogger(__name__)
+
+
+async def agent_socket(ws: WebSocket) -> None:
+    service: Service = ws.app.state.service
+    await ws.accept()
+    gauge = service.metrics.connections.labels(endpoint="agent")
+    gauge.inc()
+    conn = AgentConnection(ws, service, Outbox(ws, service.metrics))
+    try:
+        await conn.run()
+    finally:
+        gauge.dec()
+        await conn.stop()
+
+
+class AgentConnection:
+    def __init__(self, ws: WebSocket, service: Service, out: Outbox) -> None:
+        self.ws = ws
+        self.service = service
+        self.out = out
+        self.agent: AgentIdentity | None = None
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # "inbox" and conversation ids
+
+    async def run(self) -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                msg = await self.ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    return
+                if msg.get("text") is None:
+                    await self.out.error(ProtocolError("Binary frames are not supported.",
+                                                       code="binary_not_supported"))
+                    continue
+                if not await self.on_text(msg["text"]):
+                    return
+
+    async def stop(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        for task in self.tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def on_text(self, raw: str) -> bool:
+        """Handle one frame; False when the socket has been closed."""
+        try:
+            self.service.limits.check_frame(raw)
+            await self.dispatch(parse_client_frame(raw, "agent"))
+        except AccessError as exc:
+            if exc.code == "unauthorized":
+                await self.out.refuse(exc, 4401)
+                return False
+            await self.out.error(exc)
+        except AssistantError as exc:
+            await self.out.error(exc)
+        except Exception:
+            log.exception("agent frame failed")
+            await self.out.error(ChannelError("The server could not handle that frame.", code="internal"))
+        return True
+
+    async def dispatch(self, frame: Any) -> None:
+        if isinstance(frame, Ping):
+            await self.out.send({"type": "pong", "nonce": frame.nonce})
+            return
+        if isinstance(frame, AgentHello):
+            self.agent = self.service.auth.verify_agent_token(frame.token)
+            await self.out.send({"type": "ready", "agent": self.agent.name,
+                                 "inboxes": list(self.agent.inboxes), "protocol": VERSION})
+            return
+        if self.agent is None:
+            raise AccessError("Send 'hello' with your token first.", code="unauthorized")
+        if isinstance(frame, Subscribe):
+            await self.on_subscribe(frame, self.agent)
+            return
+        await self.service.agent_conversation(self.agent, frame.conversation_id)
+        await self.on_conversation_frame(frame, self.agent)
+
+    async def on_conversation_frame(self, frame: Any, agent: AgentIdentity) -> None:
+        cid, dialogue, publish = frame.conversation_id, self.service.dialogue, self.service.publish_result
+        if isinstance(frame, Open):
+            await self.on_open(cid, frame.last_seq)
+        elif isinstance(frame, Leave):
+            task = self.tasks.pop(cid, None)
+            if task is not None:
+                task.cancel()
+        elif isinstance(frame, TakeOver):
+            await publish(await dialogue.take_over(cid, agent.name))
+        elif isinstance(frame, HandBack):
+            await publish(await dialogue.hand_back(cid, agent.name))
+        elif isinstance(frame, Close):
+            await publish(await dialogue.close(cid, agent.name))
+        elif isinstance(frame, Reply):
+            await publish(await dialogue.agent_reply(cid, agent.name, frame.text))
+        elif isinstance(frame, Suggest):
+            await publish(dialogue.suggest(cid))
+        elif isinstance(frame, Typing):
+            await self.service.bus.publish(conv_topic(cid), ephemeral_message(
+                cid, {"type": "typing", "conversation_id": cid, "from": "agent", "agent": agent.name}))
+
+    async def on_subscribe(self, frame: Subscribe, agent: AgentIdentity) -> None:
+        mine = list(agent.inboxes)
+        wanted = [i for i in frame.inboxes if "*" in mine or i in mine] if frame.inboxes else mine
+        if "*" in wanted:
+            raise ProtocolError("Name the inboxes to subscribe to.", code="bad_field")
+        infos = await self.service.store.list(inboxes=tuple(wanted))
+        await self.out.send({"type": "conversations", "conversations": [summary(i) for i in infos]})
+        old = self.tasks.pop("inbox", None)
+        if old is not None:
+            old.cancel()
+        self.tasks["inbox"] = asyncio.create_task(self._watch_inboxes(wanted))
+
+    async def _watch_inboxes(self, inboxes: list[str]) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            async with self.service.bus.subscribe(*[inbox_topic(i) for i in inboxes]) as messages:
+                async for _topic, message in messages:
+                    if message.get("kind") == "conversation":
+                        frame = {k: v for k, v in message.items() if k != "kind"}
+                        await self.out.send({"type": "conversation", **frame})
+
+    async def on_open(self, cid: str, last_seq: int | None) -> None:
+        if cid in self.tasks:
+            return
+        announced = asyncio.Event()
+
+        async def announce(_last: int) -> None:
+            info = await self.service.store.get(cid)
+            await self.out.send({"type": "conversation", **summary(info)})
+            announced.set()
+
+        feed = Feed(self.service.store, self.service.bus, cid, View(agent=True), self.out.send,
+                    on_ephemeral=self.on_ephemeral)
+        task = self.tasks[cid] = asyncio.create_task(self._feed(feed, last_seq, announce))
+        waiter = asyncio.create_task(announced.wait())
+        await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+
+    async def _feed(self, feed: Feed, after: int | None, announce: Any) -> None:
+        try:
+            await feed.run(after, announce)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass
+        except Exception:
+            log.exception("agent feed of %s failed", feed.conversation_id)
+
+    async def on_ephemeral(self, frame: dict[str, Any]) -> None:
+        me = self.agent.name if self.agent is not None else None
+        mine = frame.get("from") == "agent" and frame.get("agent") == me
+        if not mine:
+            await self.out.send(frame)

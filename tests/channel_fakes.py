@@ -1,0 +1,188 @@
+"""Stand-ins for the service tests: a FakeDialogue on the REAL SQLite store.
+
+FakeDialogue does what the dialogue manager promises the channels (store each
+event, then yield it) with a scripted answer instead of a model. A `gate`
+(threading.Event, set from the test thread) can hold an answer after its first
+delta, to drop a socket in the middle of a stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.errors import ModelUnavailable
+from assistant.events import (
+    AgentMessage,
+    AnswerCompleted,
+    AnswerDelta,
+    AnswerStarted,
+    Event,
+    Feedback,
+    Source,
+    StatusChanged,
+    Suggestion,
+    UserMessage,
+)
+from assistant.store.sqlite import SQLiteStore
+from channels.errors import AccessError
+from channels.handlers import Turn
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+SOURCE = Source(id="bitext-1", score=0.9, intent="cancel_order", category="ORDER", title="cancel my order")
+
+
+class FakeDialogue:
+    def __init__(self, store: SQLiteStore, words: tuple[str, ...] = ("Hel", "lo", " there")) -> None:
+        self.store = store
+        self.words = words
+        self.gate: threading.Event | None = None  # when set: hold each answer after its first delta
+        self.crash_on = "CRASH"  # a message containing this raises (a bug in the manager)
+        self.turns: list[Turn] = []
+
+    async def new_conversation(self, user_id: str = "", inbox: str = "default") -> Any:
+        return await self.store.create(user_id=user_id, inbox=inbox)
+
+    async def handle(self, turn: Turn) -> AsyncIterator[Event]:
+        self.turns.append(turn)
+        cid = turn.conversation_id
+        yield await self.store.append(UserMessage(
+            conversation_id=cid, message_id=_id("u"), text=turn.text, attachments=turn.attachments,
+            client_msg_id=turn.client_msg_id, user_id=turn.user_id))
+        if self.crash_on in turn.text:
+            raise ModelUnavailable("The model server is not reachable.")
+        if (await self.store.get(cid)).state != "bot":
+            return
+        mid = _id("ans")
+        yield await self.store.append(AnswerStarted(conversation_id=cid, message_id=mid))
+        said: list[str] = []
+        try:
+            for i, word in enumerate(self.words):
+                if i == 1 and self.gate is not None:
+                    while not self.gate.is_set():
+                        await asyncio.sleep(0.01)
+                said.append(word)
+                yield await self.store.append(AnswerDelta(conversation_id=cid, message_id=mid, text=word))
+        except asyncio.CancelledError:
+            await self.store.append(AnswerCompleted(conversation_id=cid, message_id=mid, text="".join(said),
+                                                    interrupted=True))
+            raise
+        yield await self.store.append(AnswerCompleted(conversation_id=cid, message_id=mid,
+                                                      text="".join(said), sources=(SOURCE,)))
+
+    async def request_handoff(self, conversation_id: str, reason: str) -> Event:
+        return await self.store.append(StatusChanged(conversation_id=conversation_id, state="waiting_human",
+                                                     reason=reason))
+
+    async def take_over(self, conversation_id: str, agent: str) -> Event:
+        return await self.store.append(StatusChanged(conversation_id=conversation_id, state="human",
+                                                     reason="agent", agent=agent))
+
+    async def hand_back(self, conversation_id: str, agent: str) -> Event:
+        return await self.store.append(StatusChanged(conversation_id=conversation_id, state="bot",
+                                                     reason="agent"))
+
+    async def close(self, conversation_id: str, by: str) -> Event:
+        return await self.store.append(StatusChanged(conversation_id=conversation_id, state="closed",
+                                                     reason="closed"))
+
+    async def agent_reply(self, conversation_id: str, agent: str, text: str) -> Event:
+        return await self.store.append(AgentMessage(conversation_id=conversation_id, message_id=_id("g"),
+                                                    text=text, agent=agent))
+
+    async def feedback(self, conversation_id: str, message_id: str, rating: str) -> Event:
+        return await self.store.append(Feedback(conversation_id=conversation_id, message_id=message_id,
+                                                rating=rating))  # type: ignore[arg-type]
+
+    async def suggest(self, conversation_id: str) -> AsyncIterator[Event]:
+        yield await self.store.append(Suggestion(conversation_id=conversation_id, message_id=_id("s"),
+                                                 text="You can cancel it under Orders.", sources=(SOURCE,)))
+
+
+class FakeKnowledge:
+    def search(self, query: str, k: int | None = None) -> list[dict[str, Any]]:
+        return [{"id": "bitext-1", "score": 0.9, "text": f"answer about {query}"}][: k or 5]
+
+
+@dataclass
+class FakeRuntime:
+    store: SQLiteStore
+    dialogue: FakeDialogue
+    knowledge: FakeKnowledge = field(default_factory=FakeKnowledge)
+    ready: bool = True
+
+    def readiness(self) -> dict[str, bool]:
+        return {"store": True, "models": self.ready}
+
+
+class FakeRuntimeFactory:
+    """runtime_factory for create_app; keeps the runtime so tests can reach the fake."""
+
+    def __init__(self) -> None:
+        self.runtime: FakeRuntime | None = None
+
+    @asynccontextmanager
+    async def __call__(self, settings: Any) -> AsyncIterator[FakeRuntime]:
+        store = SQLiteStore(settings.path("conversations.db"))
+        await store.open()
+        self.runtime = FakeRuntime(store=store, dialogue=FakeDialogue(store))
+        try:
+            yield self.runtime
+        finally:
+            await store.close()
+
+
+@dataclass(frozen=True)
+class FakeAgent:
+    name: str
+    inboxes: tuple[str, ...]
+
+
+class FakeAuthenticator:
+    """Tokens are 'token-<name>'; dana handles inbox default, otto only inbox other."""
+
+    agents = {"token-dana": FakeAgent("dana", ("default",)), "token-otto": FakeAgent("otto", ("other",))}
+
+    def verify_agent_token(self, token: str) -> FakeAgent:
+        try:
+            return self.agents[token]
+        except KeyError:
+            raise AccessError("The token is not valid.", code="unauthorized") from None
+
+    def verify_customer(self, user_id: str, user_hash: str) -> bool:
+        return user_hash == f"signed-{user_id}"
+
+
+class LocalBus:
+    """In-process bus with the channels.bus interface (used until channels.bus lands)."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, set[asyncio.Queue[tuple[str, Any]]]] = {}
+
+    async def publish(self, topic: str, message: Any) -> None:
+        for queue in list(self.queues.get(topic, ())):
+            queue.put_nowait((topic, message))
+
+    @asynccontextmanager
+    async def subscribe(self, *topics: str) -> AsyncIterator[AsyncIterator[tuple[str, Any]]]:
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        for topic in topics:
+            self.queues.setdefault(topic, set()).add(queue)
+
+        async def messages() -> AsyncIterator[tuple[str, Any]]:
+            while True:
+                yield await queue.get()
+        try:
+            yield messages()
+        finally:
+            for topic in topics:
+                self.queues[topic].discard(queue)
