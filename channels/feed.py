@@ -2,8 +2,8 @@
 
 Subscribe to the conversation's bus topic FIRST, then read the store: an event
 stored in between arrives both ways and the view drops the copy. Live events
-come from the bus; when one arrives whose predecessor was never seen (a lost bus
-message, another worker), the missing ones are re-read from the store. So the
+come from the bus; when one arrives whose predecessor was never seen, or the bus
+says it dropped messages (a gap marker), the missing ones are re-read from the store. So the
 client gets every event of its view once, in order, whatever the bus does.
 """
 
@@ -47,15 +47,17 @@ class Feed:
                 await self._on_message(message)
 
     async def _on_message(self, message: dict[str, Any]) -> None:
-        event = event_of(message)
-        if event is None:
-            if message.get("kind") == "ephemeral" and self.on_ephemeral is not None:
+        kind = message.get("kind")
+        if kind == "gap":  # the bus lost messages (slow socket, Redis reconnect): the store has them
+            frames = await self._catch_up()
+        elif kind == "ephemeral":
+            if self.on_ephemeral is not None:
                 await self.on_ephemeral(message["frame"])
             return
-        try:
+        elif (event := event_of(message)) is not None:
             frames = await self._frames([event])
-        except Gap:
-            frames = await self._catch_up()
+        else:
+            return
         for frame in frames:
             await self._emit(frame)
 

@@ -161,28 +161,3 @@ class FakeAuthenticator:
     def verify_customer(self, user_id: str, user_hash: str) -> bool:
         return user_hash == f"signed-{user_id}"
 
-
-class LocalBus:
-    """In-process bus with the channels.bus interface (used until channels.bus lands)."""
-
-    def __init__(self) -> None:
-        self.queues: dict[str, set[asyncio.Queue[tuple[str, Any]]]] = {}
-
-    async def publish(self, topic: str, message: Any) -> None:
-        for queue in list(self.queues.get(topic, ())):
-            queue.put_nowait((topic, message))
-
-    @asynccontextmanager
-    async def subscribe(self, *topics: str) -> AsyncIterator[AsyncIterator[tuple[str, Any]]]:
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        for topic in topics:
-            self.queues.setdefault(topic, set()).add(queue)
-
-        async def messages() -> AsyncIterator[tuple[str, Any]]:
-            while True:
-                yield await queue.get()
-        try:
-            yield messages()
-        finally:
-            for topic in topics:
-                self.queues[topic].discard(queue)

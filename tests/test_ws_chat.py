@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 import pytest
-from channel_fakes import FakeAuthenticator, FakeRuntimeFactory, LocalBus
+from channel_fakes import FakeAuthenticator, FakeRuntimeFactory
 from starlette.testclient import TestClient
 
 from channels.app import create_app
@@ -19,8 +19,7 @@ def runtime_factory() -> FakeRuntimeFactory:
 
 @pytest.fixture
 def client(settings: Any, runtime_factory: FakeRuntimeFactory):
-    app = create_app(settings, runtime_factory, authenticator=FakeAuthenticator(),
-                     bus_factory=lambda s: LocalBus())
+    app = create_app(settings, runtime_factory, authenticator=FakeAuthenticator())
     with TestClient(app) as c:
         yield c
 
