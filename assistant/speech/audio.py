@@ -1,0 +1,173 @@
+"""Voice notes in, 16 kHz mono float32 samples out: the one way audio enters Whisper.
+
+PyAV decodes in-process (no ffmpeg binary). The container is sniffed from the
+first bytes, never from a file name, and ffmpeg is told which demuxer to use, so
+it never probes bytes into exotic demuxers (playlists, concat) that read files.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import AudioError, DependencyMissing
+
+SAMPLE_RATE = 16_000  # what Whisper expects
+SILENCE_DBFS = -50.0  # loudest 20 ms window quieter than this = nothing was said
+MIN_SECONDS = 0.1  # shorter than this cannot hold a word
+TRUNCATED_SHARE = 0.9  # decoding less than this share of the declared length = truncated
+
+# files people send by mistake -> what to call them
+_NOT_AUDIO = {
+    b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document", b"PK\x03\x04": "a ZIP archive",
+}
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    max_bytes: int = 20_000_000  # largest accepted upload
+    max_seconds: float = 120.0  # longest accepted voice note
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    samples: np.ndarray  # float32, mono, SAMPLE_RATE
+    container: str  # sniffed format: wav, flac, ogg, webm, mp3, mp4, aac
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+
+def sniff(data: bytes) -> tuple[str, str]:
+    """(container name, ffmpeg demuxer) from the leading bytes; audio_unsupported if unknown."""
+    head = data[:64]
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav", "wav"
+    if head[:4] == b"fLaC":
+        return "flac", "flac"
+    if head[:4] == b"OggS":
+        return "ogg", "ogg"
+    if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: webm and matroska
+        return "webm", "matroska"
+    if head[4:8] == b"ftyp":  # ISO BMFF: m4a, mp4, 3gp
+        return "mp4", "mov"
+    if head[:3] == b"ID3":
+        return "mp3", "mp3"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        # MPEG frame sync; layer bits 00 are ADTS (raw AAC), the rest MPEG audio.
+        return ("aac", "aac") if head[1] & 0x06 == 0 else ("mp3", "mp3")
+    for magic, what in _NOT_AUDIO.items():
+        if head.startswith(magic):
+            raise AudioError(f"this file is {what}, not a voice note", code="audio_unsupported")
+    raise AudioError("this file is not in a supported audio format "
+                     "(wav, flac, ogg, webm, mp3, m4a, aac)", code="audio_unsupported")
+
+
+def decode(data: bytes, limits: AudioLimits = AudioLimits()) -> DecodedAudio:
+    """Decode, downmix and resample; each kind of bad input raises AudioError with its code."""
+    if not data:
+        raise AudioError("the voice note is empty", code="audio_empty")
+    if len(data) > limits.max_bytes:
+        raise AudioError(f"the voice note is larger than {limits.max_bytes:,} bytes",
+                         code="audio_too_large")
+    container, demuxer = sniff(data)
+    if _cut_short(container, data):
+        raise AudioError(f"the {container} audio is truncated: the file ends early", code="audio_corrupt")
+    av = _import_av()
+    try:
+        with av.open(io.BytesIO(data), mode="r", format=demuxer) as source:
+            samples, declared = _read_stream(av, source, limits.max_seconds)
+    except av.error.FFmpegError as exc:
+        raise AudioError(f"the {container} audio is damaged and cannot be decoded ({exc.strerror})",
+                         code="audio_corrupt") from None
+    decoded = DecodedAudio(samples, container)
+    _check(decoded, declared)
+    return decoded
+
+
+def _read_stream(av: Any, source: Any, max_seconds: float) -> tuple[np.ndarray, float | None]:
+    """All samples of the first audio stream, stopping as soon as the note is too long."""
+    if not source.streams.audio:
+        raise AudioError("the file holds no audio track", code="audio_unsupported")
+    stream = source.streams.audio[0]
+    # The declared length only serves to spot truncation: a damaged header may claim
+    # hours, so "too long" is decided by counting the samples actually decoded.
+    declared = _declared_seconds(source, stream)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    chunks: list[np.ndarray] = []
+    total, limit = 0, int(max_seconds * SAMPLE_RATE)
+    for frame in source.decode(stream):
+        for out in resampler.resample(frame):
+            chunk = out.to_ndarray().reshape(-1)
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:  # stop at the limit, not at the end of a long file
+            raise _too_long(max_seconds)
+    for out in resampler.resample(None):  # flush what the resampler holds back
+        chunks.append(out.to_ndarray().reshape(-1))
+    samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    return samples.astype(np.float32, copy=False), declared
+
+
+def _declared_seconds(source: Any, stream: Any) -> float | None:
+    """The length the header promises, when it promises one."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if source.duration is not None:
+        return source.duration / 1_000_000  # AV_TIME_BASE
+    return None
+
+
+def _cut_short(container: str, data: bytes) -> bool:
+    """Truncation that decoders pass over silently: a wav shorter than its header, a torn ogg page."""
+    if container == "wav":
+        at = data.find(b"data", 12)
+        if at < 0 or len(data) < at + 8:
+            return True
+        size = int.from_bytes(data[at + 4:at + 8], "little")
+        # Streaming writers leave 0 or a huge placeholder: then no length was promised.
+        return 0 < size < 0x7FFF0000 and at + 8 + size > len(data)
+    if container == "ogg":
+        at = data.rfind(b"OggS")
+        if len(data) < at + 27:
+            return True
+        nseg = data[at + 26]
+        table = data[at + 27:at + 27 + nseg]
+        return len(table) < nseg or at + 27 + nseg + sum(table) > len(data)
+    return False
+
+
+def _check(audio: DecodedAudio, declared: float | None) -> None:
+    if declared and declared > 0.5 and audio.duration < declared * TRUNCATED_SHARE:
+        raise AudioError(f"the {audio.container} audio is truncated: {audio.duration:.1f} s of "
+                         f"the {declared:.1f} s it declares", code="audio_corrupt")
+    if audio.duration < MIN_SECONDS:
+        raise AudioError("the voice note holds no sound", code="audio_empty")
+    if loudest_dbfs(audio.samples) < SILENCE_DBFS:
+        raise AudioError("the voice note is silent: no speech could be heard", code="audio_silent")
+
+
+def loudest_dbfs(samples: np.ndarray, window: int = SAMPLE_RATE // 50) -> float:
+    """Level of the loudest 20 ms window in dB full scale (-inf for digital silence)."""
+    usable = len(samples) // window * window
+    frames = samples[:usable].reshape(-1, window) if usable else samples.reshape(1, -1)
+    rms = float(np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1)).max())
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
+
+
+def _too_long(max_seconds: float) -> AudioError:
+    return AudioError(f"the voice note is longer than {max_seconds:g} seconds", code="audio_too_long")
+
+
+def _import_av() -> Any:
+    try:
+        import av
+    except ImportError:
+        raise DependencyMissing("PyAV", "av") from None
+    return av
