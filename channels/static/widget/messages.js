@@ -1,0 +1,111 @@
+// One conversation item -> one <li>, redrawn whenever the item changes. All text
+// goes through setRichText / textContent; nothing here parses HTML.
+
+import { setRichText } from "./render.js";
+import { iconNode } from "./template.js";
+
+const el = (doc, tag, className, text) => {
+  const node = doc.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+};
+
+/** Sources of an answer as a collapsed list: "Sources (3)". */
+export function sourcesList(doc, sources) {
+  const details = el(doc, "details", "sources");
+  details.appendChild(el(doc, "summary", "", `Sources (${sources.length})`));
+  const list = el(doc, "ul");
+  for (const s of sources) {
+    const label = [s.title || s.id, [s.category, s.intent].filter(Boolean).join(" / ")]
+      .filter(Boolean).join(" — ");
+    const li = el(doc, "li", "source", label);
+    if (typeof s.score === "number") li.title = `similarity ${s.score.toFixed(2)}`;
+    li.dataset.id = s.id;
+    list.appendChild(li);
+  }
+  details.appendChild(list);
+  return details;
+}
+
+function attachmentsOf(doc, item, ctx) {
+  const nodes = [];
+  for (const id of item.attachments || []) {
+    const known = ctx.upload(id, item); // {kind, url} once known; fetched in the background otherwise
+    const kind = known?.kind || (item.transcript ? "audio" : "");
+    if (kind === "audio") {
+      const label = el(doc, "span", "voice");
+      label.append(iconNode(doc, "mic"), " Voice note");
+      nodes.push(label);
+      const text = item.transcript ? `“${item.transcript}”` : "Transcribing…";
+      const t = el(doc, "span", "transcript", text);
+      t.dataset.ready = item.transcript ? "true" : "false";
+      nodes.push(t);
+    } else if (known?.url) {
+      const img = el(doc, "img", "thumb");
+      img.alt = known.alt || "Image sent";
+      img.src = known.url;
+      nodes.push(img);
+    } else {
+      const label = el(doc, "span", "voice");
+      label.append(iconNode(doc, "image"), " Image");
+      nodes.push(label);
+    }
+  }
+  return nodes;
+}
+
+function thumbs(doc, item, ctx) {
+  const box = el(doc, "div", "thumbs");
+  box.setAttribute("role", "group");
+  box.setAttribute("aria-label", "Was this answer helpful?");
+  for (const [rating, label] of [["up", "Helpful"], ["down", "Not helpful"]]) {
+    const b = el(doc, "button", `rate-${rating}`);
+    b.appendChild(iconNode(doc, rating));
+    b.type = "button";
+    b.setAttribute("aria-label", label);
+    b.setAttribute("aria-pressed", String(item.rating === rating));
+    b.addEventListener("click", () => ctx.onFeedback(item, rating));
+    box.appendChild(b);
+  }
+  return box;
+}
+
+const PAINTERS = {
+  user(doc, li, item, ctx) {
+    if (item.text) setRichText(li.appendChild(el(doc, "div", "body")), item.text);
+    li.append(...attachmentsOf(doc, item, ctx));
+    if (item.pending) li.appendChild(el(doc, "span", "status", "Sending…"));
+  },
+  bot(doc, li, item, ctx) {
+    li.appendChild(el(doc, "span", "sr-only", "Assistant: "));
+    setRichText(li.appendChild(el(doc, "div", "body")), item.text);
+    if (item.interrupted) li.appendChild(el(doc, "span", "status", "(answer interrupted)"));
+    if (item.sources?.length) li.appendChild(sourcesList(doc, item.sources));
+    if (!item.streaming && ctx.onFeedback) li.appendChild(thumbs(doc, item, ctx));
+  },
+  agent(doc, li, item) {
+    li.appendChild(el(doc, "span", "who", item.agent || "Support agent"));
+    setRichText(li.appendChild(el(doc, "div", "body")), item.text);
+  },
+  system(doc, li, item) {
+    li.textContent = item.text;
+  },
+  error(doc, li, item) {
+    li.textContent = item.text;
+    li.setAttribute("role", "alert");
+  },
+};
+
+/** Draw `item` into `li` (created when null); returns the <li>. */
+export function paintItem(doc, li, item, ctx) {
+  li = li || doc.createElement("li");
+  li.replaceChildren();
+  li.className = `msg ${item.kind}${item.pending ? " pending" : ""}${item.streaming ? " streaming" : ""}`;
+  if (item.id) li.dataset.messageId = item.id;
+  if (item.clientMsgId) li.dataset.clientMsgId = item.clientMsgId;
+  // A streaming answer is announced once, when it is complete, not at every token.
+  li.setAttribute("aria-busy", String(!!item.streaming));
+  (PAINTERS[item.kind] || PAINTERS.system)(doc, li, item, ctx);
+  return li;
+}
