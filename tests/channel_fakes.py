@@ -47,6 +47,7 @@ class FakeDialogue:
         self.words = words
         self.gate: threading.Event | None = None  # when set: hold each answer after its first delta
         self.crash_on = "CRASH"  # a message containing this raises (a bug in the manager)
+        self.delay = 0.0  # seconds before each delta (a slow model)
         self.turns: list[Turn] = []
 
     async def new_conversation(self, user_id: str = "", inbox: str = "default") -> Any:
@@ -70,6 +71,8 @@ class FakeDialogue:
                 if i == 1 and self.gate is not None:
                     while not self.gate.is_set():
                         await asyncio.sleep(0.01)
+                if self.delay:
+                    await asyncio.sleep(self.delay)
                 said.append(word)
                 yield await self.store.append(AnswerDelta(conversation_id=cid, message_id=mid, text=word))
         except asyncio.CancelledError:

@@ -1,0 +1,67 @@
+"""`assistant serve`: the web service (widget, agents' console, HTTP and websocket API).
+
+With `--workers N` each worker process builds its own app from the same config:
+--config and --data-dir reach them as ASSISTANT_CONFIG and ASSISTANT_DATA_DIR.
+Several workers need the Redis bus ([bus] backend = "redis") to share live events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser("serve", parents=[common], help="run the web service",
+                              description="Serve the chat widget, the agents' console and the API.")
+    p.add_argument("--host", default=None, help="bind address (default: server.host)")
+    p.add_argument("--port", type=int, default=None, help="port (default: server.port)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: server.workers)")
+    p.set_defaults(handler=cmd_serve)
+
+
+def build_app(settings: Settings) -> Any:
+    """The app with the real runtime (models, store, knowledge base) built in its lifespan."""
+    from assistant.runtime import build_runtime
+    from channels.app import create_app
+
+    return create_app(settings, build_runtime, authenticator=_authenticator(settings))
+
+
+def app_from_env() -> Any:
+    """Factory for worker processes: settings from $ASSISTANT_CONFIG and ASSISTANT_* variables."""
+    from assistant.settings import load_settings
+
+    return build_app(load_settings())
+
+
+def _authenticator(settings: Settings) -> Any:
+    # Until agent accounts are wired in, the app checks customer identities only.
+    return None
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from channels.serving import serve
+
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    workers = args.workers or settings.server.workers
+    if workers > 1 and settings.bus.backend == "memory":
+        log.warning("%d workers with the memory bus: a socket only sees events of its own worker; "
+                    "set [bus] backend = \"redis\"", workers)
+    print(f"serving on http://{host}:{port} (widget demo: /demo, console: /console)", flush=True)
+    if workers == 1:
+        serve(build_app(settings), settings, host=host, port=port)
+        return 0
+    if getattr(args, "config", None):
+        os.environ["ASSISTANT_CONFIG"] = os.path.abspath(args.config)
+    os.environ["ASSISTANT_DATA_DIR"] = str(settings.data_dir.resolve())
+    serve("assistant.cli.serve:app_from_env", settings, host=host, port=port, workers=workers)
+    return 0

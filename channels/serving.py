@@ -1,0 +1,69 @@
+"""Running the app under uvicorn, with a shutdown that lets answers finish.
+
+uvicorn's own shutdown closes every websocket (1012) at once. DrainingServer
+first stops accepting connections and drains the app (channels.app.drain):
+answers in flight go on streaming to their open sockets for up to
+`server.shutdown_grace` seconds, the rest end as `interrupted`; only then are
+the sockets closed. Works with one process and with `--workers N`.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+import uvicorn
+
+log = logging.getLogger(__name__)
+
+
+class DrainingServer(uvicorn.Server):
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # no new connections while draining
+        service = _find_service(self.config.loaded_app)
+        if service is not None and not self.force_exit:
+            from channels.app import drain
+
+            await drain(service, service.settings.server.shutdown_grace)
+        await super().shutdown(sockets)
+
+
+def _find_service(app: Any) -> Any:
+    """app.state.service of the FastAPI app under uvicorn's middleware wrappers."""
+    for _ in range(10):
+        service = getattr(getattr(app, "state", None), "service", None)
+        if service is not None:
+            return service
+        app = getattr(app, "app", None)
+    return None
+
+
+def uvicorn_config(app: Any, settings: Any, *, host: str, port: int, workers: int = 1,
+                   factory: bool = False) -> uvicorn.Config:
+    s = settings.server
+    return uvicorn.Config(
+        app, host=host, port=port, workers=workers, factory=factory,
+        log_level=settings.log_level.lower(),
+        ws_ping_interval=s.ping_interval,  # protocol pings keep proxies from cutting idle sockets
+        ws_ping_timeout=s.ping_interval,
+        # Frames a little too large get a friendly frame_too_large from the app; far too
+        # large ones are cut by the websocket layer before they are read into memory.
+        ws_max_size=s.max_frame_bytes * 16,
+        timeout_graceful_shutdown=5,  # after the drain, for sockets that do not close
+    )
+
+
+def serve(app: Any, settings: Any, *, host: str, port: int, workers: int = 1) -> None:
+    """Run until SIGINT/SIGTERM. With workers > 1, `app` must be an import string of a
+    factory ("module:function") that each worker process calls."""
+    config = uvicorn_config(app, settings, host=host, port=port, workers=workers, factory=workers > 1)
+    server = DrainingServer(config)
+    if workers == 1:
+        server.run()
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    sock = config.bind_socket()
+    Multiprocess(config, target=server.run, sockets=[sock]).run()
