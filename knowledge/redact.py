@@ -31,11 +31,12 @@ _END = r"(?![\w@]|[.,/:-]?\d)"
 # 13 to 19 digits, single spaces or dashes allowed between them.
 _CARD = re.compile(_START + r"\d(?:[ -]?\d){12,18}" + _END)
 # Digit groups joined by one space, dash or dot, optionally +country code and (area code).
+# Groups are possessive (\d++): a long digit run is one group, so no exponential backtracking.
 _PHONE = re.compile(
     _START
-    + r"(?:\+\s?\d{1,3}(?:[ .-]?\(0\))?[ .-]?)?"  # +44 (0) ...
-    + r"(?:\(\d{1,5}\)[ .-]?|\d{1,8})"  # (977) or the first group
-    + r"(?:[ .-]?(?:\(\d{1,5}\)|\d{1,8})){0,6}"
+    + r"(?:\+\s?\d++(?:[ .-]?\(0\))?[ .-]?)?"  # +44 (0) ...
+    + r"(?:\(\d++\)[ .-]?|\d++)"  # (977) or the first group
+    + r"(?:[ .-]?(?:\(\d++\)|\d++)){0,6}"
     + _END
 )
 _CARD_WORDS = re.compile(
