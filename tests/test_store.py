@@ -180,6 +180,57 @@ async def test_sqlite_two_processes_never_share_a_seq(data_dir):
     assert [t for t in texts if t.startswith("parent")] == [f"parent {i}" for i in range(100)]
 
 
+KILLED_CHILD = """
+import asyncio, sys
+from assistant.events import Note
+from assistant.store.sqlite import SQLiteStore
+
+async def main(path, cid):
+    store = SQLiteStore(path)
+    await store.open()
+    for i in range(100_000):
+        event = await store.append(Note(conversation_id=cid, text=f"note {i}"))
+        print(event.seq, flush=True)  # the client is told only now
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+async def test_sqlite_keeps_every_acknowledged_event_when_the_process_is_killed(data_dir):
+    path = data_dir / "conversations.db"
+    store = SQLiteStore(path)
+    await store.open()
+    conv = await store.create()
+    await store.close()
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", KILLED_CHILD, str(path), conv.id,
+                                                 cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+    assert child.stdout
+    told = [int(await child.stdout.readline()) for _ in range(30)]
+    child.kill()
+    await child.wait()
+    store = SQLiteStore(path)
+    await store.open()
+    replay = await store.events(conv.id)
+    await store.close()
+    assert told == list(range(1, 31))
+    assert [e.seq for e in replay][:30] == told
+    assert [e.seq for e in replay] == list(range(1, len(replay) + 1))
+
+
+@pytest.mark.service
+async def test_postgres_workers_can_start_together(pg_url):
+    schema = f"test_store_{uuid.uuid4().hex[:12]}"
+    stores = [PostgresStore(pg_url, schema=schema, pool_size=1) for _ in range(4)]
+    try:
+        await asyncio.gather(*(s.open() for s in stores))  # all create the same tables at once
+        conv = await stores[0].create()
+        assert (await stores[3].get(conv.id)).id == conv.id
+    finally:
+        for s in stores:
+            await s.close()
+        await _drop_schema(pg_url, schema)
+
+
 async def test_status_changes_update_the_conversation(store):
     conv = await store.create()
     waiting = await store.append(status(conv.id, "waiting_human", reason="low_confidence"))
