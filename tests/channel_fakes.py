@@ -164,3 +164,28 @@ class FakeAuthenticator:
     def verify_customer(self, user_id: str, user_hash: str) -> bool:
         return user_hash == f"signed-{user_id}"
 
+
+
+def with_server(settings: Any, **server: Any) -> Any:
+    """These settings with some [server] keys changed."""
+    return settings.model_copy(update={"server": settings.server.model_copy(update=server)})
+
+
+def hello(ws: Any, **fields: Any) -> dict[str, Any]:
+    ws.send_json({"type": "hello", **fields})
+    ready = ws.receive_json()
+    assert ready["type"] == "ready", ready
+    return ready
+
+
+def until(ws: Any, type_: str) -> list[dict[str, Any]]:
+    """Frames up to and including the first of this type."""
+    frames = []
+    while True:
+        frames.append(ws.receive_json())
+        if frames[-1]["type"] == type_:
+            return frames
+
+
+def say(ws: Any, text: str, cmid: str = "m1", **fields: Any) -> None:
+    ws.send_json({"type": "message", "text": text, "client_msg_id": cmid, **fields})

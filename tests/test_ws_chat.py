@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 import pytest
-from channel_fakes import FakeAuthenticator, FakeRuntimeFactory
+from channel_fakes import FakeAuthenticator, FakeRuntimeFactory, hello, say, until
 from starlette.testclient import TestClient
 
 from channels.app import create_app
@@ -22,26 +22,6 @@ def client(settings: Any, runtime_factory: FakeRuntimeFactory):
     app = create_app(settings, runtime_factory, authenticator=FakeAuthenticator())
     with TestClient(app) as c:
         yield c
-
-
-def hello(ws: Any, **fields: Any) -> dict[str, Any]:
-    ws.send_json({"type": "hello", **fields})
-    ready = ws.receive_json()
-    assert ready["type"] == "ready", ready
-    return ready
-
-
-def until(ws: Any, type_: str) -> list[dict[str, Any]]:
-    """Frames up to and including the first of this type."""
-    frames = []
-    while True:
-        frames.append(ws.receive_json())
-        if frames[-1]["type"] == type_:
-            return frames
-
-
-def say(ws: Any, text: str, cmid: str = "m1", **fields: Any) -> None:
-    ws.send_json({"type": "message", "text": text, "client_msg_id": cmid, **fields})
 
 
 def test_a_message_gets_its_echo_a_streamed_answer_and_sources(client: TestClient) -> None:
