@@ -114,7 +114,7 @@ class TransformersChat:
             await asyncio.to_thread(self.load)
         if not request.messages:
             raise ModelError("nothing to answer: the request holds no messages")
-        inputs = self.encode(request)
+        inputs = await asyncio.to_thread(self.encode, request)  # image processing is not free
         prompt_tokens = int(inputs["input_ids"].shape[1])
         kwargs = generate_kwargs(request, self.budget(prompt_tokens, request))
         run = self._runner_for(inputs, kwargs)
