@@ -76,11 +76,6 @@ class OCRReader:
             raise TesseractMissing() from None
 
 
-def create_reader(settings: Settings, **_: object) -> OCRReader:
-    """The registry's factory for `[vision] backend = "ocr"`."""
-    return OCRReader.from_settings(settings)
-
-
 def _prepare(image: Image) -> Image:
     from PIL import Image as PILImage
 

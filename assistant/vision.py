@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
 # config vision.backend -> implementation
 IMAGE_READERS = Registry("vision backend", {
-    "ocr": "assistant.ocr:create_reader",
-    "transformers": "assistant.vision:create_vlm_reader",
-    "none": "assistant.vision:create_no_reader",
+    "ocr": "assistant.ocr:OCRReader.from_settings",
+    "transformers": "assistant.vision:VLMImageReader.from_settings",
+    "none": "assistant.vision:NoImageReader.from_settings",
 })
 
 # What the vision-language model is asked; the answer must help retrieval, so it
@@ -90,11 +90,3 @@ class VLMImageReader:
         parts = [delta.text async for delta in self.backend.stream(request)]
         return ImageReading(text="".join(parts).strip(), method="vlm")
 
-
-# Module-level factories: Registry resolves one attribute name, not "Class.method".
-def create_no_reader(settings: Settings, **_: object) -> NoImageReader:
-    return NoImageReader.from_settings(settings)
-
-
-def create_vlm_reader(settings: Settings, *, backend: LLMBackend | None = None) -> VLMImageReader:
-    return VLMImageReader.from_settings(settings, backend=backend)

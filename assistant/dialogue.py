@@ -1,0 +1,275 @@
+"""The dialogue manager: every customer turn and every agent action goes through here.
+
+A turn is stored as it happens (message, transcript, image text), then routed:
+to a person (StatusChanged waiting_human, with the reason) or to the model,
+whose answer streams as stored events. With a person in charge the bot stays
+silent and drafts suggestions for the agent. Callers get the stored events, with
+their seq, in order; the log is the single truth a reconnecting client replays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from assistant.answering import collect, sources_of, stream_answer
+from assistant.errors import ConversationError, InputError
+from assistant.events import (
+    AnswerCompleted,
+    ErrorEvent,
+    Event,
+    Feedback,
+    StatusChanged,
+    Suggestion,
+    UserMessage,
+    fold_state,
+)
+from assistant.llm.base import ChatMessage, LLMBackend
+from assistant.media import MediaReader, Speech, Understood
+from assistant.prompt import PromptBuilder, history_messages, retrieval_query, user_content
+from assistant.routing import NO_HANDOFF, HandoffDecision, HandoffDetector
+from assistant.store.base import ConversationInfo, ConversationStore
+from assistant.vision import ImageReader
+from knowledge.errors import KnowledgeError
+from knowledge.records import Hit
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One customer message as a channel received it."""
+
+    conversation_id: str
+    text: str = ""
+    attachments: tuple[str, ...] = ()  # ids from store.put_attachment (images, voice notes)
+    client_msg_id: str = ""  # a resend with the same id is not processed twice
+    user_id: str = ""  # verified customer identity, when there is one
+
+
+class Knowledge(Protocol):
+    """What the dialogue needs of knowledge.base.KnowledgeBase (blocking: run off the loop)."""
+
+    def search(self, query: str, k: int | None = None) -> list[Hit]: ...
+
+
+@dataclass
+class TurnTrace:
+    """Filled by `handle` for callers that want to see inside a turn (eval, benchmarks)."""
+
+    query: str = ""  # what the knowledge base was searched with
+    hits: list[Hit] = field(default_factory=list)
+    decision: HandoffDecision = NO_HANDOFF
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class DialogueManager:
+    def __init__(self, settings: Settings, *, store: ConversationStore, knowledge: Knowledge,
+                 llm: LLMBackend, speech: Speech | None, image_reader: ImageReader) -> None:
+        self.settings = settings
+        self.store = store
+        self.knowledge = knowledge
+        self.llm = llm
+        d = settings.dialogue
+        self.detector = HandoffDetector(triggers=d.handoff_triggers, min_score=d.min_score,
+                                        low_confidence_turns=d.low_confidence_turns)
+        self.prompts = PromptBuilder(system_prompt=d.system_prompt, company=settings.company,
+                                     count_tokens=llm.count_tokens,
+                                     context_tokens=settings.llm.context_tokens,
+                                     max_new_tokens=settings.llm.max_new_tokens,
+                                     temperature=settings.llm.temperature)
+        self.media = MediaReader(speech=speech, image_reader=image_reader,
+                                 max_image_bytes=settings.vision.max_bytes,
+                                 max_image_pixels=settings.vision.max_pixels,
+                                 language=settings.speech.language)
+
+    # -- customer turns ------------------------------------------------------------
+
+    async def handle(self, turn: Turn, *, answer: bool = True,
+                     trace: TurnTrace | None = None) -> AsyncIterator[Event]:
+        """Stored events of this turn, in order. `answer=False` stops after routing and
+        retrieval (the eval harness's --retrieve-only); `trace` receives query, hits, decision."""
+        if not turn.text.strip() and not turn.attachments:
+            raise InputError("The message is empty.", code="empty_message")
+        info = await self.store.get(turn.conversation_id)
+        if turn.client_msg_id:
+            earlier = await self.store.find_client_message(turn.conversation_id, turn.client_msg_id)
+            if earlier is not None:
+                yield earlier  # a resend: already handled once
+                return
+        log = await self.store.events(turn.conversation_id)
+        message = await self.store.append(UserMessage(
+            conversation_id=turn.conversation_id, message_id=new_id(), text=turn.text.strip(),
+            attachments=turn.attachments, client_msg_id=turn.client_msg_id, user_id=turn.user_id))
+        yield message
+        if info.state == "closed":  # a customer writing again reopens the conversation
+            yield await self._status(turn.conversation_id, "bot", "reopened")
+        understood = Understood()
+        attachments = [await self.store.get_attachment(a) for a in turn.attachments]
+        async with aclosing(self.media.read(attachments, message.message_id, understood)) as media:
+            async for event in media:
+                yield await self.store.append(event)
+        text = user_content(turn.text, understood.transcript, understood.image_texts)
+        if not text:
+            return  # only unusable attachments: their errors ended the turn
+        state = fold_state(log) if info.state != "closed" else "bot"
+        if state == "human":
+            async with aclosing(self._suggest_for(turn.conversation_id, [*log, message], text)) as drafts:
+                async for event in drafts:
+                    yield event
+        if state != "bot":
+            return  # a person is (or will be) answering
+        # aclosing: a consumer that leaves must close the inner generators now, not at GC,
+        # so generation stops and the interrupted answer is stored at once.
+        async with aclosing(self._route_and_answer(turn, log, understood, answer=answer,
+                                                   trace=trace or TurnTrace())) as events:
+            async for event in events:
+                yield event
+
+    async def _route_and_answer(self, turn: Turn, log: list[Event], understood: Understood, *,
+                                answer: bool, trace: TurnTrace) -> AsyncIterator[Event]:
+        cid = turn.conversation_id
+        own_words = " ".join(filter(None, [turn.text.strip(), understood.transcript]))
+        query_text = "\n".join(filter(None, [own_words, *understood.image_texts]))
+        query = retrieval_query(query_text, _earlier_user_texts(log),
+                                max_turns=min(2, self.settings.dialogue.history_turns))
+        try:
+            hits = await self._search(query)
+        except KnowledgeError as exc:
+            yield await self.store.append(ErrorEvent(conversation_id=cid, code=exc.code, message=exc.message))
+            return
+        # Only the customer's own words can ask for a person: a screenshot of someone else's
+        # chat saying "talk to an agent" is not a request.
+        decision = self.detector.on_request(own_words, hits) if own_words else NO_HANDOFF
+        if not decision.handoff:
+            best = hits[0].score if hits else None
+            decision = self.detector.on_confidence(best, _earlier_best_scores(log))
+        trace.query, trace.hits, trace.decision = query, hits, decision
+        if decision.handoff:
+            yield await self._status(cid, "waiting_human", decision.reason)
+            return
+        if not answer:
+            return
+        current = ChatMessage(role="user", content=user_content(turn.text, understood.transcript,
+                                                                understood.image_texts),
+                              images=tuple(understood.images) if self.llm.supports_images else ())
+        prompt = self.prompts.build(self._history(log), current, hits)
+        answer_stream = stream_answer(self.store, self.llm, prompt.request, conversation_id=cid,
+                                      answer_id=new_id(), sources=sources_of(prompt.references))
+        async with aclosing(answer_stream) as events:
+            async for event in events:
+                yield event
+
+    def _history(self, log: Sequence[Event]) -> list[ChatMessage]:
+        # history_turns turns of customer and assistant; the token budget may trim further.
+        turns = self.settings.dialogue.history_turns
+        return history_messages(log)[-2 * turns:] if turns else []
+
+    async def _search(self, query: str) -> list[Hit]:
+        k = self.settings.dialogue.retrieve_k
+        return await asyncio.to_thread(self.knowledge.search, query, k)
+
+    # -- agent assist ----------------------------------------------------------------
+
+    async def suggest(self, conversation_id: str) -> AsyncIterator[Event]:
+        """A stored Suggestion (agents only) answering the customer's last message."""
+        log = await self.store.events(conversation_id)
+        last = _last_user_content(log)
+        if not last:
+            raise ConversationError("The customer has not written anything yet.", code="conversation_empty")
+        async with aclosing(self._suggest_for(conversation_id, log, last)) as drafts:
+            async for event in drafts:
+                yield event
+
+    async def _suggest_for(self, cid: str, log: list[Event], text: str) -> AsyncIterator[Event]:
+        hits = await self._search(retrieval_query(text, _earlier_user_texts(log[:-1])))
+        history = self._history(log)[:-1]  # the last customer message is the question itself
+        prompt = self.prompts.build(history, ChatMessage(role="user", content=text), hits)
+        draft = await collect(self.llm, prompt.request)
+        yield await self.store.append(Suggestion(conversation_id=cid, message_id=new_id(), text=draft,
+                                                 sources=sources_of(prompt.references)))
+
+    # -- conversation and agent operations --------------------------------------------
+    # Each returns the events it stored, in order ([] when nothing had to change).
+
+    async def new_conversation(self, user_id: str = "", inbox: str = "default") -> ConversationInfo:
+        return await self.store.create(user_id=user_id, inbox=inbox)
+
+    async def request_handoff(self, conversation_id: str, reason: str = "customer_request") -> list[Event]:
+        state = (await self.store.get(conversation_id)).state
+        if state in ("waiting_human", "human"):
+            return []  # already with, or waiting for, a person
+        return [await self._status(conversation_id, "waiting_human", reason)]
+
+    async def take_over(self, conversation_id: str, agent: str) -> list[Event]:
+        return [await self._status(conversation_id, "human", "agent", agent)]
+
+    async def hand_back(self, conversation_id: str, agent: str) -> list[Event]:
+        # closed -> bot is allowed for a customer who writes again, not for an agent's hand-back.
+        state = (await self.store.get(conversation_id)).state
+        if state not in ("human", "waiting_human"):
+            raise ConversationError(f"Only a conversation with a person can be handed back (it is {state}).",
+                                    code="bad_transition")
+        return [await self._status(conversation_id, "bot", "handed_back", agent)]
+
+    async def close(self, conversation_id: str, by: str = "") -> list[Event]:
+        if (await self.store.get(conversation_id)).state == "closed":
+            return []
+        return [await self._status(conversation_id, "closed", "closed", by)]
+
+    async def agent_reply(self, conversation_id: str, agent: str, text: str) -> list[Event]:
+        """An agent's message; an agent who replies has taken over."""
+        from assistant.events import AgentMessage
+
+        if not text.strip():
+            raise InputError("The reply is empty.", code="empty_message")
+        events: list[Event] = []
+        if (await self.store.get(conversation_id)).state != "human":
+            events.append(await self._status(conversation_id, "human", "agent", agent))
+        events.append(await self.store.append(AgentMessage(conversation_id=conversation_id,
+                                                           message_id=new_id(), text=text.strip(),
+                                                           agent=agent)))
+        return events
+
+    async def feedback(self, conversation_id: str, message_id: str, rating: str,
+                       comment: str = "") -> list[Event]:
+        if rating not in ("up", "down"):
+            raise InputError("A rating is 'up' or 'down'.", code="bad_feedback")
+        log = await self.store.events(conversation_id)
+        if not any(isinstance(e, AnswerCompleted) and e.message_id == message_id for e in log):
+            raise ConversationError(f"There is no answer {message_id!r} in this conversation.",
+                                    code="message_not_found")
+        return [await self.store.append(Feedback(conversation_id=conversation_id, message_id=message_id,
+                                                 rating=rating, comment=comment))]  # type: ignore[arg-type]
+
+    async def _status(self, cid: str, state: str, reason: str, agent: str = "") -> Event:
+        return await self.store.append(StatusChanged(conversation_id=cid, state=state,  # type: ignore[arg-type]
+                                                     reason=reason, agent=agent))
+
+
+def _earlier_user_texts(log: Sequence[Event]) -> list[str]:
+    return [m.content for m in history_messages(log) if m.role == "user"]
+
+
+def _last_user_content(log: Sequence[Event]) -> str:
+    users = _earlier_user_texts(log)
+    return users[-1] if users else ""
+
+
+def _earlier_best_scores(log: Sequence[Event]) -> list[float | None]:
+    """Best retrieval score of each bot answer since the bot last (re)gained the conversation."""
+    scores: list[float | None] = []
+    for event in log:
+        if isinstance(event, StatusChanged) and event.state == "bot":
+            scores = []
+        elif isinstance(event, AnswerCompleted):
+            scores.append(event.sources[0].score if event.sources else None)
+    return scores

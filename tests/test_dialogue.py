@@ -1,0 +1,299 @@
+"""The dialogue manager over a real SQLite store: event order, media, handoff, agents, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+
+from assistant.dialogue import DialogueManager, Turn, TurnTrace
+from assistant.errors import ConversationError, InputError
+from assistant.events import (
+    AnswerCompleted,
+    AnswerDelta,
+    AnswerStarted,
+    ErrorEvent,
+    ImageText,
+    StatusChanged,
+    Suggestion,
+    UserMessage,
+    VoiceTranscript,
+    fold_state,
+)
+from assistant.llm.fake import FakeLLM
+from assistant.ocr import OCRReader
+from assistant.speech.base import Transcript
+from assistant.store.sqlite import SQLiteStore
+from assistant.vision import NoImageReader
+from knowledge.records import Hit, Record
+
+SCREENSHOT = Path(__file__).parent / "data" / "abcd" / "faq_screenshot.png"
+
+RECORDS = [
+    Record(id="refund-1", request="I want a refund for my order", intent="get_refund", category="REFUND",
+           resolution="Open Orders, pick the order and press Request refund."),
+    Record(id="refund-2", request="how long does a refund take", intent="track_refund", category="REFUND",
+           resolution="Refunds reach your account within 5 to 7 business days."),
+    Record(id="member-1", request="what are the benefits of silver membership", intent="membership",
+           category="ACCOUNT", resolution="Silver members get free shipping."),
+    Record(id="human-1", request="I want to talk to a human agent", intent="contact_human_agent",
+           category="CONTACT", resolution="I'll connect you with an agent."),
+]
+
+
+class FakeKnowledge:
+    """A stand-in knowledge base: word overlap instead of embeddings, same Hit results."""
+
+    def __init__(self, records: list[Record] = RECORDS) -> None:
+        self.records = records
+        self.queries: list[str] = []
+
+    def search(self, query: str, k: int | None = None) -> list[Hit]:
+        self.queries.append(query)
+        words = set(re.findall(r"[a-z]+", query.lower()))
+        scored = []
+        for r in self.records:
+            mine = set(re.findall(r"[a-z]+", r.request.lower()))
+            scored.append(Hit(record=r, score=len(words & mine) / max(len(mine), 1), text=r.resolution))
+        return sorted(scored, key=lambda h: -h.score)[: k or 4]
+
+
+class FakeSpeech:
+    """A stand-in for SpeechService: every voice note says the same words."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.heard: list[bytes] = []
+
+    async def transcribe(self, audio: bytes, *, language=None, vocabulary=()) -> Transcript:
+        self.heard.append(audio)
+        return Transcript(text=self.text, language="en", duration=2.5)
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    s = SQLiteStore(tmp_path / "conversations.db")
+    await s.open()
+    yield s
+    await s.close()
+
+
+def manager(settings, store, llm=None, *, speech=None, reader=None, knowledge=None,
+            **dialogue) -> DialogueManager:
+    if dialogue:
+        settings = settings.model_copy(update={"dialogue": settings.dialogue.model_copy(update=dialogue)})
+    return DialogueManager(settings, store=store, knowledge=knowledge or FakeKnowledge(),
+                           llm=llm or FakeLLM(["Press ", "Request ", "refund."]),
+                           speech=speech, image_reader=reader or NoImageReader())
+
+
+async def run(dm: DialogueManager, turn: Turn, **kw) -> list:
+    return [e async for e in dm.handle(turn, **kw)]
+
+
+async def test_a_turn_streams_stored_events_in_order(settings, store) -> None:
+    dm = manager(settings, store)
+    conv = await dm.new_conversation()
+    events = await run(dm, Turn(conv.id, "I want a refund for my order", client_msg_id="c1"))
+    assert [type(e) for e in events] == [UserMessage, AnswerStarted, AnswerDelta, AnswerDelta, AnswerDelta,
+                                         AnswerCompleted]
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
+    assert await store.events(conv.id) == events  # the log is exactly what was yielded
+    answer = events[-1]
+    assert answer.text == "Press Request refund." and not answer.interrupted
+    assert answer.sources[0].id == "refund-1" and answer.sources[0].intent == "get_refund"
+    assert {d.message_id for d in events[1:]} == {answer.message_id}
+
+
+async def test_the_prompt_holds_references_and_the_previous_turns(settings, store) -> None:
+    llm = FakeLLM(["ok"])
+    dm = manager(settings, store, llm)
+    conv = await dm.new_conversation()
+    await run(dm, Turn(conv.id, "I want a refund for my order"))
+    await run(dm, Turn(conv.id, "and how long will that take?"))
+    request = llm.requests[-1]
+    assert '<reference id="refund-2"' in request.messages[0].content
+    assert [m.role for m in request.messages] == ["system", "user", "assistant", "user"]
+    assert request.messages[1].content == "I want a refund for my order"
+    assert dm.knowledge.queries[-1].startswith("I want a refund for my order")  # follow-up resolved
+
+
+async def test_a_voice_note_becomes_a_transcript_the_customer_sees(settings, store) -> None:
+    speech = FakeSpeech("how long does a refund take")
+    llm = FakeLLM(["Five days."])
+    dm = manager(settings, store, llm, speech=speech)
+    conv = await dm.new_conversation()
+    audio = await store.put_attachment(conv.id, b"OggS fake opus bytes", "audio/ogg", "note.ogg")
+    events = await run(dm, Turn(conv.id, attachments=(audio.id,)))
+    assert [type(e) for e in events[:2]] == [UserMessage, VoiceTranscript]
+    assert events[1].text == "how long does a refund take" and events[1].message_id == events[0].message_id
+    assert speech.heard == [b"OggS fake opus bytes"]
+    assert events[-1].sources[0].id == "refund-2"  # the transcript was the query
+    assert "how long does a refund take" in llm.requests[0].messages[-1].content
+
+
+async def test_a_screenshot_is_read_and_joins_query_and_prompt(settings, store) -> None:
+    llm = FakeLLM(["Free shipping."])
+    dm = manager(settings, store, llm, reader=OCRReader())
+    conv = await dm.new_conversation()
+    image = await store.put_attachment(conv.id, SCREENSHOT.read_bytes(), "image/png", "faq.png")
+    trace = TurnTrace()
+    events = await run(dm, Turn(conv.id, "what do I get?", attachments=(image.id,)), trace=trace)
+    assert [type(e) for e in events[:2]] == [UserMessage, ImageText]
+    assert events[1].method == "ocr" and "Silver level member" in events[1].text
+    assert "Silver level member" in trace.query
+    assert trace.hits[0].id == "member-1"
+    assert "<image_text>" in llm.requests[0].messages[-1].content
+
+
+async def test_a_bad_image_is_refused_with_its_code_and_the_text_still_answered(settings, store) -> None:
+    dm = manager(settings, store)
+    conv = await dm.new_conversation()
+    bad = await store.put_attachment(conv.id, b"%PDF-1.7 not an image", "image/png", "x.png")
+    events = await run(dm, Turn(conv.id, "I want a refund for my order", attachments=(bad.id,)))
+    assert isinstance(events[1], ErrorEvent) and events[1].code == "image_unsupported_type"
+    assert isinstance(events[-1], AnswerCompleted)
+
+
+async def test_asking_for_a_person_hands_off_with_the_reason(settings, store) -> None:
+    llm = FakeLLM(["never said"])
+    dm = manager(settings, store, llm)
+    conv = await dm.new_conversation()
+    events = await run(dm, Turn(conv.id, "can I talk to a real person please?"))
+    assert [type(e) for e in events] == [UserMessage, StatusChanged]
+    assert (events[1].state, events[1].reason) == ("waiting_human", "customer_request")
+    assert (await store.get(conv.id)).handoff_reason == "customer_request"
+    # While waiting, the customer's messages are kept but the bot stays quiet.
+    later = await run(dm, Turn(conv.id, "hello? anyone?"))
+    assert [type(e) for e in later] == [UserMessage]
+    assert llm.requests == []
+
+
+async def test_two_weak_turns_in_a_row_hand_off(settings, store) -> None:
+    dm = manager(settings, store, min_score=0.45, low_confidence_turns=2)
+    conv = await dm.new_conversation()
+    first = await run(dm, Turn(conv.id, "the blue widget squeaks at night"))
+    assert isinstance(first[-1], AnswerCompleted)  # the first weak turn is still answered
+    second = await run(dm, Turn(conv.id, "my gizmo is purple now"))
+    assert isinstance(second[-1], StatusChanged)
+    assert (second[-1].state, second[-1].reason) == ("waiting_human", "low_confidence")
+
+
+async def test_with_an_agent_in_charge_the_bot_only_drafts_suggestions(settings, store) -> None:
+    llm = FakeLLM(["Refunds take 5 days."])
+    dm = manager(settings, store, llm)
+    conv = await dm.new_conversation()
+    taken = await dm.take_over(conv.id, "alice")
+    assert (taken[0].state, taken[0].agent) == ("human", "alice")
+    events = await run(dm, Turn(conv.id, "how long does a refund take"))
+    assert [type(e) for e in events] == [UserMessage, Suggestion]
+    assert events[1].text == "Refunds take 5 days." and events[1].sources[0].id == "refund-2"
+    assert not any(isinstance(e, AnswerStarted) for e in await store.events(conv.id))
+    # Handed back, the bot answers again.
+    await dm.hand_back(conv.id, "alice")
+    again = await run(dm, Turn(conv.id, "how long does a refund take"))
+    assert isinstance(again[-1], AnswerCompleted)
+
+
+async def test_agent_operations_follow_the_allowed_transitions(settings, store) -> None:
+    dm = manager(settings, store)
+    conv = await dm.new_conversation()
+    assert (await dm.request_handoff(conv.id, "customer_request"))[0].state == "waiting_human"
+    assert await dm.request_handoff(conv.id) == []  # already waiting: nothing new
+    reply = await dm.agent_reply(conv.id, "bob", "Hi, Bob here.")
+    assert [e.type for e in reply] == ["status", "agent_message"]  # replying takes over
+    assert (await dm.close(conv.id, "bob"))[0].state == "closed"
+    with pytest.raises(ConversationError) as err:
+        await dm.hand_back(conv.id, "bob")
+    assert err.value.code == "bad_transition"
+    # The customer writing again reopens the conversation with the bot.
+    events = await run(dm, Turn(conv.id, "I want a refund for my order"))
+    assert (events[1].state, events[1].reason) == ("bot", "reopened")
+    assert fold_state(await store.events(conv.id)) == "bot"
+
+
+async def test_suggest_drafts_for_the_last_customer_message(settings, store) -> None:
+    dm = manager(settings, store, FakeLLM(["Draft"]))
+    conv = await dm.new_conversation()
+    await dm.request_handoff(conv.id)
+    await run(dm, Turn(conv.id, "I want a refund for my order"))
+    (suggestion,) = [e async for e in dm.suggest(conv.id)]
+    assert isinstance(suggestion, Suggestion) and suggestion.sources[0].id == "refund-1"
+
+
+async def test_consumer_going_away_stops_generation_and_keeps_what_was_said(settings, store) -> None:
+    llm = FakeLLM(["one ", "two ", "three ", "four "], delay=0.01)
+    dm = manager(settings, store, llm)
+    conv = await dm.new_conversation()
+    stream = dm.handle(Turn(conv.id, "I want a refund for my order"))
+    deltas = 0
+    async for event in stream:
+        deltas += isinstance(event, AnswerDelta)
+        if deltas == 2:
+            break
+    await stream.aclose()
+    last = (await store.events(conv.id))[-1]
+    assert isinstance(last, AnswerCompleted) and last.interrupted and last.text == "one two "
+    assert llm.closed_early == 1 and llm.yielded == 2
+
+
+async def test_a_cancelled_turn_stores_an_interrupted_answer(settings, store) -> None:
+    llm = FakeLLM(["a ", "b ", "c "], delay=0.2)
+    dm = manager(settings, store, llm)
+    conv = await dm.new_conversation()
+    seen: list = []
+
+    async def consume() -> None:
+        async for event in dm.handle(Turn(conv.id, "I want a refund for my order")):
+            seen.append(event)
+
+    task = asyncio.create_task(consume())
+    while not any(isinstance(e, AnswerDelta) for e in seen):
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    last = (await store.events(conv.id))[-1]
+    assert isinstance(last, AnswerCompleted) and last.interrupted and last.text.startswith("a ")
+
+
+async def test_a_model_error_ends_the_turn_with_an_error_event(settings, store) -> None:
+    dm = manager(settings, store, FakeLLM(["Hel", "lo"], fail_after=1))
+    conv = await dm.new_conversation()
+    events = await asyncio.wait_for(run(dm, Turn(conv.id, "I want a refund for my order")), timeout=10)
+    assert [type(e) for e in events] == [UserMessage, AnswerStarted, AnswerDelta, ErrorEvent]
+    assert events[-1].code == "model_error" and events[-1].message_id == events[1].message_id
+    assert "failed" in events[-1].message
+
+
+async def test_a_resent_message_is_not_processed_twice(settings, store) -> None:
+    llm = FakeLLM(["ok"])
+    dm = manager(settings, store, llm)
+    conv = await dm.new_conversation()
+    first = await run(dm, Turn(conv.id, "I want a refund for my order", client_msg_id="abc"))
+    again = await run(dm, Turn(conv.id, "I want a refund for my order", client_msg_id="abc"))
+    assert again == [first[0]]
+    assert len(llm.requests) == 1 and len(await store.events(conv.id)) == len(first)
+
+
+async def test_feedback_on_an_answer_is_stored(settings, store) -> None:
+    dm = manager(settings, store)
+    conv = await dm.new_conversation()
+    answer = (await run(dm, Turn(conv.id, "I want a refund for my order")))[-1]
+    (fb,) = await dm.feedback(conv.id, answer.message_id, "up")
+    assert (fb.type, fb.rating, fb.message_id) == ("feedback", "up", answer.message_id)
+    with pytest.raises(ConversationError) as err:
+        await dm.feedback(conv.id, "nope", "down")
+    assert err.value.code == "message_not_found"
+    with pytest.raises(InputError):
+        await dm.feedback(conv.id, answer.message_id, "meh")
+
+
+async def test_an_empty_turn_is_refused_before_anything_is_stored(settings, store) -> None:
+    dm = manager(settings, store)
+    conv = await dm.new_conversation()
+    with pytest.raises(InputError) as err:
+        await run(dm, Turn(conv.id, "   "))
+    assert err.value.code == "empty_message" and await store.events(conv.id) == []
