@@ -1,0 +1,100 @@
+"""The console's extra endpoints: saving a resolved conversation to the knowledge base
+(real Chroma and the packaged embedder), and reading an upload back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channel_fakes import FakeAuthenticator, FakeRuntimeFactory, hello
+from starlette.testclient import TestClient
+
+from channels.app import create_app
+
+DANA = {"Authorization": "Bearer token-dana"}  # agent of inbox "default"
+OTTO = {"Authorization": "Bearer token-otto"}  # agent of inbox "other" only
+SCREENSHOT = Path(__file__).parent / "data" / "abcd" / "faq_screenshot.png"
+
+
+@pytest.fixture
+def runtime_factory() -> FakeRuntimeFactory:
+    return FakeRuntimeFactory()
+
+
+@pytest.fixture
+def client(settings: Any, runtime_factory: FakeRuntimeFactory):
+    app = create_app(settings, runtime_factory, authenticator=FakeAuthenticator())
+    with TestClient(app) as c:
+        yield c
+
+
+def _conversation(client: TestClient) -> dict[str, Any]:
+    with client.websocket_connect("/ws/chat") as ws:
+        return hello(ws)
+
+
+@pytest.mark.model
+def test_a_saved_conversation_is_found_by_the_next_search(client: TestClient, settings: Any,
+                                                          runtime_factory: FakeRuntimeFactory) -> None:
+    from knowledge.base import KnowledgeBase
+
+    kb = KnowledgeBase(settings.knowledge, settings.data_dir)
+    runtime_factory.runtime.knowledge = kb  # type: ignore[union-attr]
+    cid = _conversation(client)["conversation_id"]
+    body = {"conversation_id": cid,
+            "request": "My parcel says delivered but it never arrived, write to jo.doe@example.com",
+            "resolution": "We opened a claim with the carrier and sent a replacement the same day."}
+    saved = client.post("/api/kb/records", json=body, headers=DANA)
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["id"] == f"console-{cid}"
+    assert "jo.doe@example.com" not in saved.json()["request"] and "[EMAIL]" in saved.json()["request"]
+    hits = kb.search("the parcel was marked delivered but never arrived", k=1)
+    assert hits[0].id == f"console-{cid}"
+    assert "claim with the carrier" in hits[0].text
+    assert "example.com" not in hits[0].record.request
+    # Saving again replaces the record rather than adding a second one.
+    client.post("/api/kb/records", json={**body, "resolution": "Refunded in full."}, headers=DANA)
+    assert [h.text for h in kb.search("parcel never arrived", k=3) if h.id == f"console-{cid}"] == [
+        "Refunded in full."]
+    kb.close()
+
+
+def test_saving_needs_an_agent_of_the_conversations_inbox(client: TestClient) -> None:
+    cid = _conversation(client)["conversation_id"]
+    body = {"conversation_id": cid, "request": "q", "resolution": "a"}
+    anonymous = client.post("/api/kb/records", json=body)
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "unauthorized"
+    other_inbox = client.post("/api/kb/records", json=body, headers=OTTO)
+    assert other_inbox.status_code == 403 and other_inbox.json()["code"] == "forbidden"
+
+
+def test_a_record_without_a_resolution_is_refused(client: TestClient) -> None:
+    cid = _conversation(client)["conversation_id"]
+    empty = client.post("/api/kb/records", json={"conversation_id": cid, "request": "q", "resolution": "  "},
+                        headers=DANA)
+    assert empty.status_code == 400 and empty.json()["code"] == "bad_record"
+
+
+def test_a_knowledge_base_that_cannot_add_records_says_so(client: TestClient) -> None:
+    cid = _conversation(client)["conversation_id"]  # the fake runtime's knowledge only searches
+    refused = client.post("/api/kb/records", json={"conversation_id": cid, "request": "q", "resolution": "a"},
+                          headers=DANA)
+    assert refused.json()["code"] == "kb_read_only"
+
+
+def test_an_upload_is_read_back_by_its_customer_and_agents_only(client: TestClient) -> None:
+    ready = _conversation(client)
+    png = SCREENSHOT.read_bytes()
+    up = client.post("/api/uploads", data={"conversation_id": ready["conversation_id"]},
+                     files={"file": ("shot.png", png, "image/png")},
+                     headers={"X-Resume-Token": ready["resume_token"]})
+    url = f"/api/uploads/{up.json()['id']}"
+    mine = client.get(url, headers={"X-Resume-Token": ready["resume_token"]})
+    assert mine.status_code == 200 and mine.content == png
+    assert mine.headers["content-type"] == "image/png" and mine.headers["x-content-type-options"] == "nosniff"
+    assert client.get(url, headers=DANA).content == png
+    assert client.get(url, headers={"X-Resume-Token": "guess"}).status_code == 403
+    assert client.get(url).status_code == 403
+    assert client.get(url, headers=OTTO).status_code == 403
+    assert client.get("/api/uploads/a_missing", headers=DANA).status_code == 404
