@@ -65,6 +65,8 @@ class SpeechConfig(_Options):
     max_bytes: int = Field(20_000_000, ge=1)  # largest accepted audio upload
     max_seconds: float = Field(120.0, gt=0)  # longest accepted voice note
     vocabulary: list[str] = []  # words Whisper should expect (products, "invoice", …)
+    vad_filter: bool = False  # drop non-speech first (Silero VAD): fewer invented words on noise
+    timestamps: bool = False  # per-phrase segment times; off decodes faster (one segment a 30 s)
 
 
 class DialogueConfig(_Options):

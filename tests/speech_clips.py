@@ -22,6 +22,6 @@ def require_espeak() -> None:
 
 
 @functools.cache
-def clip(fmt: str, text: str = SENTENCE) -> bytes:
+def clip(fmt: str, text: str = SENTENCE, voice: str = "en-us") -> bytes:
     require_espeak()
-    return speak(text, fmt)
+    return speak(text, fmt, voice=voice)

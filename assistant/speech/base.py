@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from assistant.errors import AudioError
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -19,6 +21,29 @@ class Transcript:
     language: str  # ISO 639-1 code, detected or forced
     duration: float  # seconds of audio
     segments: tuple[Segment, ...] = ()
+    language_probability: float | None = None  # confidence of a detected language; None if forced
+
+    @classmethod
+    def from_segments(cls, segments: tuple[Segment, ...], *, language: str, duration: float,
+                      language_probability: float | None = None) -> Transcript:
+        """Join the segments; no words at all means nobody spoke (audio_silent)."""
+        kept = tuple(s for s in segments if s.text)
+        text = " ".join(s.text for s in kept)
+        if not text:
+            raise AudioError("no speech could be heard in the voice note", code="audio_silent")
+        return cls(text, language, duration, kept, language_probability)
+
+    def to_json(self) -> dict[str, object]:
+        """The CLI's and the socket's shape: text, language, duration, segments."""
+        return {
+            "text": self.text,
+            "language": self.language,
+            "language_probability": (None if self.language_probability is None
+                                     else round(self.language_probability, 3)),
+            "duration": round(self.duration, 3),
+            "segments": [{"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text}
+                         for s in self.segments],
+        }
 
 
 class Transcriber(Protocol):

@@ -47,7 +47,7 @@ def encode(audio: bytes, fmt: str) -> bytes:
 
     muxer, codec, rate = FORMATS[fmt]
     out = io.BytesIO()
-    with av.open(io.BytesIO(audio)) as src, av.open(out, mode="w", format=muxer) as dst:
+    with av.open(io.BytesIO(audio), mode="r") as src, av.open(out, mode="w", format=muxer) as dst:
         stream: Any = dst.add_stream(codec, rate=rate, layout="mono")
         fmt_name = stream.codec_context.codec.audio_formats[0].name
         resampler = av.AudioResampler(format=fmt_name, layout="mono", rate=rate)

@@ -1,0 +1,67 @@
+"""Transcription for the server: off the event loop, a bounded number at a time.
+
+Whisper is CPU-bound for seconds; run on the loop it would freeze every other
+conversation. Here it runs in worker threads, at most `concurrency` at once;
+the rest wait their turn without blocking the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from assistant.speech.base import Transcriber, Transcript
+from assistant.speech.vocabulary import prompt_for
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class SpeechService:
+    def __init__(self, transcriber: Transcriber, *, concurrency: int = 1) -> None:
+        self.transcriber = transcriber
+        self.concurrency = concurrency
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="whisper")
+        self._slots: asyncio.Semaphore | None = None  # made on the loop that first uses it
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SpeechService:
+        """The configured backend; its model loads on the first transcription (or warm_up)."""
+        from assistant.speech import TRANSCRIBERS
+
+        transcriber = TRANSCRIBERS.create(settings.speech.backend, settings)
+        return cls(transcriber, concurrency=settings.speech.concurrency)
+
+    async def transcribe(self, audio: bytes, *, language: str | None = None,
+                         vocabulary: Iterable[str] = ()) -> Transcript:
+        """The transcript of a voice note; bad audio raises AudioError with its code.
+
+        `vocabulary`: words this conversation makes likely (from the knowledge
+        base, the customer's orders), added to the configured ones.
+        """
+        prompt = prompt_for(vocabulary)
+        # Waiting here rather than in the pool's queue: a customer who leaves
+        # while queued (a cancelled task) never costs a transcription.
+        async with self._semaphore():
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._pool, lambda: self.transcriber.transcribe(audio, language=language, prompt=prompt))
+
+    async def warm_up(self) -> None:
+        """Load the model now (e.g. in the server's lifespan) rather than on the first voice note."""
+        load = getattr(self.transcriber, "load", None)
+        if load is not None:
+            await asyncio.get_running_loop().run_in_executor(self._pool, load)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        return self._slots
