@@ -14,6 +14,7 @@ import socket
 from typing import Any
 
 import uvicorn
+from uvicorn.supervisors.multiprocess import Process
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,16 @@ class DrainingServer(uvicorn.Server):
 
             await drain(service, service.settings.server.shutdown_grace)
         await super().shutdown(sockets)
+
+
+class DrainingProcess(Process):
+    """A `--workers` worker process that runs a DrainingServer."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = DrainingServer(config=self.config)
+        return self._server
 
 
 def _find_service(app: Any) -> Any:
@@ -59,11 +70,14 @@ def serve(app: Any, settings: Any, *, host: str, port: int, workers: int = 1) ->
     """Run until SIGINT/SIGTERM. With workers > 1, `app` must be an import string of a
     factory ("module:function") that each worker process calls."""
     config = uvicorn_config(app, settings, host=host, port=port, workers=workers, factory=workers > 1)
-    server = DrainingServer(config)
     if workers == 1:
-        server.run()
+        DrainingServer(config).run()
         return
-    from uvicorn.supervisors import Multiprocess
+    from uvicorn.supervisors import Multiprocess, multiprocess
 
+    # uvicorn builds each worker's Server in Process.server; have it build ours. This runs
+    # in the supervising CLI process only, which serves nothing else.
+    multiprocess.Process = DrainingProcess  # type: ignore[misc]
     sock = config.bind_socket()
-    Multiprocess(config, target=server.run, sockets=[sock]).run()
+    Multiprocess(config, sockets=[sock]).run()
+
