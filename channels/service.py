@@ -69,11 +69,12 @@ class Service:
             await self.publish(result)
         elif isinstance(result, AsyncIterator) or inspect.isasyncgen(result):
             async for event in result:
-                await self.publish(event)
-        else:
-            for event in result:
                 if isinstance(event, Event):
                     await self.publish(event)
+        else:
+            for item in result:
+                if isinstance(item, Event):
+                    await self.publish(item)
 
     async def agent_conversation(self, agent: Any, conversation_id: str) -> ConversationInfo:
         """The conversation, if this agent may act on it (else AccessError forbidden)."""

@@ -41,7 +41,11 @@ class TurnRunner:
         self._inflight.add(key)
         task = asyncio.create_task(self._run(turn), name=f"turn:{turn.conversation_id}")
         self._tasks.add(task)
-        task.add_done_callback(lambda t: (self._tasks.discard(t), self._inflight.discard(key)))
+        task.add_done_callback(lambda t: self._done(t, key))
+
+    def _done(self, task: asyncio.Task[None], key: tuple[str, str]) -> None:
+        self._tasks.discard(task)
+        self._inflight.discard(key)
 
     @property
     def running(self) -> int:
