@@ -39,6 +39,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
+	$(BIN)/python benchmarks/importers.py
 	$(BIN)/python benchmarks/retrieval.py
 	$(BIN)/python benchmarks/speech.py
 	$(BIN)/python benchmarks/answers.py
