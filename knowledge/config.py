@@ -55,3 +55,6 @@ class KnowledgeConfig(_Options):
     chunk_overlap: int = Field(100, ge=0)  # characters shared by neighbouring chunks
     redact_patterns: list[str] = []  # extra regexes whose matches are replaced by [REDACTED]
     default_k: int = Field(5, ge=1, le=100)  # hits returned by a search when k is not given
+    # Nearest records among which the best one of the intent predicted by the intent head is put
+    # first (the head is learned from the records' intents at ingest); 0 = plain similarity order.
+    rerank_depth: int = Field(20, ge=0, le=200)

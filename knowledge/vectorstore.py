@@ -17,6 +17,7 @@ import numpy as np
 from knowledge.config import ChromaConfig
 from knowledge.embeddings import Embedder
 from knowledge.errors import VectorStoreError
+from knowledge.intents import IntentHead
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -55,8 +56,19 @@ def open_client(config: ChromaConfig, data_dir: Path) -> ClientAPI:
                                      settings=chroma_settings)
         client.heartbeat()
     except Exception as exc:  # noqa: BLE001 - connection refused, TLS, DNS all mean unreachable
+        if "client" in locals():
+            close_client(client)
         raise VectorStoreError(f"the Chroma server at {where} is unreachable: {exc}") from exc
     return client
+
+
+def close_client(client: ClientAPI) -> None:
+    """Release the client; for HTTP also its connection pool, which chromadb 1.5 leaves open."""
+    client.close()  # type: ignore[attr-defined]
+    for owner in (client, getattr(client, "_admin_client", None)):
+        session = getattr(getattr(owner, "_server", None), "_session", None)
+        if session is not None and hasattr(session, "close"):
+            session.close()
 
 
 class VectorStore:
@@ -150,16 +162,66 @@ class VectorStore:
                                          strict=True)
         ]
 
-    def drop(self) -> int:
-        """Delete the whole collection; returns how many records it held (0 if none)."""
+    def labelled_vectors(self) -> tuple[np.ndarray, list[str]]:
+        """Stored vectors of records that have an intent, with their intents (to train on)."""
+        vectors: list[np.ndarray] = []
+        intents: list[str] = []
+        offset = 0
+        while True:
+            got = self._call("read", lambda o=offset: self.collection.get(
+                where={"intent": {"$ne": ""}}, include=["embeddings", "metadatas"], limit=_PAGE, offset=o))
+            if len(got["ids"]):
+                vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
+                intents += [str((m or {}).get("intent", "")) for m in got["metadatas"] or []]
+            if len(got["ids"]) < _PAGE:
+                break
+            offset += _PAGE
+        return (np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float32)), intents
+
+    def save_head(self, head: IntentHead | None) -> None:
+        """Replace the stored intent head (None removes it)."""
+        self._drop(self.head_name)
+        if head is None:
+            return
+        ids, metas = head.to_rows()
+        columns = head.weights.T / np.maximum(np.linalg.norm(head.weights.T, axis=1, keepdims=True), 1e-12)
+        side = self._call("write", lambda: self.client.create_collection(
+            self.head_name, configuration={"hnsw": {"space": "cosine"}},
+            metadata={MODEL_KEY: self.embedder.model_id},
+            embedding_function=self.embedder.chroma_function()))  # type: ignore[arg-type]
+        self._call("write", lambda: side.add(ids=ids, embeddings=columns, metadatas=metas))  # type: ignore[arg-type]
+
+    def load_head(self) -> IntentHead | None:
         try:
-            existing = self.client.get_collection(self.config.collection)
+            side = self.client.get_collection(self.head_name,
+                                              embedding_function=self.embedder.chroma_function())
+        except Exception:  # noqa: BLE001 - not found (no head trained yet): plain ranking
+            return None
+        got = self._call("read", lambda: side.get(include=["metadatas"]))
+        return IntentHead.from_rows([dict(m or {}) for m in got["metadatas"] or []])
+
+    @property
+    def head_name(self) -> str:
+        return f"{self.config.collection}.intents"
+
+    def drop(self) -> int:
+        """Delete the whole collection and its intent head; returns how many records it held."""
+        self._drop(self.head_name)
+        count = self._drop(self.config.collection)
+        self._collection = None
+        return count
+
+    def _drop(self, name: str) -> int:
+        try:
+            existing = self.client.get_collection(name)
         except Exception:  # noqa: BLE001 - chroma raises NotFoundError/ValueError across versions
             return 0
         count = existing.count()
-        self._call("write", lambda: self.client.delete_collection(self.config.collection))
-        self._collection = None
+        self._call("write", lambda: self.client.delete_collection(name))
         return count
+
+    def close(self) -> None:
+        close_client(self.client)
 
     def where(self) -> str:
         if self.config.mode == "embedded":

@@ -38,7 +38,7 @@ def store(data_dir: Path, embedder: Embedder) -> VectorStore:
 
 
 def test_vectors_persist_under_data_dir(store: VectorStore, data_dir: Path, embedder: Embedder) -> None:
-    store.client.close()
+    store.close()
     reopened = open_store(ChromaConfig(), data_dir, embedder)
     assert reopened.count() == 3
     assert (data_dir / "chroma").is_dir()

@@ -1,0 +1,143 @@
+"""The knowledge base: the one object the rest of the system talks to.
+
+`KnowledgeBase(config, data_dir, company)` ingests support records from files,
+searches them and reports on them. The embedding model and the Chroma client
+load on first use, so building one is free.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from knowledge.config import ColumnMapping, KnowledgeConfig
+from knowledge.embeddings import Embedder
+from knowledge.ingest import Ingestor, IngestReport
+from knowledge.records import Hit, Record
+from knowledge.retriever import Retriever
+from knowledge.vectorstore import VectorStore, open_store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Hit", "IngestReport", "KnowledgeBase"]
+
+
+class KnowledgeBase:
+    """Support records in a Chroma collection, searched by meaning."""
+
+    def __init__(self, config: KnowledgeConfig, data_dir: Path,
+                 company: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        self.data_dir = Path(data_dir)
+        self.company = dict(company or {})
+        self.embedder = Embedder(config.embeddings)  # cheap: the model loads on first embed
+        self._store: VectorStore | None = None
+        self._retriever: Retriever | None = None
+
+    @property
+    def store(self) -> VectorStore:
+        if self._store is None:
+            log.info("opening Chroma (%s)", self.config.chroma.mode)
+            self._store = open_store(self.config.chroma, self.data_dir, self.embedder)
+        return self._store
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self._retriever = Retriever(self.store, self.embedder, company=self.company,
+                                        default_k=self.config.default_k,
+                                        rerank_depth=self.config.rerank_depth)
+        return self._retriever
+
+    def ingest(self, paths: Sequence[Path], *, format: str | None = None,
+               mapping: ColumnMapping | None = None, prune: bool = False,
+               progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        """Import files; re-importing unchanged records embeds and writes nothing."""
+        report = IngestReport()
+        records = self.read(paths, format=format, mapping=mapping, report=report)
+        return self._run(records, report, prune=prune, progress=progress)
+
+    def _run(self, records: list[Record], report: IngestReport, *, prune: bool,
+             progress: Callable[[int, int], None] | None) -> IngestReport:
+        report = Ingestor(self.store, self.embedder).run(records, report, prune=prune, progress=progress)
+        if self._retriever is not None:
+            self._retriever.forget_head()  # a retrained head must be used at once in this process
+        return report
+
+    def read(self, paths: Sequence[Path], *, format: str | None = None,
+             mapping: ColumnMapping | None = None, report: IngestReport | None = None) -> list[Record]:
+        """The redacted records of the files; bad rows go to report.problems."""
+        from knowledge.importers import RowProblem, read_records
+        from knowledge.redact import Redactor
+
+        report = report if report is not None else IngestReport()
+        redactor = Redactor(self.config.redact_patterns)
+        records: list[Record] = []
+        for path in paths:
+            for item in read_records(Path(path), format=format, mapping=mapping or self.config.mapping,
+                                     redactor=redactor, chunk_size=self.config.chunk_size,
+                                     chunk_overlap=self.config.chunk_overlap):
+                if isinstance(item, RowProblem):
+                    report.problems.append(item)
+                    report.skipped += 1
+                else:
+                    records.append(item)
+        return records
+
+    def add_records(self, records: Sequence[Record], *, prune: bool = False,
+                    progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        """Ingest records built in code (already redacted), with the same idempotency as files."""
+        return self._run(list(records), IngestReport(), prune=prune, progress=progress)
+
+    def search(self, query: str, k: int | None = None, *,
+               filters: Mapping[str, str] | None = None) -> list[Hit]:
+        """The k records nearest in meaning to the query, best first, score in [0, 1]."""
+        return self.retriever.search(query, k, filters=filters)
+
+    def search_many(self, queries: Sequence[str], k: int | None = None,
+                    filters: Mapping[str, str] | None = None) -> list[list[Hit]]:
+        """search() for many queries, embedded in one batch."""
+        return self.retriever.search_many(queries, k, filters=filters)
+
+    def as_langchain(self, k: int | None = None, filters: Mapping[str, str] | None = None) -> Any:
+        """A langchain_core BaseRetriever over this knowledge base."""
+        return self.retriever.as_langchain(k, filters)
+
+    def stats(self) -> dict[str, Any]:
+        """How many records, by source, category and kind, and where they live."""
+        by: dict[str, Counter[str]] = {"source": Counter(), "category": Counter(), "kind": Counter()}
+        for meta in self.store.metadatas():
+            for key, counter in by.items():
+                counter[str(meta.get(key, ""))] += 1
+        chroma = self.config.chroma
+        location = (str(self.data_dir / "chroma") if chroma.mode == "embedded"
+                    else self.store.where())
+        return {
+            "count": self.store.count(),
+            "by_source": dict(by["source"].most_common()),
+            "by_category": dict(by["category"].most_common()),
+            "by_kind": dict(by["kind"].most_common()),
+            "embedding_model": self.embedder.model_id,
+            "chroma": {"mode": chroma.mode, "location": location, "collection": chroma.collection},
+        }
+
+    def delete(self) -> int:
+        """Drop the collection; returns how many records it held."""
+        count = self.store.drop()
+        self._retriever = None
+        return count
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        self._store = None
+        self._retriever = None
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

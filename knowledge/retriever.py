@@ -1,0 +1,111 @@
+"""Search the collection: query text in, `Hit`s out, best first.
+
+Cosine ranking, then the intent head (knowledge.intents) predicts the query's
+intent and the nearest record of that intent among the top `rerank_depth` is
+put first. Scores stay the real cosine similarity, so after the first hit they
+are in descending order. `as_langchain()` exposes the same search to LangChain.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from knowledge.embeddings import Embedder
+from knowledge.errors import QueryError
+from knowledge.intents import IntentHead
+from knowledge.records import Hit, Record
+from knowledge.vectorstore import VectorStore
+
+FILTER_KEYS = ("category", "product", "source", "intent", "kind")
+PROMOTE_MARGIN = 0.2  # how much less similar than the top hit the predicted intent's record may be
+HEAD_RELOAD_SECONDS = 30.0  # how often a long-running process looks for a retrained intent head
+
+
+def check_filters(filters: Mapping[str, str] | None) -> dict[str, str]:
+    """Only known metadata keys; empty values mean "no filter"."""
+    unknown = sorted(set(filters or {}) - set(FILTER_KEYS))
+    if unknown:
+        raise QueryError(f"unknown filter {', '.join(unknown)}; use one of {', '.join(FILTER_KEYS)}")
+    return {k: str(v) for k, v in (filters or {}).items() if v}
+
+
+def promote(hits: list[Hit], intent: str, margin: float = PROMOTE_MARGIN) -> list[Hit]:
+    """Put the nearest hit of `intent` first, unless it is much less similar than the top hit.
+
+    The margin keeps a clearly better record without that intent (a policy chunk,
+    a transcript) on top when the head's intent is only near-miss.
+    """
+    if not hits or hits[0].record.intent == intent:
+        return hits
+    best = next((h for h in hits if h.record.intent == intent), None)
+    if best is None or best.score < hits[0].score - margin:
+        return hits
+    return [best] + [h for h in hits if h is not best]
+
+
+class Retriever:
+    """Nearest records to a query, with metadata filters and an intent vote."""
+
+    def __init__(self, store: VectorStore, embedder: Embedder, *, company: Mapping[str, str] | None = None,
+                 default_k: int = 5, rerank_depth: int = 20) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.company = dict(company or {})
+        self.default_k = default_k
+        self.rerank_depth = rerank_depth  # 0 = plain similarity order
+        self._head: IntentHead | None = None
+        self._head_checked = -math.inf
+
+    def head(self) -> IntentHead | None:
+        """The stored intent head, re-read now and then so a new ingest is picked up."""
+        now = time.monotonic()
+        if now - self._head_checked >= HEAD_RELOAD_SECONDS:
+            self._head = self.store.load_head()
+            self._head_checked = now
+        return self._head
+
+    def forget_head(self) -> None:
+        self._head, self._head_checked = None, -math.inf
+
+    def search(self, query: str, k: int | None = None, *,
+               filters: Mapping[str, str] | None = None) -> list[Hit]:
+        return self.search_many([query], k, filters=filters)[0]
+
+    def search_many(self, queries: Sequence[str], k: int | None = None, *,
+                    filters: Mapping[str, str] | None = None) -> list[list[Hit]]:
+        """One list of hits per query; the queries are embedded in one batch."""
+        k = self.default_k if k is None else k
+        if k < 1:
+            raise QueryError(f"k must be at least 1, not {k}")
+        if any(not q.strip() for q in queries):
+            raise QueryError("a search query is empty")
+        where = check_filters(filters)
+        if not queries:
+            return []
+        vectors = self.embedder.embed(list(queries))
+        rows = self.store.query(vectors, max(k, self.rerank_depth), where)
+        head = self.head() if self.rerank_depth and "intent" not in where else None
+        intents = head.predict(vectors) if head else [None] * len(rows)
+        results = []
+        for neighbours, predicted in zip(rows, intents, strict=True):
+            hits = [self.hit(rid, 1.0 - dist, meta) for rid, dist, meta in neighbours]
+            if predicted:
+                hits = promote(hits, predicted[0])
+            results.append(hits[:k])
+        return results
+
+    def hit(self, record_id: str, score: float, meta: dict[str, Any]) -> Hit:
+        from knowledge.placeholders import fill
+
+        record = Record.from_metadata(record_id, meta)
+        score = min(1.0, max(0.0, float(score)))  # cosine can dip below 0 for unrelated texts
+        return Hit(record=record, score=score, text=fill(record.resolution, self.company), metadata=meta)
+
+    def as_langchain(self, k: int | None = None, filters: Mapping[str, str] | None = None) -> Any:
+        """A langchain_core BaseRetriever; each Document has metadata["score"] and ["id"]."""
+        from knowledge.lc_retriever import KnowledgeRetriever
+
+        return KnowledgeRetriever(retriever=self, k=k or self.default_k, filters=dict(filters or {}))
