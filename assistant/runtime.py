@@ -1,0 +1,114 @@
+"""Everything a running assistant holds, built once from Settings and closed in reverse.
+
+    async with build_runtime(settings) as rt:
+        async for event in rt.dialogue.handle(Turn(conversation_id, "hi")): ...
+
+Used by the CLI (`ask`, `eval`) and by the server's lifespan. A chat model that
+cannot be loaded is replaced by the extractive backend, with a warning, so the
+service still answers from its records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.dialogue import DialogueManager
+from assistant.errors import AssistantError
+from assistant.llm.base import LLMBackend
+from assistant.settings import Settings
+from assistant.store.base import ConversationStore
+from assistant.vision import ImageReader
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: ConversationStore
+    knowledge: Any  # knowledge.base.KnowledgeBase
+    llm: LLMBackend
+    speech: Any  # assistant.speech.service.SpeechService, or None when speech cannot start
+    image_reader: ImageReader
+    dialogue: DialogueManager
+    fallback_reason: str = ""  # why the configured chat model is not the one answering
+
+    def readiness(self) -> dict[str, Any]:
+        """Each component and what runs it; every value is truthy once built (a fallback
+        chat model still answers, so it still counts as ready, and says so)."""
+        llm = self.llm.name + (f" (fallback: {self.fallback_reason})" if self.fallback_reason else "")
+        speech = type(self.speech.transcriber).__name__ if self.speech is not None else "disabled"
+        return {"store": type(self.store).__name__, "knowledge": True, "llm": llm,
+                "vision": self.image_reader.name, "speech": speech}
+
+
+@contextlib.asynccontextmanager
+async def build_runtime(settings: Settings, *, load_llm: bool = True,
+                        llm: LLMBackend | None = None) -> AsyncIterator[Runtime]:
+    """Store, knowledge base, chat model, speech, image reader and the dialogue manager.
+
+    `load_llm=False` skips loading the chat model (e.g. `eval --retrieve-only`);
+    `llm` replaces the configured backend (tests, benchmarks)."""
+    from assistant.store import STORES
+    from knowledge.base import KnowledgeBase
+
+    async with contextlib.AsyncExitStack() as stack:
+        store: ConversationStore = STORES.create(settings.store.backend, settings)
+        await store.open()
+        stack.push_async_callback(store.close)
+        knowledge = KnowledgeBase(settings.knowledge, settings.data_dir, settings.company)
+        stack.callback(knowledge.close)
+        fallback = ""
+        if llm is None:
+            llm, fallback = await _chat_backend(settings, load=load_llm)
+        stack.push_async_callback(llm.aclose)
+        speech = _speech(settings)
+        if speech is not None:
+            stack.callback(speech.close)
+        reader = _image_reader(settings, llm)
+        dialogue = DialogueManager(settings, store=store, knowledge=knowledge, llm=llm, speech=speech,
+                                   image_reader=reader)
+        yield Runtime(settings=settings, store=store, knowledge=knowledge, llm=llm, speech=speech,
+                      image_reader=reader, dialogue=dialogue, fallback_reason=fallback)
+
+
+async def _chat_backend(settings: Settings, *, load: bool) -> tuple[LLMBackend, str]:
+    """The configured backend, loaded; or the extractive one and the reason why."""
+    from assistant.llm import LLM_BACKENDS
+    from assistant.llm.extractive import ExtractiveBackend
+
+    try:
+        backend = LLM_BACKENDS.create(settings.llm.backend, settings)
+        loader = getattr(backend, "load", None)
+        if load and loader is not None:
+            await asyncio.to_thread(loader)
+        return backend, ""
+    except AssistantError as exc:
+        if settings.llm.backend == "extractive":
+            raise
+        log.warning("chat model %r (%s) cannot be loaded, answering with the extractive backend "
+                    "(the best record's resolution): %s", settings.llm.model, settings.llm.backend,
+                    exc.message)
+        return ExtractiveBackend.from_settings(settings), exc.message
+
+
+def _speech(settings: Settings) -> Any:
+    from assistant.speech.service import SpeechService
+
+    try:
+        return SpeechService.from_settings(settings)  # the model itself loads on first use
+    except AssistantError as exc:
+        log.warning("voice notes are disabled: %s", exc.message)
+        return None
+
+
+def _image_reader(settings: Settings, llm: LLMBackend) -> ImageReader:
+    from assistant.vision import IMAGE_READERS
+
+    # A vision-capable chat backend is reused to read images rather than loaded twice.
+    return IMAGE_READERS.create(settings.vision.backend, settings, backend=llm)
