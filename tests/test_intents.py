@@ -1,0 +1,59 @@
+"""The intent head: learned from real embeddings of Bitext requests, stored as rows and read back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kb_data import bitext_rows
+
+from knowledge.embeddings import Embedder
+from knowledge.intents import IntentHead, sample, train
+
+
+@pytest.fixture(scope="module")
+def labelled() -> tuple[np.ndarray, list[str], list[str]]:
+    header, rows = bitext_rows(every=10)
+    col = {name: i for i, name in enumerate(header)}
+    texts = [r[col["instruction"]] for r in rows]
+    return Embedder().embed(texts), [r[col["intent"]] for r in rows], texts
+
+
+@pytest.mark.model
+def test_head_predicts_intents_of_unseen_wording(labelled) -> None:
+    vectors, intents, _ = labelled
+    train_rows = [i for i in range(len(intents)) if i % 5]
+    held_out = [i for i in range(len(intents)) if i % 5 == 0]
+    head = train(vectors[train_rows], [intents[i] for i in train_rows])
+    assert head is not None and len(head.labels) == 27
+    predicted = [label for label, _ in head.predict(vectors[held_out])]
+    accuracy = np.mean([p == intents[i] for p, i in zip(predicted, held_out, strict=True)])
+    assert accuracy > 0.9
+    probabilities = head.probabilities(vectors[held_out])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.model
+def test_head_survives_the_round_trip_through_rows(labelled) -> None:
+    vectors, intents, _ = labelled
+    head = train(vectors, intents)
+    ids, metas = head.to_rows()
+    assert ids[0].startswith("intent:") and all(isinstance(m["weights"], str) for m in metas)
+    back = IntentHead.from_rows(list(reversed(metas)))
+    assert back is not None and back.labels == head.labels
+    np.testing.assert_allclose(back.probabilities(vectors[:20]), head.probabilities(vectors[:20]), atol=1e-5)
+
+
+def test_no_head_without_two_learnable_intents() -> None:
+    vectors = np.eye(6, 8, dtype=np.float32)
+    assert train(vectors, [""] * 6) is None
+    assert train(vectors, ["a", "a", "a", "", "", ""]) is None
+    assert train(vectors, ["a", "a", "b", "", "", ""]) is None  # "b" has one example only
+    assert train(vectors, ["a", "a", "b", "b", "", ""]) is not None
+
+
+def test_sample_caps_each_intent_and_skips_unlabelled() -> None:
+    intents = ["big"] * 50 + ["small"] * 3 + [""] * 4
+    rows = sample(intents, limit=10)
+    chosen = [intents[i] for i in rows]
+    assert chosen.count("big") == 10 and chosen.count("small") == 3 and "" not in chosen
+    np.testing.assert_array_equal(rows, sample(intents, limit=10))  # seeded: same rows every time

@@ -1,0 +1,87 @@
+"""Ranking: filters, the intent head's promotion, scores; on real Chroma with real embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge.config import KnowledgeConfig
+from knowledge.errors import QueryError
+from knowledge.records import Hit, Record
+from knowledge.retriever import check_filters, promote
+
+
+def hit(rid: str, intent: str, score: float) -> Hit:
+    return Hit(record=Record(id=rid, request="r", resolution="a", intent=intent), score=score, text="a")
+
+
+def test_promote_moves_the_predicted_intent_first_within_the_margin() -> None:
+    hits = [hit("1", "create_account", 0.95), hit("2", "registration_problems", 0.90),
+            hit("3", "registration_problems", 0.80)]
+    assert [h.id for h in promote(hits, "registration_problems")] == ["2", "1", "3"]
+    assert [h.id for h in promote(hits, "create_account")] == ["1", "2", "3"]
+    assert [h.id for h in promote(hits, "absent_intent")] == ["1", "2", "3"]
+
+
+def test_promote_keeps_a_much_better_record_on_top() -> None:
+    hits = [hit("policy", "", 0.90), hit("qa", "get_refund", 0.55)]
+    assert [h.id for h in promote(hits, "get_refund", margin=0.2)] == ["policy", "qa"]
+    assert promote([], "x") == []
+
+
+def test_filters_accept_known_keys_and_drop_empty_values() -> None:
+    assert check_filters({"category": "ORDER", "product": "", "source": None}) == {"category": "ORDER"}
+    assert check_filters(None) == {}
+    with pytest.raises(QueryError, match="unknown filter colour"):
+        check_filters({"colour": "red"})
+
+
+CASES = [  # (query, right intent, intent of the plain nearest neighbour)
+    ("trouble with account creation", "registration_problems", "create_account"),
+    ("cannot make an account", "registration_problems", "create_account"),
+    ("creating an account", "create_account", "create_account"),
+]
+
+
+@pytest.mark.model
+def test_intent_head_decides_the_top_hit(data_dir: Path) -> None:
+    from knowledge.base import KnowledgeBase
+
+    records = []
+    for intent, requests in {
+        "create_account": ["open a new account", "I want to make an account", "sign me up for an account",
+                           "how to create a user profile", "help creating account"],
+        "registration_problems": ["I can't register", "error when registering",
+                                  "the sign-up form fails", "issue with registration",
+                                  "help creating account?"],
+    }.items():
+        records += [Record(id=f"{intent}:{i}", request=r, resolution=f"answer for {intent}", intent=intent,
+                           category="ACCOUNT", source="test") for i, r in enumerate(requests)]
+    kb = KnowledgeBase(KnowledgeConfig(), data_dir)
+    assert kb.add_records(records).added == 10
+    assert kb.store.load_head() is not None
+    plain = KnowledgeBase(KnowledgeConfig(rerank_depth=0), data_dir)
+    for query, intent, nearest in CASES:
+        hits = kb.search(query, 3)
+        assert hits[0].record.intent == intent, query
+        assert plain.search(query, 1)[0].record.intent == nearest, query
+        assert {h.id for h in hits} <= {r.id for r in records}
+        # the scores are the real cosine similarities, the same as without re-ranking
+        plain_scores = {h.id: h.score for h in plain.search(query, 10)}
+        assert all(h.score == pytest.approx(plain_scores[h.id], abs=1e-6) for h in hits)
+
+
+@pytest.mark.model
+def test_intent_filter_bypasses_the_head(data_dir: Path) -> None:
+    from knowledge.base import KnowledgeBase
+
+    kb = KnowledgeBase(KnowledgeConfig(), data_dir)
+    kb.add_records([Record(id=f"r{i}", request=t, resolution="a", intent=intent, source="t")
+                    for i, (t, intent) in enumerate([("refund please", "get_refund"),
+                                                     ("refund again", "get_refund"),
+                                                     ("where is my refund", "track_refund"),
+                                                     ("refund status", "track_refund")])])
+    hits = kb.search("refund", 4, filters={"intent": "track_refund"})
+    assert [h.record.intent for h in hits] == ["track_refund", "track_refund"]
+    assert hits[0].score >= hits[1].score
