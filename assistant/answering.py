@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 from assistant.errors import AssistantError
 from assistant.events import AnswerCompleted, AnswerDelta, AnswerStarted, ErrorEvent, Event, Source
@@ -30,7 +30,7 @@ def sources_of(hits: Sequence[Hit]) -> tuple[Source, ...]:
 
 async def stream_answer(store: ConversationStore, llm: LLMBackend, request: ChatRequest, *,
                         conversation_id: str, answer_id: str,
-                        sources: tuple[Source, ...]) -> AsyncIterator[Event]:
+                        sources: tuple[Source, ...]) -> AsyncGenerator[Event, None]:
     """AnswerStarted, AnswerDelta…, then the closing event; each stored, then yielded."""
     yield await store.append(AnswerStarted(conversation_id=conversation_id, message_id=answer_id))
     parts: list[str] = []

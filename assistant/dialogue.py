@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -94,7 +94,7 @@ class DialogueManager:
     # -- customer turns ------------------------------------------------------------
 
     async def handle(self, turn: Turn, *, answer: bool = True,
-                     trace: TurnTrace | None = None) -> AsyncIterator[Event]:
+                     trace: TurnTrace | None = None) -> AsyncGenerator[Event, None]:
         """Stored events of this turn, in order. `answer=False` stops after routing and
         retrieval (the eval harness's --retrieve-only); `trace` receives query, hits, decision."""
         if not turn.text.strip() and not turn.attachments:
@@ -106,15 +106,16 @@ class DialogueManager:
                 yield earlier  # a resend: already handled once
                 return
         log = await self.store.events(turn.conversation_id)
+        message_id = new_id()
         message = await self.store.append(UserMessage(
-            conversation_id=turn.conversation_id, message_id=new_id(), text=turn.text.strip(),
+            conversation_id=turn.conversation_id, message_id=message_id, text=turn.text.strip(),
             attachments=turn.attachments, client_msg_id=turn.client_msg_id, user_id=turn.user_id))
         yield message
         if info.state == "closed":  # a customer writing again reopens the conversation
             yield await self._status(turn.conversation_id, "bot", "reopened")
         understood = Understood()
         attachments = [await self.store.get_attachment(a) for a in turn.attachments]
-        async with aclosing(self.media.read(attachments, message.message_id, understood)) as media:
+        async with aclosing(self.media.read(attachments, message_id, understood)) as media:
             async for event in media:
                 yield await self.store.append(event)
         text = user_content(turn.text, understood.transcript, understood.image_texts)
@@ -135,7 +136,7 @@ class DialogueManager:
                 yield event
 
     async def _route_and_answer(self, turn: Turn, log: list[Event], understood: Understood, *,
-                                answer: bool, trace: TurnTrace) -> AsyncIterator[Event]:
+                                answer: bool, trace: TurnTrace) -> AsyncGenerator[Event, None]:
         cid = turn.conversation_id
         own_words = " ".join(filter(None, [turn.text.strip(), understood.transcript]))
         query_text = "\n".join(filter(None, [own_words, *understood.image_texts]))
@@ -179,7 +180,7 @@ class DialogueManager:
 
     # -- agent assist ----------------------------------------------------------------
 
-    async def suggest(self, conversation_id: str) -> AsyncIterator[Event]:
+    async def suggest(self, conversation_id: str) -> AsyncGenerator[Event, None]:
         """A stored Suggestion (agents only) answering the customer's last message."""
         log = await self.store.events(conversation_id)
         last = _last_user_content(log)
@@ -189,7 +190,7 @@ class DialogueManager:
             async for event in drafts:
                 yield event
 
-    async def _suggest_for(self, cid: str, log: list[Event], text: str) -> AsyncIterator[Event]:
+    async def _suggest_for(self, cid: str, log: list[Event], text: str) -> AsyncGenerator[Event, None]:
         hits = await self._search(retrieval_query(text, _earlier_user_texts(log[:-1])))
         history = self._history(log)[:-1]  # the last customer message is the question itself
         prompt = self.prompts.build(history, ChatMessage(role="user", content=text), hits)

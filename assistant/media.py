@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -55,7 +55,7 @@ class MediaReader:
         self.language = language or None
 
     async def read(self, attachments: Iterable[Attachment], message_id: str,
-                   into: Understood) -> AsyncIterator[Event]:
+                   into: Understood) -> AsyncGenerator[Event, None]:
         """Unstored events, one per attachment; `into` collects the text for the query."""
         for attachment in attachments:
             try:
