@@ -69,6 +69,11 @@ export class ConversationLog {
     });
   }
 
+  /** A line of the client's own (an upload failed, a message was refused); not in the server's log. */
+  addNotice(text, code = "") {
+    return this._add({ kind: "error", id: "", code, text });
+  }
+
   /** Items of one kind, e.g. log.ofKind("user"). */
   ofKind(kind) {
     return this.items.filter((item) => item.kind === kind);

@@ -6,7 +6,7 @@
 import { Attachments, download, RecordingBar, upload } from "./composer.js";
 import { Connection } from "./connection.js";
 import { ConversationLog, describeState, newClientMsgId, Session } from "./core.js";
-import { paintItem } from "./messages.js";
+import { LogView } from "./messages.js";
 import { Outbox } from "./outbox.js";
 import { CSS } from "./styles.js";
 import { TEMPLATE } from "./template.js";
@@ -29,6 +29,10 @@ export class SupportChatWidget extends HTMLElement {
     root.append(style, template.content.cloneNode(true));
     this.$ = (selector) => root.querySelector(selector);
     this._configure(config);
+    this.view = new LogView(this.$(".log"), {
+      upload: (id, item) => this._upload(id, item),
+      onFeedback: (item, rating) => this._rate(item, rating),
+    });
     this._reset();
     this.session = new Session(globalThis.localStorage, this.server);
     this.uploads = new Map(); // upload id -> {kind, url}: our own at once, others fetched once
@@ -63,11 +67,7 @@ export class SupportChatWidget extends HTMLElement {
   /** An empty conversation: the greeting only. */
   _reset() {
     this.log = new ConversationLog();
-    this.nodes = new Map(); // item -> <li>
-    const greeting = document.createElement("li");
-    greeting.className = "msg bot greeting";
-    greeting.textContent = this.config.greeting || "Hi! How can we help you today?";
-    this.$(".log").replaceChildren(greeting);
+    this.view.reset(this.config.greeting || "Hi! How can we help you today?");
     this._showState("bot", "");
   }
 
@@ -112,7 +112,7 @@ export class SupportChatWidget extends HTMLElement {
     this.$(".panel").hidden = false;
     this.$(".launcher").setAttribute("aria-expanded", "true");
     this.$("#input").focus();
-    this._scroll();
+    this.view.scroll();
   }
 
   close() {
@@ -180,19 +180,19 @@ export class SupportChatWidget extends HTMLElement {
     if (this.uploads.has(id)) return this.uploads.get(id);
     this.uploads.set(id, null);
     download(this.server, id, this.session.resumeToken).then(
-      (found) => { this.uploads.set(id, found); this._draw(item); },
+      (found) => { this.uploads.set(id, found); this.view.draw(item); },
       () => {}, // not viewable (e.g. expired): the item keeps its "Attachment" label
     );
     return null;
   }
 
   _queue(frame) {
-    this._draw(this.log.addPending(frame));
+    this.view.draw(this.log.addPending(frame));
     this.outbox.queue(frame); // when offline it stays queued and goes out after "ready"
   }
 
   _restorePending() {
-    for (const frame of this.session.pending) this._draw(this.log.addPending(frame));
+    for (const frame of this.session.pending) this.view.draw(this.log.addPending(frame));
   }
 
   _sendControl(frame) {
@@ -225,7 +225,7 @@ export class SupportChatWidget extends HTMLElement {
     if (frame.type === "message" && frame.client_msg_id) this.outbox.acknowledge(frame.client_msg_id);
     if (frame.type === "status" && item) this._showState(this.log.state, this.log.agent);
     if (frame.type === "agent_message") this.$(".typing").hidden = true;
-    if (item) this._draw(item);
+    if (item) this.view.draw(item);
   }
 
   _onReady(frame) {
@@ -251,7 +251,7 @@ export class SupportChatWidget extends HTMLElement {
     const refused = this.outbox.refuse(frame);
     if (refused) {
       const item = this.log.items.find((i) => i.pending && i.clientMsgId === refused.client_msg_id);
-      if (item) this.nodes.get(item)?.remove();
+      if (item) this.view.remove(item);
       const input = this.$("#input");
       if (refused.text && !input.value) input.value = refused.text; // nothing typed is lost
     }
@@ -282,34 +282,13 @@ export class SupportChatWidget extends HTMLElement {
   }
 
   _notice(message) {
-    this._draw(this.log._add({ kind: "error", id: "", text: message }));
-  }
-
-  _draw(item) {
-    const list = this.$(".log");
-    const known = this.nodes.get(item);
-    const li = paintItem(document, known, item, {
-      upload: (id, it) => this._upload(id, it),
-      onFeedback: (it, rating) => this._rate(it, rating),
-    });
-    // Unacknowledged messages stay last: replayed history and answers go above them.
-    const firstPending = [...list.children].find((n) => n.classList.contains("pending") && n !== li);
-    if (!known || (!item.pending && firstPending && li.compareDocumentPosition(firstPending) & 2)) {
-      list.insertBefore(li, firstPending || null);
-    }
-    this.nodes.set(item, li);
-    this._scroll();
+    this.view.draw(this.log.addNotice(message));
   }
 
   _rate(item, rating) {
     if (!this.connection.send({ type: "feedback", message_id: item.id, rating })) return;
     item.rating = rating;
-    this._draw(item);
-  }
-
-  _scroll() {
-    const list = this.$(".log");
-    list.scrollTop = list.scrollHeight;
+    this.view.draw(item);
   }
 }
 

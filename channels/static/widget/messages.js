@@ -109,3 +109,43 @@ export function paintItem(doc, li, item, ctx) {
   (PAINTERS[item.kind] || PAINTERS.system)(doc, li, item, ctx);
   return li;
 }
+
+/** The <ol> of the conversation: one <li> per item, unacknowledged messages kept last. */
+export class LogView {
+  /** @param {HTMLOListElement} list  @param {object} ctx  what paintItem needs (upload, onFeedback) */
+  constructor(list, ctx) {
+    this.list = list;
+    this.ctx = ctx;
+    this.nodes = new Map(); // item -> <li>
+  }
+
+  /** Empty the log but for the greeting. */
+  reset(greetingText) {
+    this.nodes = new Map();
+    const greeting = this.list.ownerDocument.createElement("li");
+    greeting.className = "msg bot greeting";
+    greeting.textContent = greetingText;
+    this.list.replaceChildren(greeting);
+  }
+
+  draw(item) {
+    const known = this.nodes.get(item);
+    const li = paintItem(this.list.ownerDocument, known, item, this.ctx);
+    // Replayed history and answers go above messages still being sent.
+    const firstPending = [...this.list.children].find((n) => n.classList.contains("pending") && n !== li);
+    if (!known || (!item.pending && firstPending && li.compareDocumentPosition(firstPending) & 2)) {
+      this.list.insertBefore(li, firstPending || null);
+    }
+    this.nodes.set(item, li);
+    this.scroll();
+  }
+
+  remove(item) {
+    this.nodes.get(item)?.remove();
+    this.nodes.delete(item);
+  }
+
+  scroll() {
+    this.list.scrollTop = this.list.scrollHeight;
+  }
+}
