@@ -67,6 +67,7 @@ class SpeechConfig(_Options):
     vocabulary: list[str] = []  # words Whisper should expect (products, "invoice", …)
     vad_filter: bool = False  # drop non-speech first (Silero VAD): fewer invented words on noise
     timestamps: bool = False  # per-phrase segment times; off decodes faster (one segment a 30 s)
+    trim_window: bool = True  # encode clips under 30 s without most of the padding: ~5x faster
 
 
 class DialogueConfig(_Options):

@@ -7,6 +7,7 @@ import re
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from speech_clips import clip
 
@@ -176,3 +177,32 @@ def test_from_settings_picks_the_configured_backend(settings) -> None:
         update={"backend": "openai-whisper", "concurrency": 3})})
     service = SpeechService.from_settings(other)
     assert isinstance(service.transcriber, OpenAIWhisperTranscriber) and service.concurrency == 3
+
+
+def test_a_short_clips_window_is_trimmed_to_its_sound_plus_a_margin() -> None:
+    from assistant.speech.faster import MIN_WINDOW, TRIM_MARGIN, _trimmed
+
+    window = np.zeros((80, 3000), dtype=np.float32)
+    window[:, :300] = -0.7  # 3 s of audio, then pad_or_trim's zeros
+    assert _trimmed(window).shape == (80, MIN_WINDOW)
+    window[:, :1500] = -0.7
+    assert _trimmed(window).shape == (80, 1500 + TRIM_MARGIN)
+    window[:, :] = -0.7  # a full window of a long note: nothing to cut
+    assert _trimmed(window).shape == (80, 3000)
+
+
+def test_a_repetition_loop_is_recognised() -> None:
+    from assistant.speech.base import Segment
+    from assistant.speech.faster import _runaway
+
+    loop = (Segment(0.0, 1.3, "Please check invoice. " * 40),)
+    assert _runaway(loop, 1.3)
+    assert not _runaway((Segment(0.0, 11.0, "ask not what your country can do for you " * 3),), 11.0)
+
+
+@pytest.mark.model
+def test_the_trimmed_window_hears_what_the_full_window_hears(model_dir: Path) -> None:
+    full = FasterWhisperTranscriber(WhisperOptions(language="en", trim_window=False), model_dir)
+    trimmed = FasterWhisperTranscriber(WhisperOptions(language="en", trim_window=True), model_dir)
+    for note in (JFK.read_bytes(), clip("webm")):
+        assert words(trimmed.transcribe(note).text) == words(full.transcribe(note).text)

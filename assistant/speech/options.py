@@ -21,6 +21,7 @@ class WhisperOptions:
     vocabulary: tuple[str, ...] = ()  # words to expect, put in Whisper's prompt
     vad_filter: bool = False  # cut non-speech first (Silero VAD): fewer made-up words on noise
     timestamps: bool = False  # phrase timings; without them decoding is faster
+    trim_window: bool = True  # encode a short clip's window without most of its padding (faster-whisper)
     limits: AudioLimits = field(default_factory=AudioLimits)
 
     @classmethod
@@ -34,5 +35,6 @@ class WhisperOptions:
             vocabulary=tuple(config.vocabulary),
             vad_filter=config.vad_filter,
             timestamps=config.timestamps,
+            trim_window=config.trim_window,
             limits=AudioLimits(max_bytes=config.max_bytes, max_seconds=config.max_seconds),
         )
