@@ -85,7 +85,8 @@ class DialogueManager:
                                      count_tokens=llm.count_tokens,
                                      context_tokens=settings.llm.context_tokens,
                                      max_new_tokens=settings.llm.max_new_tokens,
-                                     temperature=settings.llm.temperature)
+                                     temperature=settings.llm.temperature,
+                                     reference_tokens=d.reference_tokens)
         self.media = MediaReader(speech=speech, image_reader=image_reader,
                                  max_image_bytes=settings.vision.max_bytes,
                                  max_image_pixels=settings.vision.max_pixels,

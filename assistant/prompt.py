@@ -90,8 +90,9 @@ class Prompt:
 class PromptBuilder:
     def __init__(self, *, system_prompt: str, company: Mapping[str, str],
                  count_tokens: Callable[[str], int], context_tokens: int, max_new_tokens: int,
-                 temperature: float = 0.0) -> None:
+                 temperature: float = 0.0, reference_tokens: int = 0) -> None:
         self.system = fill_company(system_prompt, company)
+        self.reference_tokens = reference_tokens  # 0 = only the context budget limits references
         self.count = count_tokens
         self.budget = context_tokens - max_new_tokens
         self.max_new_tokens = max_new_tokens
@@ -100,6 +101,10 @@ class PromptBuilder:
     def build(self, history: Sequence[ChatMessage], current: ChatMessage, hits: Sequence[Hit]) -> Prompt:
         """Fit references first (best first), then as much recent history as is left."""
         refs = list(hits)
+        # Each reference token costs prefill time on a small CPU model: cap them, keeping the best.
+        while self.reference_tokens and len(refs) > 1 and \
+                sum(self.count(render_reference(h)) for h in refs) > self.reference_tokens:
+            refs.pop()
         while True:
             system = self._system_message(refs)
             used = self._cost(system) + self._cost(current)

@@ -77,6 +77,7 @@ class DialogueConfig(_Options):
         "not answer it, say so and offer to connect the customer with a person."
     )
     retrieve_k: int = Field(4, ge=1)  # records put in the prompt
+    reference_tokens: int = Field(300, ge=0)  # reference tokens in the prompt (best record kept; 0 = no cap)
     min_score: float = Field(0.45, ge=0, le=1)  # below this similarity a retrieval is "low confidence"
     low_confidence_turns: int = Field(2, ge=1)  # consecutive low-confidence turns before a handoff
     handoff_triggers: list[str] = []  # extra regexes that hand the conversation to a person

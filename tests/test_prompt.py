@@ -116,3 +116,13 @@ def test_follow_up_detection() -> None:
     for text in ["I want to cancel my order", "where can I find the invoice for order 12345",
                  "How do I reset my password?"]:
         assert not is_follow_up(text), text
+
+
+def test_reference_token_cap_keeps_the_best_records_that_fit() -> None:
+    hits = [hit(f"r{i}", "word " * 40, score=0.9 - i / 10) for i in range(4)]
+    capped = builder(reference_tokens=100).build([], ChatMessage("user", "q"), hits)
+    assert [h.id for h in capped.references] == ["r0", "r1"]  # ~45 tokens each with the tags
+    huge = [hit("big", "word " * 500)]
+    kept = builder(reference_tokens=100).build([], ChatMessage("user", "q"), huge).references
+    assert [h.id for h in kept] == ["big"]  # the best record always stays, even over the cap
+    assert len(builder().build([], ChatMessage("user", "q"), hits).references) == 4  # 0 = no cap
