@@ -1,0 +1,32 @@
+"""The runtime: everything built from Settings, and the extractive fallback when no model loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.dialogue import Turn
+from assistant.runtime import build_runtime
+
+
+def with_llm(settings, **llm):
+    return settings.model_copy(update={"llm": settings.llm.model_copy(update=llm)})
+
+
+async def test_a_model_that_cannot_load_falls_back_to_extractive(settings, tmp_path: Path, caplog) -> None:
+    broken = with_llm(settings, backend="transformers", model=str(tmp_path / "no-such-model"))
+    async with build_runtime(broken) as rt:
+        assert rt.llm.name == "extractive" and rt.fallback_reason
+        ready = rt.readiness()
+        assert all(ready.values()) and "fallback" in ready["llm"]
+        conv = await rt.dialogue.new_conversation()
+        events = [e async for e in rt.dialogue.handle(Turn(conv.id, "hello there"))]
+        assert events[-1].type == "answer"  # still answers (from an empty knowledge base)
+    assert "extractive" in caplog.text
+
+
+async def test_runtime_builds_the_configured_parts(settings) -> None:
+    async with build_runtime(with_llm(settings, backend="extractive")) as rt:
+        ready = rt.readiness()
+        assert ready["llm"] == "extractive" and ready["vision"] == "ocr" and ready["store"] == "SQLiteStore"
+        assert rt.dialogue.store is rt.store
+    assert (settings.data_dir / "conversations.db").exists()
