@@ -44,6 +44,7 @@ class LLMConfig(_Options):
     threads: int = Field(2, ge=1)  # torch intra-op threads for local models
     queue_size: int = Field(32, ge=1)  # requests waiting for the local model; more are refused
     concurrency: int = Field(1, ge=1)  # generations running at once on the local model
+    prefill_dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 if the CPU has AMX
     openai: OpenAIConfig = OpenAIConfig()
 
 

@@ -162,3 +162,14 @@ async def test_a_prompt_longer_than_the_model_is_refused(converted_dir: Path) ->
         await collect(backend, ask(huge))
     assert err.value.code == "context_overflow"
     await backend.aclose()
+
+
+async def test_bfloat16_prompt_reading_still_answers_the_question(converted_dir: Path) -> None:
+    answers = {}
+    for dtype in ("float32", "bfloat16"):
+        backend = chat(converted_dir, prefill_dtype=dtype)
+        assert backend.prefill_bf16 == (dtype == "bfloat16")
+        answers[dtype] = await collect(backend, ask("How do I cancel my order?", 12))
+        await backend.aclose()
+    # bfloat16 only reads the prompt; the answer is generated in float32 and stays on topic
+    assert all("cancel" in a.lower() for a in answers.values())

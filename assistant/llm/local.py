@@ -33,6 +33,15 @@ def import_transformers() -> Any:
     return torch, transformers
 
 
+def cpu_has_bf16() -> bool:
+    """AMX or AVX512-BF16: the CPUs where bfloat16 matrix products beat float32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: stay with float32
+        return False
+    return " amx_bf16" in flags or " avx512_bf16" in flags
+
+
 def generate_kwargs(request: ChatRequest, max_new_tokens: int) -> dict[str, Any]:
     """Greedy at temperature 0 (reproducible), sampling above it."""
     kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens}
@@ -50,9 +59,10 @@ class TransformersChat:
     supports_images = False
 
     def __init__(self, model: str, data_dir: Path, *, threads: int = 2, concurrency: int = 1,
-                 queue_size: int = 32, max_new_tokens: int = 200,
+                 queue_size: int = 32, max_new_tokens: int = 200, prefill_dtype: str = "auto",
                  on_finish: Callable[[GenerationStats], None] | None = None) -> None:
         self.model_spec = model
+        self.prefill_bf16 = prefill_dtype == "bfloat16" or (prefill_dtype == "auto" and cpu_has_bf16())
         self.data_dir = Path(data_dir)
         self.threads = threads
         self.max_new_tokens = max_new_tokens  # ceiling on request.max_new_tokens
@@ -65,7 +75,8 @@ class TransformersChat:
     def from_settings(cls, settings: Any) -> TransformersChat:
         llm = settings.llm
         return cls(llm.model, settings.data_dir, threads=llm.threads, concurrency=llm.concurrency,
-                   queue_size=llm.queue_size, max_new_tokens=llm.max_new_tokens)
+                   queue_size=llm.queue_size, max_new_tokens=llm.max_new_tokens,
+                   prefill_dtype=llm.prefill_dtype)
 
     def load(self) -> None:
         """Blocking; safe from several threads (the second waits for the first)."""
@@ -78,7 +89,7 @@ class TransformersChat:
             try:
                 tokenizer = transformers.AutoTokenizer.from_pretrained(source)
                 model = transformers.AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
-            except OSError as exc:
+            except (OSError, ValueError, RuntimeError) as exc:  # absent, not a model, or corrupt
                 raise ModelUnavailable(f"cannot load chat model '{self.model_spec}': {exc}") from exc
             if not getattr(tokenizer, "chat_template", None):
                 raise ModelUnavailable(f"chat model '{self.model_spec}' has no chat template")
@@ -129,9 +140,27 @@ class TransformersChat:
         def run(gen: Generation) -> None:
             stop = transformers.StoppingCriteriaList([gen.stop])
             with torch.inference_mode():  # grad mode is per thread: set it here
-                self.model.generate(**inputs, **kwargs, streamer=gen, stopping_criteria=stop)
+                cache = self._prefill(torch, inputs) if self.prefill_bf16 else None
+                if gen.cancel.is_set():
+                    return
+                extra = {} if cache is None else {"past_key_values": cache}
+                self.model.generate(**inputs, **kwargs, **extra, streamer=gen, stopping_criteria=stop)
 
         return run
+
+    def _prefill(self, torch: Any, inputs: Any) -> Any:
+        """The KV cache of all but the last prompt token, computed under bfloat16 autocast.
+
+        Reading the prompt is most of the time to first token; with AMX, bfloat16 does it
+        about twice as fast as float32. Decoding stays float32: token by token, bfloat16
+        is slower on CPU. generate() then continues from this cache."""
+        ids = inputs["input_ids"]
+        if ids.shape[1] < 2:
+            return None
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = self.model(input_ids=ids[:, :-1], attention_mask=inputs["attention_mask"][:, :-1],
+                             use_cache=True, logits_to_keep=1)
+        return out.past_key_values
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.runner.shutdown)

@@ -53,6 +53,7 @@ class TransformersVLM(TransformersChat):
         super().__init__(model, data_dir, threads=threads, concurrency=concurrency,
                          queue_size=queue_size, max_new_tokens=max_new_tokens, on_finish=on_finish)
         self.processor: Any = None
+        self.prefill_bf16 = False  # the image goes in with the prompt: let generate() read both
 
     @classmethod
     def from_settings(cls, settings: Any) -> TransformersVLM:
