@@ -21,7 +21,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from assistant.errors import AssistantError
-from channels.handlers import Authenticator, IdentityOnly, RuntimeFactory
+from channels.auth import AgentAuth
+from channels.auth_http import add_cors
+from channels.handlers import Authenticator, RuntimeFactory
 from channels.limits import IpBuckets, Limits
 from channels.metrics import Metrics
 from channels.service import Service
@@ -40,6 +42,8 @@ def create_app(settings: Any, runtime_factory: RuntimeFactory, *,
     """The service. `runtime_factory(settings)` is an async context manager yielding the
     runtime; `bus_factory(settings)` a bus (default: the one [bus] names)."""
     metrics = Metrics()
+    # Built now, not in the lifespan: a missing shared token secret fails before serving.
+    auth = authenticator or AgentAuth.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,7 +51,7 @@ def create_app(settings: Any, runtime_factory: RuntimeFactory, *,
             runtime = await stack.enter_async_context(runtime_factory(settings))
             bus = await stack.enter_async_context(_opened(bus_factory or default_bus, settings))
             service = Service(settings=settings, runtime=runtime, bus=bus,
-                              auth=authenticator or IdentityOnly(settings.server.identity_secret),
+                              auth=auth,
                               metrics=metrics, limits=Limits.from_settings(settings),
                               ip_buckets=IpBuckets(settings.server.messages_per_minute_ip))
             app.state.service = service
@@ -60,6 +64,7 @@ def create_app(settings: Any, runtime_factory: RuntimeFactory, *,
                   description="Customer chat, agents' console and knowledge search. "
                               "Websocket protocol: docs/protocol.md.")
     app.state.metrics = metrics
+    add_cors(app, settings.server.allowed_origins)
     _routes(app)
     return app
 
@@ -74,11 +79,13 @@ async def drain(service: Service, grace: float) -> None:
 
 
 def _routes(app: FastAPI) -> None:
+    from channels.auth_http import router as auth_router
     from channels.http import router
     from channels.ws_agent import agent_socket
     from channels.ws_chat import chat_socket
 
     app.include_router(router)
+    app.include_router(auth_router)
     # The console's and widget's extra endpoints (POST /api/kb/records, GET /api/uploads/{id}).
     from channels import kb_http, media_http
     app.include_router(kb_http.router)

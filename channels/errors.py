@@ -8,7 +8,8 @@ socket or an HTTP response has the same shape: `code` and one human sentence.
         ├── ProtocolError       bad_json, unknown_type, bad_field, frame_too_large,
         │                       binary_not_supported, hello_required, empty_message
         ├── LimitError          message_too_long, too_many_attachments, rate_limited
-        ├── AccessError         unauthorized, forbidden, origin_not_allowed
+        ├── AccessError         unauthorized, bad_credentials, forbidden, identity_invalid,
+        │                       origin_not_allowed
         └── UploadError         upload_empty, upload_too_large, unsupported_type
     plus conversation_not_found, attachment_not_found, not_ready, shutting_down
 """
@@ -20,6 +21,8 @@ from assistant.errors import AssistantError
 # HTTP status for each code an HTTP endpoint can raise (anything else is a 400).
 HTTP_STATUS: dict[str, int] = {
     "unauthorized": 401,
+    "bad_credentials": 401,
+    "identity_invalid": 403,
     "forbidden": 403,
     "origin_not_allowed": 403,
     "conversation_not_found": 404,

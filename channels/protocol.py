@@ -71,7 +71,7 @@ class Ping(_Frame):
 
 class AgentHello(_Frame):
     type: Literal["hello"]
-    token: Annotated[str, Field(min_length=1)]  # from the login endpoint
+    token: str = ""  # from the login endpoint; "" = the socket's Authorization: Bearer header
 
 
 class Subscribe(_Frame):

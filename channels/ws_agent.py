@@ -16,6 +16,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from assistant.errors import AssistantError
+from channels.auth_http import bearer_token
 from channels.errors import AccessError, ChannelError, ProtocolError
 from channels.feed import Feed
 from channels.handlers import AgentIdentity
@@ -60,6 +61,7 @@ class AgentConnection:
         self.service = service
         self.out = out
         self.agent: AgentIdentity | None = None
+        self.token = ""  # checked again on every frame: an expired token stops working
         self.tasks: dict[str, asyncio.Task[None]] = {}  # "inbox" and conversation ids
 
     async def run(self) -> None:
@@ -104,12 +106,14 @@ class AgentConnection:
             await self.out.send({"type": "pong", "nonce": frame.nonce})
             return
         if isinstance(frame, AgentHello):
-            self.agent = self.service.auth.verify_agent_token(frame.token)
+            self.token = frame.token or bearer_token(self.ws.headers.get("authorization"))
+            self.agent = self.service.auth.verify_agent_token(self.token)
             await self.out.send({"type": "ready", "agent": self.agent.name,
                                  "inboxes": list(self.agent.inboxes), "protocol": VERSION})
             return
         if self.agent is None:
             raise AccessError("Send 'hello' with your token first.", code="unauthorized")
+        self.agent = self.service.auth.verify_agent_token(self.token)
         if isinstance(frame, Subscribe):
             await self.on_subscribe(frame, self.agent)
             return

@@ -137,7 +137,7 @@ class ChatConnection:
         if not frame.user_id:
             return ""
         if not frame.user_hash or not self.service.auth.verify_customer(frame.user_id, frame.user_hash):
-            raise AccessError("The identity could not be verified.", code="forbidden")
+            raise AccessError("The identity could not be verified.", code="identity_invalid")
         return frame.user_id
 
     async def _resume(self, frame: Hello) -> ConversationInfo:

@@ -98,7 +98,7 @@ def test_resume_needs_the_token_or_the_verified_user(client: TestClient) -> None
         ws.send_json({"type": "hello", "conversation_id": "nope", "resume_token": "x"})
         assert ws.receive_json()["code"] == "conversation_not_found"
         ws.send_json({"type": "hello", "conversation_id": cid, "user_id": "u42", "user_hash": "forged"})
-        assert ws.receive_json()["code"] == "forbidden"
+        assert ws.receive_json()["code"] == "identity_invalid"
         assert hello(ws, conversation_id=cid, user_id="u42", user_hash="signed-u42")["conversation_id"] == cid
 
 

@@ -43,8 +43,9 @@ def app_from_env() -> Any:
 
 
 def _authenticator(settings: Settings) -> Any:
-    # Until agent accounts are wired in, the app checks customer identities only.
-    return None
+    from channels.auth import AgentAuth
+
+    return AgentAuth.from_settings(settings)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -53,6 +54,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     workers = args.workers or settings.server.workers
+    from channels.auth import token_secret
+
+    token_secret(settings, workers)  # several workers must share it: fail here, not in each worker
     if workers > 1 and settings.bus.backend == "memory":
         log.warning("%d workers with the memory bus: a socket only sees events of its own worker; "
                     "set [bus] backend = \"redis\"", workers)
