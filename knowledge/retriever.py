@@ -32,18 +32,21 @@ def check_filters(filters: Mapping[str, str] | None) -> dict[str, str]:
     return {k: str(v) for k, v in (filters or {}).items() if v}
 
 
-def promote(hits: list[Hit], intent: str, margin: float = PROMOTE_MARGIN) -> list[Hit]:
-    """Put the nearest hit of `intent` first, unless it is much less similar than the top hit.
+Neighbour = tuple[str, float, dict[str, Any]]  # id, cosine similarity, stored metadata
+
+
+def promote(neighbours: list[Neighbour], intent: str, margin: float = PROMOTE_MARGIN) -> list[Neighbour]:
+    """Put the nearest neighbour of `intent` first, unless it is much less similar than the top one.
 
     The margin keeps a clearly better record without that intent (a policy chunk,
-    a transcript) on top when the head's intent is only near-miss.
+    a transcript) on top when the head's intent is only a near miss.
     """
-    if not hits or hits[0].record.intent == intent:
-        return hits
-    best = next((h for h in hits if h.record.intent == intent), None)
-    if best is None or best.score < hits[0].score - margin:
-        return hits
-    return [best] + [h for h in hits if h is not best]
+    if not neighbours or neighbours[0][2].get("intent") == intent:
+        return neighbours
+    best = next((n for n in neighbours if n[2].get("intent") == intent), None)
+    if best is None or best[1] < neighbours[0][1] - margin:
+        return neighbours
+    return [best] + [n for n in neighbours if n is not best]
 
 
 class Retriever:
@@ -90,19 +93,20 @@ class Retriever:
         head = self.head() if self.rerank_depth and "intent" not in where else None
         intents = head.predict(vectors) if head else [None] * len(rows)
         results = []
-        for neighbours, predicted in zip(rows, intents, strict=True):
-            hits = [self.hit(rid, 1.0 - dist, meta) for rid, dist, meta in neighbours]
+        for row, predicted in zip(rows, intents, strict=True):
+            # cosine can dip below 0 for unrelated texts; scores are promised in [0, 1]
+            neighbours = [(rid, min(1.0, max(0.0, 1.0 - dist)), meta) for rid, dist, meta in row]
             if predicted:
-                hits = promote(hits, predicted[0])
-            results.append(hits[:k])
+                neighbours = promote(neighbours, predicted[0])
+            results.append([self.hit(*n) for n in neighbours[:k]])  # build (and fill) only what is returned
         return results
 
     def hit(self, record_id: str, score: float, meta: dict[str, Any]) -> Hit:
         from knowledge.placeholders import fill
 
         record = Record.from_metadata(record_id, meta)
-        score = min(1.0, max(0.0, float(score)))  # cosine can dip below 0 for unrelated texts
-        return Hit(record=record, score=score, text=fill(record.resolution, self.company), metadata=meta)
+        text = fill(record.resolution, self.company)
+        return Hit(record=record, score=float(score), text=text, metadata=meta)
 
     def as_langchain(self, k: int | None = None, filters: Mapping[str, str] | None = None) -> Any:
         """A langchain_core BaseRetriever; each Document has metadata["score"] and ["id"]."""

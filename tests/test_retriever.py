@@ -8,25 +8,29 @@ import pytest
 
 from knowledge.config import KnowledgeConfig
 from knowledge.errors import QueryError
-from knowledge.records import Hit, Record
+from knowledge.records import Record
 from knowledge.retriever import check_filters, promote
 
 
-def hit(rid: str, intent: str, score: float) -> Hit:
-    return Hit(record=Record(id=rid, request="r", resolution="a", intent=intent), score=score, text="a")
+def hit(rid: str, intent: str, score: float) -> tuple[str, float, dict]:
+    return (rid, score, {"intent": intent})
+
+
+def ids(neighbours: list[tuple[str, float, dict]]) -> list[str]:
+    return [n[0] for n in neighbours]
 
 
 def test_promote_moves_the_predicted_intent_first_within_the_margin() -> None:
     hits = [hit("1", "create_account", 0.95), hit("2", "registration_problems", 0.90),
             hit("3", "registration_problems", 0.80)]
-    assert [h.id for h in promote(hits, "registration_problems")] == ["2", "1", "3"]
-    assert [h.id for h in promote(hits, "create_account")] == ["1", "2", "3"]
-    assert [h.id for h in promote(hits, "absent_intent")] == ["1", "2", "3"]
+    assert ids(promote(hits, "registration_problems")) == ["2", "1", "3"]
+    assert ids(promote(hits, "create_account")) == ["1", "2", "3"]
+    assert ids(promote(hits, "absent_intent")) == ["1", "2", "3"]
 
 
 def test_promote_keeps_a_much_better_record_on_top() -> None:
     hits = [hit("policy", "", 0.90), hit("qa", "get_refund", 0.55)]
-    assert [h.id for h in promote(hits, "get_refund", margin=0.2)] == ["policy", "qa"]
+    assert ids(promote(hits, "get_refund", margin=0.2)) == ["policy", "qa"]
     assert promote([], "x") == []
 
 

@@ -1,0 +1,232 @@
+"""Retrieval benchmark: quality, ingest speed and query latency of the knowledge base.
+
+    .venv/bin/python benchmarks/retrieval.py [--quick] [--large N] [--out PATH]
+
+1. A seeded 10% hold-out of the Bitext records, stratified by intent; the other
+   90% are ingested through KnowledgeBase.ingest into a fresh temp data dir.
+   hit@k = one of the first k hits has the held-out request's intent.
+2. Baseline in the same run: plain sentence-transformers fp32 all-MiniLM-L6-v2
+   and brute-force cosine (what a straightforward implementation does), and
+   the project's embedder without the intent head (rerank_depth = 0).
+3. Query latency on a large collection synthesised from the real records by
+   recombining requests of the same intent (--large N, default 100,000).
+Figures go to benchmarks/results/retrieval.json and a table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import random
+import re
+import resource
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from knowledge.base import KnowledgeBase  # noqa: E402
+from knowledge.config import KnowledgeConfig  # noqa: E402
+from knowledge.records import Record  # noqa: E402
+
+BITEXT = ROOT / "demo" / "bitext" / "records.csv"
+SEED = 13
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def split(rows: list[dict[str, str]], share: float = 0.1) -> tuple[list[dict], list[dict]]:
+    """Seeded hold-out of `share` of each intent's rows."""
+    rng = random.Random(SEED)
+    by: dict[str, list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        by[row["intent"]].append(i)
+    held: set[int] = set()
+    for intent in sorted(by):
+        ids = by[intent][:]
+        rng.shuffle(ids)
+        held.update(ids[: max(1, round(len(ids) * share))])
+    return [r for i, r in enumerate(rows) if i not in held], [r for i, r in enumerate(rows) if i in held]
+
+
+def percentiles(ms: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p95_ms": round(float(np.percentile(ms, 95)), 2)}
+
+
+def hit_rates(ranked: list[list[str]], truth: list[str]) -> dict[str, float]:
+    return {"hit@1": round(float(np.mean([r[:1] == [t] for r, t in zip(ranked, truth, strict=True)])), 4),
+            "hit@5": round(float(np.mean([t in r[:5] for r, t in zip(ranked, truth, strict=True)])), 4)}
+
+
+def evaluate(kb: KnowledgeBase, queries: list[str], truth: list[str]) -> dict:
+    ranked, ms = [], []
+    kb.search(queries[0], 5)  # first call loads the model and the intent head
+    for query in queries:
+        started = time.perf_counter()
+        hits = kb.search(query, 5)
+        ms.append((time.perf_counter() - started) * 1000)
+        ranked.append([h.record.intent for h in hits])
+    return {**hit_rates(ranked, truth), **percentiles(ms)}
+
+
+def project(train_csv: Path, queries: list[str], truth: list[str], work: Path) -> dict:
+    kb = KnowledgeBase(KnowledgeConfig(), work / "data")
+    started = time.perf_counter()
+    report = kb.ingest([train_csv])
+    seconds = time.perf_counter() - started
+    out = {"ingest_records": report.added, "ingest_seconds": round(seconds, 2),
+           "ingest_records_per_s": round(report.added / seconds, 1)}
+    started = time.perf_counter()
+    again = kb.ingest([train_csv])
+    out["reingest_seconds"] = round(time.perf_counter() - started, 2)
+    out["reingest_added"] = again.added
+    out.update(evaluate(kb, queries, truth))
+    plain = KnowledgeBase(KnowledgeConfig(rerank_depth=0), work / "data")
+    out["without_intent_head"] = evaluate(plain, queries, truth)
+    out["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    kb.close()
+    plain.close()
+    return out
+
+
+def baseline(train: list[dict], queries: list[str], truth: list[str]) -> dict:
+    """sentence-transformers fp32 with its defaults, then brute-force cosine over a numpy matrix."""
+    from sentence_transformers import SentenceTransformer
+
+    from knowledge.embeddings import packaged_minilm_dir
+
+    model = SentenceTransformer(str(packaged_minilm_dir()), device="cpu")
+    texts = [r["instruction"] for r in train]
+    started = time.perf_counter()
+    matrix = model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+    seconds = time.perf_counter() - started
+    labels = [r["intent"] for r in train]
+    ranked, ms = [], []
+    for query in queries:
+        t = time.perf_counter()
+        q = model.encode([query], normalize_embeddings=True, show_progress_bar=False)[0]
+        top = np.argsort(-(matrix @ q))[:5]
+        ms.append((time.perf_counter() - t) * 1000)
+        ranked.append([labels[i] for i in top])
+    return {"embed_records_per_s": round(len(texts) / seconds, 1), **hit_rates(ranked, truth),
+            **percentiles(ms), "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def synthesise(rows: list[dict], n: int) -> list[Record]:
+    """n records recombined from real ones: the start of one request of an intent + the end of another."""
+    rng = random.Random(SEED)
+    by: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by[row["intent"]].append(row)
+    intents = sorted(by)
+    out = []
+    for i in range(n):
+        intent = intents[i % len(intents)]
+        a, b = rng.choice(by[intent]), rng.choice(by[intent])
+        wa, wb = a["instruction"].split(), b["instruction"].split()
+        words = wa[: rng.randint(1, max(1, len(wa) - 1))] + wb[rng.randint(0, len(wb) - 1):]
+        request = re.sub(r"\d", lambda _: str(rng.randint(0, 9)), " ".join(words))  # fresh order numbers
+        out.append(Record(id=f"synth:{i}", request=request, resolution=a["response"], intent=intent,
+                          category=a["category"], source="synthetic"))
+    return out
+
+
+def large(rows: list[dict], queries: list[str], truth: list[str], n: int, work: Path) -> dict:
+    records = synthesise(rows, n)
+    kb = KnowledgeBase(KnowledgeConfig(), work / "large")
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if time.monotonic() - last[0] > 30 or done == total:
+            last[0] = time.monotonic()
+            print(f"  large: {done}/{total} records", file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    kb.add_records(records, progress=progress)
+    seconds = time.perf_counter() - started
+    out = {"records": n, "build_seconds": round(seconds, 1), "build_records_per_s": round(n / seconds, 1)}
+    sample = list(zip(queries, truth, strict=True))[:200]
+    out.update(evaluate(kb, [q for q, _ in sample], [t for _, t in sample]))
+    out["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    kb.close()
+    return out
+
+
+def table(results: dict) -> str:
+    p, b, w = results["project"], results["baseline"], results["project"]["without_intent_head"]
+    lines = [
+        f"{'':34} {'baseline (st fp32 + cosine)':>28} {'project':>12}",
+        f"{'hit@1':34} {b['hit@1']:>28} {p['hit@1']:>12}",
+        f"{'hit@5':34} {b['hit@5']:>28} {p['hit@5']:>12}",
+        f"{'ingest / embed records/s':34} {b['embed_records_per_s']:>28} {p['ingest_records_per_s']:>12}",
+        f"{'query p50 / p95 ms (4k records)':34} {b['p50_ms']:>15} / {b['p95_ms']:<10} "
+        f"{p['p50_ms']:>6} / {p['p95_ms']}",
+        f"project without intent head: hit@1 {w['hit@1']}, hit@5 {w['hit@5']}",
+        f"re-ingest of the same file: {p['reingest_seconds']} s, added {p['reingest_added']}",
+    ]
+    if results.get("large"):
+        g = results["large"]
+        lines.append(f"{g['records']:,} records: built in {g['build_seconds']} s "
+                     f"({g['build_records_per_s']}/s), query p50 {g['p50_ms']} ms, "
+                     f"p95 {g['p95_ms']} ms, hit@1 {g['hit@1']}")
+    lines.append(f"peak RSS {results['peak_rss_mb']} MB")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="large collection of 5,000, not 100,000")
+    parser.add_argument("--large", type=int, default=None, metavar="N",
+                        help="large collection size (0 = skip)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "retrieval.json")
+    args = parser.parse_args(argv)
+    n_large = args.large if args.large is not None else (5_000 if args.quick else 100_000)
+
+    with BITEXT.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    train, held = split(rows)
+    queries, truth = [r["instruction"] for r in held], [r["intent"] for r in held]
+    results: dict = {"machine": {"python": platform.python_version(), "cpus": _cpus()},
+                     "train_records": len(train), "held_out": len(held)}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        train_csv = work / "train.csv"
+        with train_csv.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(train)
+        print(f"project: ingest {len(train)} records, search {len(held)}", file=sys.stderr)
+        results["project"] = project(train_csv, queries, truth, work)
+        print("baseline: sentence-transformers fp32 + cosine", file=sys.stderr)
+        results["baseline"] = baseline(train, queries, truth)
+        if n_large:
+            print(f"large: {n_large:,} synthesised records", file=sys.stderr)
+            results["large"] = large(rows, queries, truth, n_large, work)
+    results["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
