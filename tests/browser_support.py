@@ -1,0 +1,156 @@
+"""Helpers of the browser tests: a real `assistant serve` on a loopback port with a small
+ingested knowledge base and an agent account, and Debian's Chromium driven by Playwright.
+
+Set BROWSER_TEST_URL=http://127.0.0.1:PORT to run the tests against a server already
+running (with agent "dana", password "correct horse") while working on the UI.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import wave
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).parent.parent
+DATA = Path(__file__).parent / "data"
+CHROMIUM = "/usr/bin/chromium"
+AGENT, PASSWORD = "dana", "correct horse"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def small_bitext(path: Path, rows: int = 300, every: int = 15) -> Path:
+    """Every 15th Bitext row (so all intents are there), 300 in all."""
+    with open(ROOT / "demo/bitext/records.csv", newline="", encoding="utf-8") as src:
+        table = list(csv.reader(src))
+    with open(path, "w", newline="", encoding="utf-8") as dst:
+        csv.writer(dst).writerows([table[0], *table[1::every][:rows]])
+    return path
+
+
+def speech_wav(path: Path) -> Path:
+    """tests/data/audio/jfk.flac as 48 kHz mono 16-bit WAV: what Chromium's fake microphone plays."""
+    import av
+    import numpy as np
+
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+    chunks = []
+    with av.open(str(DATA / "audio/jfk.flac")) as container:
+        for frame in container.decode(audio=0):
+            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+    chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48000)
+        out.writeframes(np.concatenate(chunks).astype("<i2").tobytes())
+    return path
+
+
+def _assistant(args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "assistant", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, check=True, **kwargs)
+
+
+class Server:
+    """`assistant serve` in a subprocess, with the extractive model (fast, grounded)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+        self.env.update(ASSISTANT_DATA_DIR=str(data_dir), ASSISTANT_LLM__BACKEND="extractive",
+                        ASSISTANT_SPEECH__LANGUAGE="en", ASSISTANT_SERVER__TOKEN_SECRET="browser-tests",
+                        HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+        self.process: subprocess.Popen | None = None
+        self._log: Any = None
+
+    def prepare(self) -> None:
+        records = small_bitext(self.data_dir.parent / "records.csv")
+        _assistant(["kb", "ingest", str(records), str(ROOT / "demo/abcd/guidelines.json")], self.env,
+                   timeout=600)
+        help_text = _assistant(["--help"], self.env).stdout
+        if "agents" in help_text:
+            _assistant(["agents", "add", AGENT, "--password-stdin", "--display-name", "Dana"], self.env,
+                       input=PASSWORD + "\n", timeout=120)
+        else:  # until `assistant agents add` exists: the same account, through the store
+            add_agent(self.data_dir / "conversations.db", AGENT, PASSWORD)
+
+    def start(self, timeout: float = 240) -> None:
+        self._log = open(self.data_dir.parent / "serve.log", "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "serve", "--port", str(self.port)],
+            env=self.env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"assistant serve exited: {self.log()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"assistant serve was not ready in {timeout} s: {self.log()[-3000:]}")
+
+    def log(self) -> str:
+        return (self.data_dir.parent / "serve.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+
+
+def add_agent(db: Path, name: str, password: str) -> None:
+    """An agent account in the SQLite store, hashed with argon2id as the login checks it."""
+    import asyncio
+
+    from argon2 import PasswordHasher
+
+    from assistant.store.base import AgentAccount
+    from assistant.store.sqlite import SQLiteStore
+
+    async def put() -> None:
+        store = SQLiteStore(db)
+        await store.open()
+        try:
+            await store.put_agent(AgentAccount(name=name, password_hash=PasswordHasher().hash(password),
+                                               display_name=name.title()))
+        finally:
+            await store.close()
+
+    # A thread of its own: Playwright's sync API may already run an event loop in this one.
+    worker = threading.Thread(target=asyncio.run, args=(put(),))
+    worker.start()
+    worker.join()
+
+
+def chromium_args(fake_audio: Path) -> list[str]:
+    return ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={fake_audio}%noloop",
+            # The "other site" of the embedding test and the server are both on loopback, which
+            # Local Network Access checks would block; a real site and server are both public.
+            "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests"]
