@@ -8,6 +8,7 @@ load on first use, so building one is free.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -36,21 +37,24 @@ class KnowledgeBase:
         self.embedder = Embedder(config.embeddings)  # cheap: the model loads on first embed
         self._store: VectorStore | None = None
         self._retriever: Retriever | None = None
+        self._lock = threading.RLock()  # the server searches from several threads
 
     @property
     def store(self) -> VectorStore:
-        if self._store is None:
-            log.info("opening Chroma (%s)", self.config.chroma.mode)
-            self._store = open_store(self.config.chroma, self.data_dir, self.embedder)
-        return self._store
+        with self._lock:
+            if self._store is None:
+                log.info("opening Chroma (%s)", self.config.chroma.mode)
+                self._store = open_store(self.config.chroma, self.data_dir, self.embedder)
+            return self._store
 
     @property
     def retriever(self) -> Retriever:
-        if self._retriever is None:
-            self._retriever = Retriever(self.store, self.embedder, company=self.company,
-                                        default_k=self.config.default_k,
-                                        rerank_depth=self.config.rerank_depth)
-        return self._retriever
+        with self._lock:
+            if self._retriever is None:
+                self._retriever = Retriever(self.store, self.embedder, company=self.company,
+                                            default_k=self.config.default_k,
+                                            rerank_depth=self.config.rerank_depth)
+            return self._retriever
 
     def ingest(self, paths: Sequence[Path], *, format: str | None = None,
                mapping: ColumnMapping | None = None, prune: bool = False,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -147,11 +148,12 @@ BACKENDS: dict[str, Callable[[EmbeddingConfig], Backend]] = {
 
 
 class Embedder:
-    """Embeds texts with the configured model, loaded on first use; thread-compatible, not thread-safe."""
+    """Embeds texts with the configured model, loaded once on first use (safe from several threads)."""
 
     def __init__(self, config: EmbeddingConfig | None = None) -> None:
         self.config = config or EmbeddingConfig()
         self._backend: Backend | None = None
+        self._lock = threading.Lock()  # server threads searching at start-up must load the model once
 
     @property
     def model_id(self) -> str:
@@ -164,12 +166,17 @@ class Embedder:
 
     def backend(self) -> Backend:
         if self._backend is None:
-            started = time.perf_counter()
-            log.info("loading embedding model %s", self.config.model)
-            loader = BACKENDS.get(self.config.model, _load_hub)
-            self._backend = loader(self.config)
-            log.info("embedding model %s loaded in %.1f s", self.config.model, time.perf_counter() - started)
+            with self._lock:
+                if self._backend is None:
+                    self._backend = self._load()
         return self._backend
+
+    def _load(self) -> Backend:
+        started = time.perf_counter()
+        log.info("loading embedding model %s", self.config.model)
+        backend = BACKENDS.get(self.config.model, _load_hub)(self.config)
+        log.info("embedding model %s loaded in %.1f s", self.config.model, time.perf_counter() - started)
+        return backend
 
     def embed(self, texts: Sequence[str], *,
               progress: Callable[[int, int], None] | None = None) -> np.ndarray:

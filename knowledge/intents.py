@@ -105,7 +105,8 @@ def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Full-batch Adam on the softmax cross-entropy: a few hundred ms for thousands of rows."""
     w = np.zeros((x.shape[1], y.shape[1]), dtype=np.float32)
     b = np.zeros(y.shape[1], dtype=np.float32)
-    moments = [[np.zeros_like(w), np.zeros_like(w)], [np.zeros_like(b), np.zeros_like(b)]]
+    moments: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros_like(w), np.zeros_like(w)),
+                                                    (np.zeros_like(b), np.zeros_like(b))]
     for step in range(1, _STEPS + 1):
         logits = (x @ w) * _SCALE + b
         logits -= logits.max(axis=1, keepdims=True)

@@ -169,7 +169,8 @@ class VectorStore:
         offset = 0
         while True:
             got = self._call("read", lambda o=offset: self.collection.get(
-                where={"intent": {"$ne": ""}}, include=["embeddings", "metadatas"], limit=_PAGE, offset=o))
+                where={"intent": {"$ne": ""}},  # type: ignore[dict-item]
+                include=["embeddings", "metadatas"], limit=_PAGE, offset=o))
             if len(got["ids"]):
                 vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
                 intents += [str((m or {}).get("intent", "")) for m in got["metadatas"] or []]
@@ -193,8 +194,8 @@ class VectorStore:
 
     def load_head(self) -> IntentHead | None:
         try:
-            side = self.client.get_collection(self.head_name,
-                                              embedding_function=self.embedder.chroma_function())
+            side = self.client.get_collection(
+                self.head_name, embedding_function=self.embedder.chroma_function())  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - not found (no head trained yet): plain ranking
             return None
         got = self._call("read", lambda: side.get(include=["metadatas"]))

@@ -245,3 +245,14 @@ def test_http_mode_against_a_real_chroma_server(chroma_server: int, data_dir: Pa
         assert stats["chroma"] == {"mode": "http", "location": f"http://127.0.0.1:{chroma_server}",
                                    "collection": "support_records"}
     assert not (data_dir / "chroma").exists()  # nothing was written locally
+
+
+def test_concurrent_first_searches_share_one_model(kb: KnowledgeBase) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fresh = KnowledgeBase(kb.config, kb.data_dir, COMPANY)  # nothing loaded yet
+    queries = ["I want to cancel my order", "where is my refund", "I forgot my password"] * 4
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda q: [h.id for h in fresh.search(q, 3)], queries))
+    assert results == [[h.id for h in kb.search(q, 3)] for q in queries]
+    fresh.close()
