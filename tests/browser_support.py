@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import wave
@@ -83,12 +82,8 @@ class Server:
         records = small_bitext(self.data_dir.parent / "records.csv")
         _assistant(["kb", "ingest", str(records), str(ROOT / "demo/abcd/guidelines.json")], self.env,
                    timeout=600)
-        help_text = _assistant(["--help"], self.env).stdout
-        if "agents" in help_text:
-            _assistant(["agents", "add", AGENT, "--password-stdin", "--display-name", "Dana"], self.env,
-                       input=PASSWORD + "\n", timeout=120)
-        else:  # until `assistant agents add` exists: the same account, through the store
-            add_agent(self.data_dir / "conversations.db", AGENT, PASSWORD)
+        _assistant(["agents", "add", AGENT, "--password-stdin", "--display-name", "Dana"], self.env,
+                   input=PASSWORD + "\n", timeout=120)
 
     def start(self, timeout: float = 240) -> None:
         self._log = open(self.data_dir.parent / "serve.log", "w")  # noqa: SIM115 - closed in stop()
@@ -121,30 +116,6 @@ class Server:
                 self.process.wait()
         if self._log is not None:
             self._log.close()
-
-
-def add_agent(db: Path, name: str, password: str) -> None:
-    """An agent account in the SQLite store, hashed with argon2id as the login checks it."""
-    import asyncio
-
-    from argon2 import PasswordHasher
-
-    from assistant.store.base import AgentAccount
-    from assistant.store.sqlite import SQLiteStore
-
-    async def put() -> None:
-        store = SQLiteStore(db)
-        await store.open()
-        try:
-            await store.put_agent(AgentAccount(name=name, password_hash=PasswordHasher().hash(password),
-                                               display_name=name.title()))
-        finally:
-            await store.close()
-
-    # A thread of its own: Playwright's sync API may already run an event loop in this one.
-    worker = threading.Thread(target=asyncio.run, args=(put(),))
-    worker.start()
-    worker.join()
 
 
 def chromium_args(fake_audio: Path) -> list[str]:

@@ -380,7 +380,7 @@ def test_a_person_takes_over_replies_hands_back_and_saves_the_case(customer: Wid
     page.click("#send-reply")
     agent_bubble = customer.el.locator(".msg.agent")
     expect(agent_bubble).to_contain_text("Hi, Dana here.")
-    expect(agent_bubble.locator(".who")).to_contain_text(AGENT)
+    expect(agent_bubble.locator(".who")).to_contain_text(AGENT, ignore_case=True)
     customer.el.locator("textarea").fill("")
     customer.shot("widget-agent.png", top=".msg.system")
 
