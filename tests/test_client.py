@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from channel_fakes import FakeAuthenticator, FakeRuntimeFactory
+from live_server import Live, live_app
 
 from assistant.events import AnswerCompleted, AnswerDelta, Event, UserMessage
-from channels.app import create_app
 from channels.client import ChatClient, ClientError, connect, http_base
 from channels.client_frames import Ready, ServerError, parse_server_frame
 
@@ -21,33 +18,10 @@ PNG = Path(__file__).parent / "data" / "abcd" / "customer_site.png"
 WORDS = tuple(f"w{i} " for i in range(30))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Live:
-    def __init__(self, url: str, factory: FakeRuntimeFactory) -> None:
-        self.url, self.factory = url, factory
-
-    @property
-    def dialogue(self) -> Any:
-        return self.factory.runtime.dialogue  # type: ignore[union-attr]
-
-
 @pytest.fixture
 async def live(settings: Any) -> AsyncIterator[Live]:
-    factory, port = FakeRuntimeFactory(), free_port()
-    app = create_app(settings, factory, authenticator=FakeAuthenticator())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    yield Live(f"ws://127.0.0.1:{port}/ws/chat", factory)
-    server.should_exit = True
-    await task
+    async with live_app(settings) as server:
+        yield server
 
 
 async def until_answer(chat: ChatClient, drop_after_deltas: int | None = None) -> list[Any]:
