@@ -35,7 +35,7 @@ from assistant.speech.faster import FasterWhisperTranscriber  # noqa: E402
 from assistant.speech.openai_whisper import OpenAIWhisperTranscriber  # noqa: E402
 from assistant.speech.options import WhisperOptions  # noqa: E402
 from assistant.speech.synth import speak  # noqa: E402
-from assistant.speech.vocabulary import prompt_for, words_from_texts  # noqa: E402
+from assistant.speech.vocabulary import kb_vocabulary, prompt_for  # noqa: E402
 
 ROOT = Path(__file__).parent.parent
 JFK = ROOT / "tests" / "data" / "audio" / "jfk.flac"
@@ -193,8 +193,7 @@ def main() -> None:
     clips = make_clips(held_out, args.clips)
     kb = open_kb(kept, data_dir)
     typed = hits(kb, [c.text for c in clips], [c.intent for c in clips])
-    vocabulary = words_from_texts(r.request for r in kept)
-    vocab_prompt = prompt_for(vocabulary)
+    vocab_prompt = prompt_for(kb_vocabulary(kb))  # what the server primes Whisper with
     chosen = [r for r in runs() if args.only is None or r.name in args.only]
     results = [measure(run, clips, kb, vocab_prompt, data_dir) for run in chosen]
     report = {

@@ -206,3 +206,12 @@ def test_the_trimmed_window_hears_what_the_full_window_hears(model_dir: Path) ->
     trimmed = FasterWhisperTranscriber(WhisperOptions(language="en", trim_window=True), model_dir)
     for note in (JFK.read_bytes(), clip("webm")):
         assert words(trimmed.transcribe(note).text) == words(full.transcribe(note).text)
+
+
+async def test_the_services_vocabulary_follows_the_callers() -> None:
+    fake = FakeTranscriber()
+    fake.release.set()
+    service = SpeechService(fake, vocabulary=["invoice", "refund"])
+    await service.transcribe(b"x", vocabulary=["ORD-1234"])
+    service.close()
+    assert fake.prompts == ["ORD-1234, invoice, refund."]

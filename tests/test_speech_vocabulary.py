@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assistant.speech.vocabulary import MAX_PROMPT_CHARS, prompt_for, whisper_prompt, words_from_texts
 
 
@@ -38,3 +40,20 @@ def test_knowledge_base_words_are_the_frequent_content_words() -> None:
     assert set(words) == {"invoice", "order", "iPhone", "refund"}  # iPhone keeps its capital
     assert "please" not in words and "want" not in words  # too common to help
     assert "Number" not in words and "number" not in words  # placeholders are not speech
+
+
+@pytest.mark.model
+def test_the_knowledge_base_gives_its_frequent_words(tmp_path) -> None:
+    from assistant.speech.vocabulary import kb_vocabulary
+    from knowledge.base import KnowledgeBase
+    from knowledge.config import KnowledgeConfig
+    from knowledge.records import Record
+
+    kb = KnowledgeBase(KnowledgeConfig(), tmp_path)
+    requests = ["where is my invoice", "send the invoice again", "I never got an invoice",
+                "cancel my subscription", "how to cancel the subscription", "subscription cancel now"]
+    kb.add_records([Record(id=f"r{i}", request=text, resolution="ok") for i, text in enumerate(requests)])
+    try:
+        assert set(kb_vocabulary(kb)) == {"invoice", "cancel", "subscription"}
+    finally:
+        kb.close()

@@ -23,28 +23,34 @@ log = logging.getLogger(__name__)
 
 
 class SpeechService:
-    def __init__(self, transcriber: Transcriber, *, concurrency: int = 1) -> None:
+    def __init__(self, transcriber: Transcriber, *, concurrency: int = 1,
+                 vocabulary: Iterable[str] = ()) -> None:
         self.transcriber = transcriber
         self.concurrency = concurrency
+        self.vocabulary = tuple(vocabulary)  # for every note, e.g. kb_vocabulary(kb)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="whisper")
         self._slots: asyncio.Semaphore | None = None  # made on the loop that first uses it
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SpeechService:
-        """The configured backend; its model loads on the first transcription (or warm_up)."""
+    def from_settings(cls, settings: Settings, *, vocabulary: Iterable[str] = ()) -> SpeechService:
+        """The configured backend; its model loads on the first transcription (or warm_up).
+
+        `vocabulary`: words for every note; `kb_vocabulary(kb)` gives the knowledge
+        base's (with them, spoken requests found the right intent as often as typed ones).
+        """
         from assistant.speech import TRANSCRIBERS
 
         transcriber = TRANSCRIBERS.create(settings.speech.backend, settings)
-        return cls(transcriber, concurrency=settings.speech.concurrency)
+        return cls(transcriber, concurrency=settings.speech.concurrency, vocabulary=vocabulary)
 
     async def transcribe(self, audio: bytes, *, language: str | None = None,
                          vocabulary: Iterable[str] = ()) -> Transcript:
         """The transcript of a voice note; bad audio raises AudioError with its code.
 
-        `vocabulary`: words this conversation makes likely (from the knowledge
-        base, the customer's orders), added to the configured ones.
+        `vocabulary`: words this conversation makes likely (the customer's order
+        numbers, products), put before the service's own so they survive the cut.
         """
-        prompt = prompt_for(vocabulary)
+        prompt = prompt_for([*vocabulary, *self.vocabulary])
         # Waiting here rather than in the pool's queue: a customer who leaves
         # while queued (a cancelled task) never costs a transcription.
         async with self._semaphore():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 MAX_PROMPT_CHARS = 400  # Whisper keeps ~220 prompt tokens; stay well inside them
 
@@ -70,3 +71,8 @@ def _usual_spelling(word: str, forms: Counter[str]) -> str:
     form = forms.most_common(1)[0][0]
     # A capital at the start of a sentence is noise; inner capitals are a name (iPhone, PDF).
     return form if form[1:] != form[1:].lower() else word
+
+
+def kb_vocabulary(kb: Any, top: int = 40) -> list[str]:
+    """words_from_texts over the requests of a knowledge.base.KnowledgeBase's records."""
+    return words_from_texts((str(m.get("request", "")) for m in kb.store.metadatas()), top=top)
