@@ -8,4 +8,5 @@ LLM_BACKENDS = Registry("llm backend", {
     "vlm": "assistant.llm.vlm:TransformersVLM.from_settings",
     "openai": "assistant.llm.openai_http:OpenAIChat.from_settings",
     "extractive": "assistant.llm.extractive:ExtractiveBackend.from_settings",
+    "fixed": "assistant.llm.fake:FixedLLM.from_settings",  # load tests: a fixed answer, no model
 })

@@ -47,3 +47,30 @@ class FakeLLM:
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+class FixedLLM:
+    """A stand-in model for load tests (llm.backend = "fixed"): streams the same answer
+    at once, word by word, remembering nothing, so the server's own cost is what shows."""
+
+    name = "fixed"
+    supports_images = False
+    ANSWER = ("Thank you for reaching out. You can cancel the order from the Orders page: "
+              "open it and press Cancel.")
+
+    def __init__(self, answer: str = ANSWER) -> None:
+        self.words = [w + " " for w in answer.split()]
+
+    @classmethod
+    def from_settings(cls, settings: object) -> FixedLLM:
+        return cls()
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
+        for word in self.words:
+            yield Delta(word)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    async def aclose(self) -> None:
+        return None
