@@ -95,3 +95,12 @@ def test_several_workers_or_the_redis_bus_need_a_shared_token_secret(settings: A
     shared = settings.model_copy(update={"server": settings.server.model_copy(
         update={"workers": 4, "token_secret": "s"})})
     assert token_secret(shared) == "s"
+
+
+def test_assistant_serve_with_several_workers_refuses_to_start_without_a_token_secret(
+        settings: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.cli import main
+
+    assert main(["--data-dir", str(settings.data_dir), "serve", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "config_invalid" in err and "server.token_secret" in err
