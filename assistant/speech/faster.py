@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.errors import DependencyMissing, ModelError
+from assistant.errors import DependencyMissing, ModelError, ModelUnavailable
 from assistant.speech.audio import SAMPLE_RATE, decode
 from assistant.speech.base import Segment, Transcript
 from assistant.speech.options import WhisperOptions
@@ -58,7 +58,7 @@ class FasterWhisperTranscriber:
                                 cpu_threads=self.options.threads, num_workers=self.options.workers,
                                 download_root=str(self.data_dir / "models" / "hub"))
         except (RuntimeError, ValueError, OSError) as exc:
-            raise ModelError(f"cannot load Whisper model '{self.options.model}': {exc}") from exc
+            raise ModelUnavailable(f"cannot load Whisper model '{self.options.model}': {exc}") from exc
         model.trim_window = self.options.trim_window
         log.info("loaded faster-whisper %s from %s in %.1f s",
                  self.options.model, source, time.perf_counter() - started)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.errors import DependencyMissing, ModelError
+from assistant.errors import DependencyMissing, ModelError, ModelUnavailable
 from assistant.speech.audio import SAMPLE_RATE, decode
 from assistant.speech.base import Segment, Transcript
 from assistant.speech.options import WhisperOptions
@@ -76,7 +76,7 @@ class OpenAIWhisperTranscriber:
             model = whisper.load_model(source, device="cpu",
                                        download_root=str(self.data_dir / "models" / "openai-whisper"))
         except (RuntimeError, OSError) as exc:
-            raise ModelError(f"cannot load Whisper model '{self.options.model}': {exc}") from exc
+            raise ModelUnavailable(f"cannot load Whisper model '{self.options.model}': {exc}") from exc
         # whisper reads its tokenizer file without closing it (a ResourceWarning on
         # every first use); read it once here, where that warning is expected.
         with warnings.catch_warnings():
