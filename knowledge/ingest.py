@@ -67,10 +67,12 @@ class Ingestor:
     def __init__(self, store: VectorStore, embedder: Embedder) -> None:
         self.store = store
         self.embedder = embedder
+        self._labels_changed = False  # did this run add a record with an intent?
 
     def run(self, records: list[Record], report: IngestReport, *, prune: bool = False,
             progress: Progress | None = None) -> IngestReport:
         started = time.perf_counter()
+        self._labels_changed = False
         records, duplicates = dedupe(records)
         report.unchanged += duplicates  # the same id twice in one ingest is stored once
         total = len(records)
@@ -85,7 +87,8 @@ class Ingestor:
             report.warnings.append("not pruned: some rows were skipped; fix them and ingest again")
         elif prune:
             report.pruned = self._prune(records)
-        if report.added or report.updated or report.pruned:
+        # New records without an intent (say, a conversation an agent saved) leave the head as it is.
+        if self._labels_changed or report.updated or report.pruned:
             self.refresh_head()
         report.seconds += time.perf_counter() - started
         return report
@@ -108,6 +111,7 @@ class Ingestor:
                              [r.metadata() for r in group], replace=replace)
         report.added += len(new)
         report.updated += len(changed)
+        self._labels_changed |= any(r.intent for r in new)
 
     def _prune(self, records: list[Record]) -> int:
         """Delete stored ids of the ingested sources that this ingest no longer contains."""

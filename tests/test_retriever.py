@@ -89,3 +89,26 @@ def test_intent_filter_bypasses_the_head(data_dir: Path) -> None:
     hits = kb.search("refund", 4, filters={"intent": "track_refund"})
     assert [h.record.intent for h in hits] == ["track_refund", "track_refund"]
     assert hits[0].score >= hits[1].score
+
+
+@pytest.mark.model
+def test_head_follows_relabelled_and_pruned_records(data_dir: Path) -> None:
+    from knowledge.base import KnowledgeBase
+
+    def records(parcel_intent: str) -> list[Record]:
+        refunds = ["refund please", "money back", "I want a refund"]
+        parcels = ["where is my parcel", "track my package", "delivery status"]
+        return ([Record(id=f"r{j}", request=t, resolution="a", intent="get_refund", source="t")
+                 for j, t in enumerate(refunds)]
+                + [Record(id=f"p{j}", request=t, resolution="a", intent=parcel_intent, source="t")
+                   for j, t in enumerate(parcels)])
+
+    kb = KnowledgeBase(KnowledgeConfig(), data_dir)
+    kb.add_records(records("track_order"))
+    assert kb.store.load_head().labels == ("get_refund", "track_order")
+    kb.add_records([Record(id="note", request="saved chat", resolution="b", source="console")])
+    assert kb.store.load_head().labels == ("get_refund", "track_order")
+    kb.add_records(records("delivery_status"))  # same requests, new label: updated, not added
+    assert kb.store.load_head().labels == ("delivery_status", "get_refund")
+    kb.add_records([r for r in records("delivery_status") if r.intent == "get_refund"], prune=True)
+    assert kb.store.load_head() is None  # one intent left: nothing to choose between
