@@ -15,6 +15,7 @@ and travel as attachment ids.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -26,7 +27,8 @@ from assistant.events import Event, UserMessage
 from channels.client_frames import Frame, Ready, ServerError, parse_server_frame
 
 # Close codes after which trying again cannot help (bad token, origin not allowed).
-FINAL_CLOSE = frozenset({4401, 4403})
+CLOSE_CODES = {4401: "unauthorized", 4403: "origin_not_allowed"}
+FINAL_CLOSE = frozenset(CLOSE_CODES)
 
 
 class ClientError(AssistantError):
@@ -71,15 +73,16 @@ class ChatClient:
 
     async def open(self) -> Ready:
         from websockets.asyncio.client import connect as ws_connect
+        from websockets.typing import Origin
 
-        self._ws = await asyncio.wait_for(ws_connect(self.url, origin=self.origin, max_size=None,
+        origin = Origin(self.origin) if self.origin else None
+        self._ws = await asyncio.wait_for(ws_connect(self.url, origin=origin, max_size=None,
                                                      open_timeout=self.timeout), self.timeout)
         hello: dict[str, Any] = {"type": "hello", **{k: v for k, v in self.identity.items() if v}}
         if self.conversation_id:
             hello.update(conversation_id=self.conversation_id, resume_token=self.resume_token,
                          last_seq=self.last_seq)
-        await self._ws.send(json.dumps(hello))
-        frame = parse_server_frame(json.loads(await asyncio.wait_for(self._ws.recv(), self.timeout)))
+        frame = await self._hello(hello)
         if isinstance(frame, ServerError):
             await self._ws.close()
             raise ClientError(frame.message, code=frame.code)
@@ -90,6 +93,20 @@ class ChatClient:
         for pending in list(self.pending.values()):  # unacknowledged: the server dedupes
             await self._ws.send(json.dumps(pending))
         return frame
+
+    async def _hello(self, hello: dict[str, Any]) -> Frame:
+        from websockets.exceptions import ConnectionClosed
+
+        # A server that refuses the socket (origin) sends its error and closes at once:
+        # the hello may find the socket closed, but the error frame is still there to read.
+        with contextlib.suppress(ConnectionClosed):
+            await self._ws.send(json.dumps(hello))
+        try:
+            return parse_server_frame(json.loads(await asyncio.wait_for(self._ws.recv(), self.timeout)))
+        except ConnectionClosed as exc:
+            code = getattr(exc.rcvd, "code", None)
+            raise ClientError(f"The server closed the connection ({code}).",
+                              code=CLOSE_CODES.get(code or 0, "disconnected")) from None
 
     @property
     def url(self) -> str:
@@ -190,7 +207,7 @@ class ChatClient:
                 self.reconnects += 1
                 return ready
             except ClientError as exc:
-                if exc.code != "shutting_down":  # forbidden, not found …: trying again cannot help
+                if exc.code not in ("shutting_down", "disconnected"):  # forbidden, not found …: final
                     raise
                 last = exc.message
             except Exception as exc:  # refused, timed out, a proxy's 502 during the handshake

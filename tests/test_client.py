@@ -119,3 +119,14 @@ def test_frames_from_a_newer_server_still_parse() -> None:
     assert isinstance(frame, AnswerDelta) and frame.conversation_id == "c1"
     assert parse_server_frame({"type": "poll", "question": "?"}).type == "poll"  # type: ignore[union-attr]
     assert http_base("wss://shop.example/ws/chat") == "https://shop.example"
+
+
+async def test_a_browser_like_client_sends_its_origin(settings: Any) -> None:
+    from channel_fakes import with_server
+
+    async with live_app(with_server(settings, allowed_origins=["https://shop.example"])) as server:
+        async with await connect(server.url, origin="https://shop.example") as chat:
+            assert chat.ready is not None
+        with pytest.raises(ClientError) as err:
+            await connect(server.url, origin="https://evil.example")
+        assert err.value.code == "origin_not_allowed"
