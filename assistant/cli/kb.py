@@ -30,7 +30,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p = sub.add_parser("ingest", parents=[common], help="import support records from files",
                        description="Import records; unchanged records are skipped, so re-running is cheap.")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="CSV, JSONL, JSON, Markdown … files")
-    p.add_argument("--format", metavar="F", default=None, help="file format (default: sniffed per file)")
+    from knowledge.importers.sniff import FORMATS  # a tuple of names: cheap to import
+
+    p.add_argument("--format", metavar="F", default=None, choices=FORMATS,
+                   help=f"one of {', '.join(FORMATS)} (default: sniffed per file)")
     p.add_argument("--prune", action="store_true",
                    help="delete stored records of these sources that the files no longer contain")
     p.add_argument("--map", action="extend", nargs="+", default=[], metavar="FIELD=COLUMN",
