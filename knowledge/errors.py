@@ -2,6 +2,7 @@
 
     KnowledgeError (code "knowledge_error")
     ├── RecordError        bad_record           a row that cannot become a record
+    ├── RedactPatternError bad_redact_pattern   a configured redaction regex is unusable
     ├── FormatError        unknown_format       a file whose format is unknown or unreadable
     ├── EmbeddingError     embedding_error      the embedding model failed to load or run
     ├── VectorStoreError   vector_store_error   Chroma is unreachable or refused a write
@@ -39,3 +40,9 @@ class VectorStoreError(KnowledgeError):
 
 class QueryError(KnowledgeError):
     code = "bad_query"
+
+
+class RedactPatternError(KnowledgeError):
+    """A configured redaction regex that does not compile or matches the empty string."""
+
+    code = "bad_redact_pattern"

@@ -11,13 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from knowledge.errors import KnowledgeError
+from knowledge.errors import RedactPatternError
 
-
-class RedactPatternError(KnowledgeError):
-    """A configured redaction regex that does not compile or matches nothing at all."""
-
-    code = "bad_redact_pattern"
+__all__ = ["RedactPatternError", "Redactor", "luhn_valid"]
 
 
 _PLACEHOLDER = re.compile(r"(\{\{.*?\}\})")
