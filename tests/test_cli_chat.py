@@ -40,11 +40,12 @@ async def chat(data_dir: Path, url: str, lines: str, *extra: str) -> tuple[int, 
 async def test_a_scripted_chat_streams_answers_sends_files_and_asks_for_a_person(
         live: Live, data_dir: Path) -> None:
     code, out, err = await chat(data_dir, live.url, f"Where is my order?\n/image {PNG}\n/voice {FLAC}\n"
-                                "/image nowhere.png\n/human\nstill there?\n/quit\n")
+                                "/image nowhere.png\n/human\n/human\nstill there?\n/quit\n")
     assert code == 0, err
     assert out.count("assistant: Hello there\n  sources: cancel_order (0.90)") == 3  # text, image, voice
     assert "error [file_not_found]" in out
     assert "[waiting for a person to join]" in out
+    assert "[a person is already on the way]" in out  # a second /human does not wait for a reply
     turns = live.dialogue.turns
     assert [len(t.attachments) for t in turns] == [0, 1, 1, 0] and turns[-1].text == "still there?"
     session = json.loads((data_dir / "chat-session.json").read_text())

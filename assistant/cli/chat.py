@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -45,6 +46,7 @@ def default_url(settings: Settings) -> str:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     url = args.url or default_url(settings)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upload would break the chat
     session = Session(settings.data_dir / SESSION_FILE, url)
     from websockets.exceptions import WebSocketException
 
@@ -154,7 +156,12 @@ class Chat:
                     raise AssistantError(f"usage: {word} PATH (of an existing file)", code="file_not_found")
                 self.mine.add(await chat.send_file(path))
             elif word == "/human":
-                await chat.handoff()
+                if chat.state in ("waiting_human", "human"):
+                    self.say("[a person is already on the way]" if chat.state == "waiting_human"
+                             else "[you are talking with a person]")
+                    self.replied.set()
+                else:
+                    await chat.handoff()
             elif word.startswith("/"):
                 self.say(HELP)
                 self.replied.set()
