@@ -4,7 +4,8 @@ All database work runs on one dedicated thread that owns the connection, so the
 event loop never blocks on disk. Appends take `BEGIN IMMEDIATE`, the database's
 write lock, before reading last_seq: several processes sharing the file still get
 consecutive, unique seqs. With synchronous=FULL every commit is fsynced before
-`append` returns (see docs/store.md for the cost and the NORMAL trade-off).
+`append` returns (see docs/store.md for the cost and the NORMAL trade-off); writes
+waiting at the same time share one transaction and one fsync (group_commit.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from assistant.errors import StoreError
 from assistant.events import Event, State
 from assistant.store import common
 from assistant.store.base import AgentAccount, Attachment, ConversationInfo
+from assistant.store.group_commit import GroupCommitter
 
 T = TypeVar("T")
 
@@ -58,6 +60,7 @@ class SQLiteStore:
         self.busy_timeout = busy_timeout  # seconds to wait for another process's write lock
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        self._writes: GroupCommitter | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> SQLiteStore:
@@ -69,6 +72,7 @@ class SQLiteStore:
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._writes = GroupCommitter(self._executor, self._db)
         await self._run(self._connect)
 
     async def close(self) -> None:
@@ -76,7 +80,7 @@ class SQLiteStore:
             return
         await self._run(self._disconnect)
         self._executor.shutdown(wait=True)
-        self._executor = None
+        self._executor = self._writes = None
 
     def _connect(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,18 +108,10 @@ class SQLiteStore:
             raise StoreError(f"The conversation database failed: {exc}.") from exc
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._run(self._transaction, fn, *args)
-
-    def _transaction(self, fn: Callable[..., T], *args: Any) -> T:
-        conn = self._db()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(conn, *args)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
+        """fn(conn, *args) in a transaction, committed (durable) on return; all or nothing."""
+        if self._writes is None:
+            raise StoreError("The conversation store is not open.")
+        return await self._writes.write(fn, *args)
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
