@@ -376,7 +376,7 @@ def test_a_person_takes_over_replies_hands_back_and_saves_the_case(customer: Wid
     page.locator("#reply").type("Hi, Dana here. ")
     expect(customer.el.locator(".typing")).to_contain_text("is typing")  # the agent's typing, shown live
     customer.el.locator("textarea").type("ok")
-    expect(page.locator("#customer-typing")).to_be_visible()
+    expect(page.locator("#customer-typing")).to_be_visible(timeout=15_000)  # slow under load
     page.click("#send-reply")
     agent_bubble = customer.el.locator(".msg.agent")
     expect(agent_bubble).to_contain_text("Hi, Dana here.")
