@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 from assistant.errors import AssistantError
 from assistant.events import AnswerCompleted, AnswerDelta, AnswerStarted, ErrorEvent, Event, Source
-from assistant.llm.base import ChatRequest, LLMBackend
+from assistant.llm.base import ChatRequest, Delta, LLMBackend
 from assistant.store.base import ConversationStore
 from knowledge.records import Hit
 
@@ -31,42 +31,83 @@ def sources_of(hits: Sequence[Hit]) -> tuple[Source, ...]:
 async def stream_answer(store: ConversationStore, llm: LLMBackend, request: ChatRequest, *,
                         conversation_id: str, answer_id: str,
                         sources: tuple[Source, ...]) -> AsyncGenerator[Event, None]:
-    """AnswerStarted, AnswerDelta…, then the closing event; each stored, then yielded."""
+    """AnswerStarted, AnswerDelta…, then the closing event; each stored, then yielded.
+
+    The model runs ahead in its own task. Whatever text arrived while the previous
+    delta was being stored goes out as one delta: token by token when the store keeps
+    up, fewer and larger writes when it does not (many conversations at once).
+    """
     yield await store.append(AnswerStarted(conversation_id=conversation_id, message_id=answer_id))
     parts: list[str] = []
     finished = False
     stream = llm.stream(request)
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    pump = asyncio.create_task(_pump(stream, queue))
     try:
-        try:
-            async for delta in stream:
-                if delta.text:
-                    parts.append(delta.text)
-                    yield await store.append(AnswerDelta(conversation_id=conversation_id,
-                                                         message_id=answer_id, text=delta.text))
-        except AssistantError as exc:
+        while True:
+            texts, end = _drain(await queue.get(), queue)
+            if texts:
+                parts.append("".join(texts))
+                yield await store.append(AnswerDelta(conversation_id=conversation_id,
+                                                     message_id=answer_id, text=parts[-1]))
+            if end is None:
+                continue
             finished = True
-            log.warning("answer %s failed: %s", answer_id, exc.message)
-            yield await store.append(ErrorEvent(conversation_id=conversation_id, code=exc.code,
-                                                message=exc.message, message_id=answer_id))
+            yield await store.append(_closing(end, conversation_id, answer_id, parts, sources))
             return
-        except Exception:  # a backend bug must still end the turn, not hang the client
-            finished = True
-            log.exception("answer %s: the model backend crashed", answer_id)
-            yield await store.append(ErrorEvent(
-                conversation_id=conversation_id, code="model_error", message_id=answer_id,
-                message="The assistant could not answer because of an internal error."))
-            return
-        finished = True
-        yield await store.append(AnswerCompleted(conversation_id=conversation_id, message_id=answer_id,
-                                                 text="".join(parts).strip(), sources=sources))
     finally:
+        pump.cancel()
+        await asyncio.gather(pump, return_exceptions=True)
         await _close(stream)
         if not finished:
-            # The consumer went away (aclose or cancel): stop the model and record what was said.
+            # The consumer went away (aclose or cancel): the model is stopped; record what was said.
             # Shielded so a second cancellation cannot lose the write.
             cut = AnswerCompleted(conversation_id=conversation_id, message_id=answer_id,
                                   text="".join(parts), sources=sources, interrupted=True)
             await asyncio.shield(store.append(cut))
+
+
+_END = object()  # the model finished normally
+
+
+async def _pump(stream: AsyncIterator[Delta], queue: asyncio.Queue[object]) -> None:
+    """Model text into the queue, then _END, or the exception that ended it."""
+    try:
+        async for delta in stream:
+            if delta.text:
+                queue.put_nowait(delta.text)
+    except Exception as exc:  # handed to the consumer, which ends the turn with it
+        queue.put_nowait(exc)
+        return
+    queue.put_nowait(_END)
+
+
+def _drain(first: object, queue: asyncio.Queue[object]) -> tuple[list[str], object | None]:
+    """The texts waiting in the queue, and the end marker if one came after them."""
+    texts: list[str] = []
+    item: object = first
+    while isinstance(item, str):
+        texts.append(item)
+        try:
+            item = queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return texts, None
+    return texts, item
+
+
+def _closing(end: object, conversation_id: str, answer_id: str, parts: list[str],
+             sources: tuple[Source, ...]) -> Event:
+    if end is _END:
+        return AnswerCompleted(conversation_id=conversation_id, message_id=answer_id,
+                               text="".join(parts).strip(), sources=sources)
+    if isinstance(end, AssistantError):
+        log.warning("answer %s failed: %s", answer_id, end.message)
+        return ErrorEvent(conversation_id=conversation_id, code=end.code, message=end.message,
+                          message_id=answer_id)
+    # A backend bug must still end the turn, not hang the client.
+    log.error("answer %s: the model backend crashed", answer_id, exc_info=end)  # type: ignore[arg-type]
+    return ErrorEvent(conversation_id=conversation_id, code="model_error", message_id=answer_id,
+                      message="The assistant could not answer because of an internal error.")
 
 
 async def collect(llm: LLMBackend, request: ChatRequest) -> str:

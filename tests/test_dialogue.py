@@ -94,7 +94,8 @@ async def run(dm: DialogueManager, turn: Turn, **kw) -> list:
 
 
 async def test_a_turn_streams_stored_events_in_order(settings, store) -> None:
-    dm = manager(settings, store)
+    # A model slower than the store: every token is its own delta.
+    dm = manager(settings, store, FakeLLM(["Press ", "Request ", "refund."], delay=0.02))
     conv = await dm.new_conversation()
     events = await run(dm, Turn(conv.id, "I want a refund for my order", client_msg_id="c1"))
     assert [type(e) for e in events] == [UserMessage, AnswerStarted, AnswerDelta, AnswerDelta, AnswerDelta,
@@ -105,6 +106,33 @@ async def test_a_turn_streams_stored_events_in_order(settings, store) -> None:
     assert answer.text == "Press Request refund." and not answer.interrupted
     assert answer.sources[0].id == "refund-1" and answer.sources[0].intent == "get_refund"
     assert {d.message_id for d in events[1:]} == {answer.message_id}
+
+
+class SlowStore:
+    """The real store, each append slowed down like a loaded disk."""
+
+    def __init__(self, store, delay: float) -> None:
+        self.store, self.delay = store, delay
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    async def append(self, event):
+        await asyncio.sleep(self.delay)
+        return await self.store.append(event)
+
+
+async def test_text_that_arrives_while_the_store_is_busy_goes_out_as_one_delta(settings, store) -> None:
+    tokens = [f"w{i} " for i in range(40)]
+    dm = manager(settings, SlowStore(store, 0.05), FakeLLM(tokens, delay=0.002))
+    conv = await dm.new_conversation()
+    events = await run(dm, Turn(conv.id, "I want a refund for my order"))
+    deltas = [e for e in events if isinstance(e, AnswerDelta)]
+    assert 1 <= len(deltas) < len(tokens) / 2  # merged, not one write per token
+    assert "".join(d.text for d in deltas) == "".join(tokens)
+    assert events[-1].text == "".join(tokens).strip()
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert await store.events(conv.id) == events
 
 
 async def test_the_prompt_holds_references_and_the_previous_turns(settings, store) -> None:
