@@ -62,13 +62,41 @@ def uvicorn_config(app: Any, settings: Any, *, host: str, port: int, workers: in
         # Frames a little too large get a friendly frame_too_large from the app; far too
         # large ones are cut by the websocket layer before they are read into memory.
         ws_max_size=s.max_frame_bytes * 16,
+        # Frames are small JSON (a delta is ~150 bytes): compressing each one costs CPU on the
+        # event loop and a zlib context per socket, and saves little (docs/deploy.md, load).
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,  # after the drain, for sockets that do not close
     )
+
+
+def raise_open_files_limit() -> int | None:
+    """Raise the soft limit on open files to the hard limit; the new soft limit.
+
+    Every socket is a file: the usual soft limit (1024) stops a worker near a thousand
+    customers with "Too many open files" while the hard limit allows far more. Worker
+    processes inherit the raised limit. None where the platform has no such limit.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft >= hard:
+        return soft
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as exc:  # e.g. macOS caps it below an unlimited hard limit
+        log.warning("could not raise the open files limit from %d to %d: %s", soft, target, exc)
+        return soft
+    log.info("open files limit raised from %d to %d", soft, target)
+    return target
 
 
 def serve(app: Any, settings: Any, *, host: str, port: int, workers: int = 1) -> None:
     """Run until SIGINT/SIGTERM. With workers > 1, `app` must be an import string of a
     factory ("module:function") that each worker process calls."""
+    raise_open_files_limit()
     config = uvicorn_config(app, settings, host=host, port=port, workers=workers, factory=workers > 1)
     if workers == 1:
         DrainingServer(config).run()
