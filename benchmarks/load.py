@@ -1,13 +1,29 @@
 """Concurrent customers against `assistant serve`, next to a bare websockets server.
 
-    .venv/bin/python benchmarks/load.py [--n 50 200 500] [--turns 3] [--think 1.0] [--sync full]
+    .venv/bin/python benchmarks/load.py [--n 50 200 500] [--turns 3] [--think 1 5]
+        [--sync full normal] [--baseline DIR] [--set ASSISTANT_X=Y ...]
 
 Each of N connections says hello and holds a short conversation (`--turns`
-messages, `--think` seconds apart, jittered), against the real server in a
-subprocess (SQLite store, the `fixed` stand-in model: a fixed answer streamed
-without delay, a small ingested knowledge base). The clients run here, in
-another process. The same workload then runs against a bare `websockets`
-server streaming the same frames from memory: the ceiling of the stack.
+messages; after each answer the customer "reads and types" for `--think`
+seconds, jittered ±50%) against the real server in a subprocess (SQLite store,
+fresh per run; the `fixed` stand-in model: a fixed answer streamed without
+delay; a small ingested knowledge base). The clients run here, in another
+process. The same workload then runs against a bare `websockets` server
+streaming the same frames from memory: the ceiling of the stack.
+
+Think time decides what is measured. With 1 s, 200 customers ask for up to
+~130 turns a second: more retrieval than two cores can do (~9 ms of CPU a
+question), so the server is saturated and time to first delta is queueing.
+With 5 s (the default second setting; people read an answer and type) the same
+200 customers ask for ~35 turns a second and the figures show the latency the
+server adds. Both are reported.
+
+`--baseline DIR` runs the same workloads against a server started from another
+checkout of the project (say `git archive <commit> | tar -x -C DIR`), right
+after each run of this one: a before/after comparison on the same machine in
+the same minutes. The 1-minute load average before each run is recorded: on a
+shared machine, compare runs of similar load.
+
 Reports turns per second, time to first delta (p50, p99; all of it is added by
 the server, the model takes no time), errors, the server's memory; writes
 benchmarks/results/load.json. Loopback only; every run is bounded.
@@ -20,22 +36,28 @@ import asyncio
 import json
 import os
 import platform
-import random
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.llm.fake import FixedLLM
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
+from benchmarks.load_clients import ANSWER_WORDS, bare_server, run_clients  # noqa: E402
 
 ROOT = Path(__file__).parent.parent
 RESULTS = Path(__file__).parent / "results" / "load.json"
-ANSWER_WORDS = len(FixedLLM.ANSWER.split())  # deltas of the stand-in's answer
-TURN_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Variant:
+    server: str  # label in the results
+    sync: str = ""  # store.sqlite_synchronous; "" = the bare websockets server
+    tree: Path = ROOT  # checkout whose `assistant serve` runs
 
 
 def raise_fd_limit() -> int:
@@ -54,100 +76,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# -- the clients -------------------------------------------------------------------
-
-async def customer(url: str, turns: int, think: float, stats: dict[str, Any]) -> None:
-    from websockets.asyncio.client import connect
-
-    await asyncio.sleep(random.uniform(0, think))  # arrivals spread over one think time
-    try:
-        async with connect(url, max_size=None, open_timeout=30, ping_interval=None) as ws:
-            await ws.send(json.dumps({"type": "hello"}))
-            ready = json.loads(await asyncio.wait_for(ws.recv(), 30))
-            if ready.get("type") != "ready":
-                raise RuntimeError(f"no ready: {ready}")
-            for i in range(turns):
-                await one_turn(ws, f"How do I cancel my order? ({i})", f"m{i}", stats)
-                await asyncio.sleep(think * random.uniform(0.5, 1.5))
-    except Exception as exc:  # counted, never fatal: the run reports errors
-        stats["errors"].append(f"{type(exc).__name__}: {exc}"[:200])
-
-
-async def one_turn(ws: Any, text: str, cmid: str, stats: dict[str, Any]) -> None:
-    start = time.perf_counter()
-    await ws.send(json.dumps({"type": "message", "text": text, "client_msg_id": cmid}))
-    first = None
-    while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), TURN_TIMEOUT))
-        kind = frame.get("type")
-        if kind == "delta" and first is None:
-            first = time.perf_counter() - start
-        elif kind == "error":
-            raise RuntimeError(f"error frame {frame.get('code')}: {frame.get('message')}")
-        elif kind == "status" and frame.get("state") != "bot":
-            raise RuntimeError(f"handed off: {frame.get('reason')}")
-        elif kind == "answer":
-            break
-    stats["ttfd"].append(first if first is not None else time.perf_counter() - start)
-    stats["turn"].append(time.perf_counter() - start)
-
-
-async def run_clients(url: str, n: int, turns: int, think: float) -> dict[str, Any]:
-    stats: dict[str, Any] = {"ttfd": [], "turn": [], "errors": []}
-    start = time.perf_counter()
-    await asyncio.gather(*(customer(url, turns, think, stats) for _ in range(n)))
-    elapsed = time.perf_counter() - start
-    ttfd = sorted(stats["ttfd"]) or [float("nan")]
-    return {"connections": n, "turns": len(stats["turn"]), "expected_turns": n * turns,
-            "seconds": round(elapsed, 2), "turns_per_s": round(len(stats["turn"]) / elapsed, 1),
-            "ttfd_p50_ms": round(1000 * statistics.median(ttfd), 1),
-            "ttfd_p99_ms": round(1000 * ttfd[min(len(ttfd) - 1, int(0.99 * len(ttfd)))], 1),
-            "turn_p50_ms": round(1000 * statistics.median(stats["turn"] or [float("nan")]), 1),
-            "errors": len(stats["errors"]), "error_samples": sorted(set(stats["errors"]))[:5]}
-
-
-# -- the bare websockets server (the ceiling) --------------------------------------
-
-async def bare_server(port: int) -> None:
-    from websockets.asyncio.server import serve
-
-    words = [f"w{i} " for i in range(ANSWER_WORDS)]
-
-    async def handler(ws: Any) -> None:
-        seq = 0
-
-        async def send(frame: dict[str, Any]) -> None:
-            nonlocal seq
-            seq += 1
-            await ws.send(json.dumps({**frame, "seq": seq, "at": time.time()}))
-
-        async for raw in ws:
-            frame = json.loads(raw)
-            if frame["type"] == "hello":
-                await ws.send(json.dumps({"type": "ready", "conversation_id": "c", "resume_token": "r",
-                                          "state": "bot", "last_seq": 0, "resumed": False, "protocol": 1}))
-            elif frame["type"] == "message":
-                await send({"type": "message", "message_id": "u", "text": frame["text"],
-                            "client_msg_id": frame["client_msg_id"], "attachments": [], "user_id": ""})
-                await send({"type": "answer_started", "message_id": "a"})
-                for word in words:
-                    await send({"type": "delta", "message_id": "a", "text": word})
-                await send({"type": "answer", "message_id": "a", "text": "".join(words), "sources": [],
-                            "interrupted": False})
-
-    async with serve(handler, "127.0.0.1", port, max_size=None, ping_interval=None):
-        await asyncio.Future()
-
-
 # -- the servers as subprocesses ---------------------------------------------------
 
-def server_env(data_dir: Path, sync: str) -> dict[str, str]:
+def server_env(data_dir: Path, sync: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     env.update({"ASSISTANT_DATA_DIR": str(data_dir), "ASSISTANT_LLM__BACKEND": "fixed",
                 "ASSISTANT_STORE__SQLITE_SYNCHRONOUS": sync, "ASSISTANT_LOG_LEVEL": "warning",
                 # Every client is 127.0.0.1 here: the per-IP limit would stop the benchmark.
                 "ASSISTANT_SERVER__MESSAGES_PER_MINUTE_IP": "10000000",
-                "ASSISTANT_DIALOGUE__LOW_CONFIDENCE_TURNS": "1000"})
+                "ASSISTANT_DIALOGUE__LOW_CONFIDENCE_TURNS": "1000", **(extra or {})})
     return env
 
 
@@ -165,10 +102,10 @@ def ingest_small_kb(data_dir: Path, env: dict[str, str]) -> None:
                    check=True, capture_output=True, timeout=600)
 
 
-def start(cmd: list[str], env: dict[str, str], port: int, path: str) -> subprocess.Popen[bytes]:
+def start(cmd: list[str], env: dict[str, str], port: int, path: str, cwd: Path) -> subprocess.Popen[bytes]:
     import httpx
 
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -200,37 +137,64 @@ def memory_mb(pid: int) -> dict[str, float]:
                                                                         ("peak_rss_mb", "VmHWM"))}
 
 
-def measure(kind: str, n: int, args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+def launch(variant: Variant, data_dir: Path, extra: dict[str, str],
+           run: int) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    if kind != "bare":
-        cmd = [sys.executable, "-m", "assistant", "serve", "--port", str(port)]
-        proc = start(cmd, server_env(data_dir, kind), port, "/readyz")
-    else:
-        cmd = [sys.executable, __file__, "--bare-server", str(port)]
-        proc = start(cmd, dict(os.environ), port, "/")
+    if not variant.sync:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port)]
+        return start(cmd, dict(os.environ), port, "/", ROOT), port
+    # A fresh conversation database per run: every run starts from the same state.
+    env = server_env(data_dir, variant.sync,
+                     {"ASSISTANT_STORE__URL": f"sqlite:///{data_dir / f'load-{run}.db'}", **extra})
+    cmd = [sys.executable, "-m", "assistant", "serve", "--port", str(port)]
+    return start(cmd, env, port, "/readyz", variant.tree), port
+
+
+def measure(variant: Variant, n: int, think: float, args: argparse.Namespace, data_dir: Path,
+            run: int) -> dict[str, Any]:
+    proc, port = launch(variant, data_dir, args.set, run)
     try:
         # One conversation first: the embedder and Chroma load on the first search, and a
         # running deployment is warm.
         asyncio.run(run_clients(f"ws://127.0.0.1:{port}/ws/chat", 1, 1, 0.0))
         before = memory_mb(proc.pid)["rss_mb"]
-        result = asyncio.run(run_clients(f"ws://127.0.0.1:{port}/ws/chat", n, args.turns, args.think))
-        result.update(server=f"assistant ({kind})" if kind != "bare" else "bare websockets",
-                      idle_rss_mb=before, **memory_mb(proc.pid))
+        load = os.getloadavg()[0]
+        result = asyncio.run(run_clients(f"ws://127.0.0.1:{port}/ws/chat", n, args.turns, think))
+        result.update(server=variant.server, loadavg_1m=round(load, 2), idle_rss_mb=before,
+                      **memory_mb(proc.pid))
         return result
     finally:
         stop(proc)
+
+
+def variants(args: argparse.Namespace) -> list[Variant]:
+    ours = [Variant(f"assistant ({s})", s) for s in args.sync]
+    if args.baseline is None:
+        return [*ours, Variant("bare websockets")]
+    label = args.baseline_label or args.baseline.name
+    theirs = [Variant(f"assistant ({s}) {label}", s, args.baseline.resolve()) for s in args.sync]
+    paired = [v for pair in zip(theirs, ours, strict=True) for v in pair]  # before, after, ...
+    return [*paired, Variant("bare websockets")]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, nargs="+", default=[50, 200, 500], help="concurrent connections")
     p.add_argument("--turns", type=int, default=3, help="messages per conversation")
-    p.add_argument("--think", type=float, default=1.0, help="seconds between a customer's messages")
+    p.add_argument("--think", type=float, nargs="+", default=[1.0, 5.0],
+                   help="seconds a customer takes between an answer and the next message (each value is "
+                        "a separate set of runs; 1 saturates two cores at 200 customers, 5 does not)")
     p.add_argument("--sync", choices=["full", "normal"], nargs="+", default=["full", "normal"],
                    help="store.sqlite_synchronous settings to run the assistant with")
+    p.add_argument("--baseline", type=Path, default=None,
+                   help="another checkout of the project to run the same workloads against")
+    p.add_argument("--baseline-label", default="", help="how the baseline is named in the results")
+    p.add_argument("--set", nargs="*", default=[], metavar="ASSISTANT_X=Y",
+                   help="extra environment for the assistant servers (both, with --baseline)")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--bare-server", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    args.set = dict(kv.split("=", 1) for kv in args.set)
     fds = raise_fd_limit()
     if args.bare_server is not None:
         asyncio.run(bare_server(args.bare_server))
@@ -240,37 +204,40 @@ def main() -> None:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
         ingest_small_kb(data_dir, server_env(data_dir, "full"))
-        for n in args.n:
-            for kind in (*args.sync, "bare"):
-                print(f"{kind}: {n} connections ...", file=sys.stderr, flush=True)
-                rows.append(measure(kind, n, args, data_dir))
+        for think in args.think:
+            for n in args.n:
+                for variant in variants(args):
+                    print(f"{variant.server}: {n} connections, think {think} s ...", file=sys.stderr,
+                          flush=True)
+                    rows.append(measure(variant, n, think, args, data_dir, len(rows)))
     report(rows, args, fds)
 
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, fds: int) -> None:
-    print(f"{'server':<18} {'conns':>5} {'turns/s':>8} {'ttfd p50':>9} {'ttfd p99':>9} {'errors':>6} "
-          f"{'rss MB':>7}")
+    print(f"{'server':<34} {'conns':>5} {'think':>5} {'turns/s':>8} {'ttfd p50':>9} {'ttfd p99':>9} "
+          f"{'errors':>6} {'rss MB':>7} {'load':>5}")
     for r in rows:
-        print(f"{r['server']:<18} {r['connections']:>5} {r['turns_per_s']:>8} {r['ttfd_p50_ms']:>7}ms "
-              f"{r['ttfd_p99_ms']:>7}ms {r['errors']:>6} {r['rss_mb']:>7}")
+        print(f"{r['server']:<34} {r['connections']:>5} {r['think_s']:>5} {r['turns_per_s']:>8} "
+              f"{r['ttfd_p50_ms']:>7}ms {r['ttfd_p99_ms']:>7}ms {r['errors']:>6} {r['rss_mb']:>7} "
+              f"{r['loadavg_1m']:>5}")
     ratios: dict[str, Any] = {}
     for r in rows:
         if r["server"] == "bare websockets":
             continue
         bare = next(b for b in rows if b["server"] == "bare websockets"
-                    and b["connections"] == r["connections"])
-        key = f"{r['server']} n={r['connections']}"
+                    and (b["connections"], b["think_s"]) == (r["connections"], r["think_s"]))
+        key = f"{r['server']} n={r['connections']} think={r['think_s']}"
         ratios[key] = {"ttfd_p50_x": round(r["ttfd_p50_ms"] / max(bare["ttfd_p50_ms"], 0.01), 1),
                        "ttfd_p99_x": round(r["ttfd_p99_ms"] / max(bare["ttfd_p99_ms"], 0.01), 1),
                        "turns_per_s_ratio": round(r["turns_per_s"] / max(bare["turns_per_s"], 0.01), 2)}
-        print(f"{key}: time to first delta {ratios[key]['ttfd_p50_x']}x (p50), {ratios[key]['ttfd_p99_x']}x "
-              f"(p99) the bare server's; turns/s {ratios[key]['turns_per_s_ratio']} of it")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "nofile": fds},
-        "workload": {"turns": args.turns, "think_s": args.think, "store": "sqlite",
-                     "answer_deltas": ANSWER_WORDS, "model": "fixed (no delay)"},
-        "runs": rows, "ratios": ratios}, indent=2) + "\n")
+        "workload": {"turns": args.turns, "think_s": args.think, "think_jitter": "x0.5-1.5",
+                     "store": "sqlite, fresh per run", "answer_deltas": ANSWER_WORDS,
+                     "model": "fixed (no delay)", "baseline": args.baseline_label or None,
+                     "server_env": args.set},
+        "runs": rows, "ratios_to_bare": ratios}, indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

@@ -1,0 +1,104 @@
+"""The simulated customers of benchmarks/load.py, and the bare websockets server they
+are also run against (the ceiling of the stack: the same frames streamed from memory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import time
+from typing import Any
+
+from assistant.llm.fake import FixedLLM
+
+ANSWER_WORDS = len(FixedLLM.ANSWER.split())  # deltas of the stand-in's answer
+TURN_TIMEOUT = 60.0
+
+
+async def customer(url: str, turns: int, think: float, stats: dict[str, Any]) -> None:
+    """One customer: hello, then `turns` messages, each after reading the previous answer
+    for `think` seconds (jittered ±50%, so customers do not write in lockstep)."""
+    from websockets.asyncio.client import connect
+
+    await asyncio.sleep(random.uniform(0, think))  # arrivals spread over one think time
+    try:
+        async with connect(url, max_size=None, open_timeout=30, ping_interval=None) as ws:
+            await ws.send(json.dumps({"type": "hello"}))
+            ready = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if ready.get("type") != "ready":
+                raise RuntimeError(f"no ready: {ready}")
+            for i in range(turns):
+                await one_turn(ws, f"How do I cancel my order? ({i})", f"m{i}", stats)
+                await asyncio.sleep(think * random.uniform(0.5, 1.5))
+    except Exception as exc:  # counted, never fatal: the run reports errors
+        stats["errors"].append(f"{type(exc).__name__}: {exc}"[:200])
+
+
+async def one_turn(ws: Any, text: str, cmid: str, stats: dict[str, Any]) -> None:
+    start = time.perf_counter()
+    await ws.send(json.dumps({"type": "message", "text": text, "client_msg_id": cmid}))
+    first = None
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), TURN_TIMEOUT))
+        kind = frame.get("type")
+        if kind == "delta" and first is None:
+            first = time.perf_counter() - start
+        elif kind == "error":
+            raise RuntimeError(f"error frame {frame.get('code')}: {frame.get('message')}")
+        elif kind == "status" and frame.get("state") != "bot":
+            raise RuntimeError(f"handed off: {frame.get('reason')}")
+        elif kind == "answer":
+            break
+    stats["ttfd"].append(first if first is not None else time.perf_counter() - start)
+    stats["turn"].append(time.perf_counter() - start)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values) or [float("nan")]
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run_clients(url: str, n: int, turns: int, think: float) -> dict[str, Any]:
+    stats: dict[str, Any] = {"ttfd": [], "turn": [], "errors": []}
+    start = time.perf_counter()
+    await asyncio.gather(*(customer(url, turns, think, stats) for _ in range(n)))
+    elapsed = time.perf_counter() - start
+    return {"connections": n, "think_s": think, "turns": len(stats["turn"]), "expected_turns": n * turns,
+            "seconds": round(elapsed, 2), "turns_per_s": round(len(stats["turn"]) / elapsed, 1),
+            "ttfd_p50_ms": round(1000 * statistics.median(stats["ttfd"] or [float("nan")]), 1),
+            "ttfd_p99_ms": round(1000 * percentile(stats["ttfd"], 0.99), 1),
+            "turn_p50_ms": round(1000 * statistics.median(stats["turn"] or [float("nan")]), 1),
+            "errors": len(stats["errors"]), "error_samples": sorted(set(stats["errors"]))[:5]}
+
+
+async def bare_server(port: int) -> None:
+    from websockets.asyncio.server import serve
+
+    words = [f"w{i} " for i in range(ANSWER_WORDS)]
+
+    async def handler(ws: Any) -> None:
+        seq = 0
+
+        async def send(frame: dict[str, Any]) -> None:
+            nonlocal seq
+            seq += 1
+            await ws.send(json.dumps({**frame, "seq": seq, "at": time.time()}))
+
+        async for raw in ws:
+            frame = json.loads(raw)
+            if frame["type"] == "hello":
+                await ws.send(json.dumps({"type": "ready", "conversation_id": "c", "resume_token": "r",
+                                          "state": "bot", "last_seq": 0, "resumed": False, "protocol": 1}))
+            elif frame["type"] == "message":
+                await send({"type": "message", "message_id": "u", "text": frame["text"],
+                            "client_msg_id": frame["client_msg_id"], "attachments": [], "user_id": ""})
+                await send({"type": "answer_started", "message_id": "a"})
+                for word in words:
+                    await send({"type": "delta", "message_id": "a", "text": word})
+                await send({"type": "answer", "message_id": "a", "text": "".join(words), "sources": [],
+                            "interrupted": False})
+
+    async with serve(handler, "127.0.0.1", port, max_size=None, ping_interval=None):
+        await asyncio.Future()
