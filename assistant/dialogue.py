@@ -163,7 +163,7 @@ class DialogueManager:
         current = ChatMessage(role="user", content=user_content(turn.text, understood.transcript,
                                                                 understood.image_texts),
                               images=tuple(understood.images) if self.llm.supports_images else ())
-        prompt = self.prompts.build(self._history(log), current, hits)
+        prompt = self.prompts.build(self._history(log), current, hits, language=understood.language)
         answer_stream = stream_answer(self.store, self.llm, prompt.request, conversation_id=cid,
                                       answer_id=new_id(), sources=sources_of(prompt.references))
         async with aclosing(answer_stream) as events:

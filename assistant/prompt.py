@@ -87,6 +87,22 @@ class Prompt:
     history_used: int  # earlier messages kept after trimming
 
 
+# Languages customers commonly speak in voice notes; others are named by their ISO code.
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "de": "German", "es": "Spanish", "fr": "French", "hi": "Hindi", "it": "Italian",
+    "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian",
+    "sv": "Swedish", "tr": "Turkish", "uk": "Ukrainian", "zh": "Chinese",
+}
+
+
+def answer_language(language: str) -> str:
+    """The instruction that keeps the answer in the customer's language ("" for English)."""
+    if not language or language == "en":
+        return ""
+    name = LANGUAGE_NAMES.get(language, f"the language with code '{language}'")
+    return f" The customer speaks {name}: answer in {name}."
+
+
 class PromptBuilder:
     def __init__(self, *, system_prompt: str, company: Mapping[str, str],
                  count_tokens: Callable[[str], int], context_tokens: int, max_new_tokens: int,
@@ -98,15 +114,18 @@ class PromptBuilder:
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
 
-    def build(self, history: Sequence[ChatMessage], current: ChatMessage, hits: Sequence[Hit]) -> Prompt:
-        """Fit references first (best first), then as much recent history as is left."""
+    def build(self, history: Sequence[ChatMessage], current: ChatMessage, hits: Sequence[Hit], *,
+              language: str = "") -> Prompt:
+        """Fit references first (best first), then as much recent history as is left.
+
+        `language`: the ISO code Whisper heard in a voice note; answers follow it."""
         refs = list(hits)
         # Each reference token costs prefill time on a small CPU model: cap them, keeping the best.
         while self.reference_tokens and len(refs) > 1 and \
                 sum(self.count(render_reference(h)) for h in refs) > self.reference_tokens:
             refs.pop()
         while True:
-            system = self._system_message(refs)
+            system = self._system_message(refs, language)
             used = self._cost(system) + self._cost(current)
             if used <= self.budget or not refs:
                 break
@@ -122,9 +141,10 @@ class PromptBuilder:
                               temperature=self.temperature, references=tuple(refs))
         return Prompt(request=request, references=tuple(refs), history_used=len(kept))
 
-    def _system_message(self, refs: Sequence[Hit]) -> ChatMessage:
+    def _system_message(self, refs: Sequence[Hit], language: str = "") -> ChatMessage:
         blocks = "\n".join(render_reference(h) for h in refs) if refs else NO_REFERENCES
-        return ChatMessage(role="system", content=f"{self.system}\n\n{REFERENCE_RULES}\n\n{blocks}")
+        content = f"{self.system}{answer_language(language)}\n\n{REFERENCE_RULES}\n\n{blocks}"
+        return ChatMessage(role="system", content=content)
 
     def _cost(self, message: ChatMessage) -> int:
         return self.count(message.content) + MESSAGE_OVERHEAD

@@ -63,13 +63,13 @@ class FakeKnowledge:
 class FakeSpeech:
     """A stand-in for SpeechService: every voice note says the same words."""
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    def __init__(self, text: str, language: str = "en") -> None:
+        self.text, self.language = text, language
         self.heard: list[bytes] = []
 
     async def transcribe(self, audio: bytes, *, language=None, vocabulary=()) -> Transcript:
         self.heard.append(audio)
-        return Transcript(text=self.text, language="en", duration=2.5)
+        return Transcript(text=self.text, language=self.language, duration=2.5)
 
 
 @pytest.fixture
@@ -160,6 +160,16 @@ async def test_a_voice_note_becomes_a_transcript_the_customer_sees(settings, sto
     assert speech.heard == [b"OggS fake opus bytes"]
     assert events[-1].sources[0].id == "refund-2"  # the transcript was the query
     assert "how long does a refund take" in llm.requests[0].messages[-1].content
+
+
+async def test_the_answer_to_a_voice_note_follows_its_language(settings, store) -> None:
+    llm = FakeLLM(["Fünf Tage."])
+    dm = manager(settings, store, llm, speech=FakeSpeech("wie lange dauert eine Erstattung", "de"))
+    conv = await dm.new_conversation()
+    audio = await store.put_attachment(conv.id, b"OggS fake opus bytes", "audio/ogg", "note.ogg")
+    events = await run(dm, Turn(conv.id, attachments=(audio.id,)))
+    assert events[1].language == "de"
+    assert "answer in German" in llm.requests[0].messages[0].content
 
 
 async def test_a_screenshot_is_read_and_joins_query_and_prompt(settings, store) -> None:

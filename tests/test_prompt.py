@@ -37,6 +37,17 @@ def test_company_name_fills_the_system_prompt() -> None:
     assert fill_company("Support of {company}.", {}) == "Support of our company."
 
 
+def test_a_voice_note_in_another_language_asks_for_an_answer_in_it() -> None:
+    german = builder().build([], ChatMessage("user", "Wo ist meine Bestellung?"), [hit("r1", "x")],
+                             language="de").request.messages[0].content
+    assert "answer in German" in german
+    english = builder().build([], ChatMessage("user", "where is my order?"), [hit("r1", "x")],
+                              language="en").request.messages[0].content
+    assert "answer in" not in english
+    swahili = builder().build([], ChatMessage("user", "x"), [], language="sw").request.messages[0].content
+    assert "code 'sw'" in swahili
+
+
 def test_references_are_delimited_and_marked_as_data() -> None:
     prompt = builder(company={"name": "Acme"}).build([], ChatMessage("user", "refund?"),
                                                      [hit("r1", "Go to Orders."), hit("r2", "Wait 5 days.")])
