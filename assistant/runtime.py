@@ -67,7 +67,7 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
         if llm is None:
             llm, fallback = await _chat_backend(settings, load=load_llm)
         stack.push_async_callback(llm.aclose)
-        speech = _speech(settings)
+        speech = _speech(settings, knowledge)
         if speech is not None:
             stack.callback(speech.close)
         reader = _image_reader(settings, llm)
@@ -97,11 +97,14 @@ async def _chat_backend(settings: Settings, *, load: bool) -> tuple[LLMBackend, 
         return ExtractiveBackend.from_settings(settings), exc.message
 
 
-def _speech(settings: Settings) -> Any:
+def _speech(settings: Settings, knowledge: Any) -> Any:
     from assistant.speech.service import SpeechService
+    from assistant.speech.vocabulary import kb_vocabulary
 
     try:
-        return SpeechService.from_settings(settings)  # the model itself loads on first use
+        # The knowledge base's own words prime Whisper: spoken requests then find the right
+        # intent as often as typed ones (benchmarks/speech.py). The model loads on first use.
+        return SpeechService.from_settings(settings, vocabulary_source=lambda: kb_vocabulary(knowledge))
     except AssistantError as exc:
         log.warning("voice notes are disabled: %s", exc.message)
         return None

@@ -30,3 +30,12 @@ async def test_runtime_builds_the_configured_parts(settings) -> None:
         assert ready["llm"] == "extractive" and ready["vision"] == "ocr" and ready["store"] == "SQLiteStore"
         assert rt.dialogue.store is rt.store
     assert (settings.data_dir / "conversations.db").exists()
+
+
+async def test_voice_notes_are_primed_with_the_knowledge_bases_words(settings) -> None:
+    demo = Path(__file__).parent.parent / "demo" / "abcd" / "guidelines.json"
+    async with build_runtime(with_llm(settings, backend="extractive")) as rt:
+        rt.knowledge.ingest([demo])
+        await rt.speech._load_vocabulary()  # what the first voice note does
+        words = {w.lower() for w in rt.speech.vocabulary}
+    assert len(words) >= 10 and {"billing", "cart"} <= words

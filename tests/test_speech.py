@@ -215,3 +215,34 @@ async def test_the_services_vocabulary_follows_the_callers() -> None:
     await service.transcribe(b"x", vocabulary=["ORD-1234"])
     service.close()
     assert fake.prompts == ["ORD-1234, invoice, refund."]
+
+
+async def test_a_vocabulary_source_is_read_once_before_the_first_note() -> None:
+    fake = FakeTranscriber()
+    fake.release.set()
+    calls: list[int] = []
+
+    def from_the_knowledge_base() -> list[str]:
+        calls.append(1)
+        return ["invoice", "refund"]
+
+    service = SpeechService(fake, vocabulary=["ORD-1234"], vocabulary_source=from_the_knowledge_base)
+    assert calls == []  # nothing read at start-up
+    await service.transcribe(b"x")
+    await service.transcribe(b"y")
+    service.close()
+    assert calls == [1]
+    assert fake.prompts == ["ORD-1234, invoice, refund."] * 2
+
+
+async def test_a_failing_vocabulary_source_does_not_stop_transcription() -> None:
+    fake = FakeTranscriber()
+    fake.release.set()
+
+    def broken() -> list[str]:
+        raise RuntimeError("collection is empty")
+
+    service = SpeechService(fake, vocabulary=["invoice"], vocabulary_source=broken)
+    transcript = await service.transcribe(b"x")
+    service.close()
+    assert transcript.text and fake.prompts == ["invoice."]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -24,15 +24,20 @@ log = logging.getLogger(__name__)
 
 class SpeechService:
     def __init__(self, transcriber: Transcriber, *, concurrency: int = 1,
-                 vocabulary: Iterable[str] = ()) -> None:
+                 vocabulary: Iterable[str] = (),
+                 vocabulary_source: Callable[[], Iterable[str]] | None = None) -> None:
         self.transcriber = transcriber
         self.concurrency = concurrency
         self.vocabulary = tuple(vocabulary)  # for every note, e.g. kb_vocabulary(kb)
+        # Computed once, in a worker thread, before the first note: reading the knowledge
+        # base's words at start-up would slow every start for a feature not yet used.
+        self._vocabulary_source = vocabulary_source
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="whisper")
         self._slots: asyncio.Semaphore | None = None  # made on the loop that first uses it
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, vocabulary: Iterable[str] = ()) -> SpeechService:
+    def from_settings(cls, settings: Settings, *, vocabulary: Iterable[str] = (),
+                      vocabulary_source: Callable[[], Iterable[str]] | None = None) -> SpeechService:
         """The configured backend; its model loads on the first transcription (or warm_up).
 
         `vocabulary`: words for every note; `kb_vocabulary(kb)` gives the knowledge
@@ -41,7 +46,8 @@ class SpeechService:
         from assistant.speech import TRANSCRIBERS
 
         transcriber = TRANSCRIBERS.create(settings.speech.backend, settings)
-        return cls(transcriber, concurrency=settings.speech.concurrency, vocabulary=vocabulary)
+        return cls(transcriber, concurrency=settings.speech.concurrency,
+                   vocabulary=vocabulary, vocabulary_source=vocabulary_source)
 
     async def transcribe(self, audio: bytes, *, language: str | None = None,
                          vocabulary: Iterable[str] = ()) -> Transcript:
@@ -50,6 +56,7 @@ class SpeechService:
         `vocabulary`: words this conversation makes likely (the customer's order
         numbers, products), put before the service's own so they survive the cut.
         """
+        await self._load_vocabulary()
         prompt = prompt_for([*vocabulary, *self.vocabulary])
         # Waiting here rather than in the pool's queue: a customer who leaves
         # while queued (a cancelled task) never costs a transcription.
@@ -57,6 +64,17 @@ class SpeechService:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(
                 self._pool, lambda: self.transcriber.transcribe(audio, language=language, prompt=prompt))
+
+    async def _load_vocabulary(self) -> None:
+        source, self._vocabulary_source = self._vocabulary_source, None
+        if source is None:
+            return
+        try:
+            words = await asyncio.get_running_loop().run_in_executor(self._pool, lambda: tuple(source()))
+        except Exception as exc:  # an empty or unreachable knowledge base: transcribe without its words
+            log.warning("no knowledge-base vocabulary for voice notes: %s", exc)
+            return
+        self.vocabulary = (*self.vocabulary, *words)
 
     async def warm_up(self) -> None:
         """Load the model now (e.g. in the server's lifespan) rather than on the first voice note."""
