@@ -25,7 +25,8 @@ the same minutes. The 1-minute load average before each run is recorded: on a
 shared machine, compare runs of similar load.
 
 Reports turns per second, time to first delta (p50, p99; all of it is added by
-the server, the model takes no time), errors, the server's memory; writes
+the server, the model takes no time), errors, the server's CPU time per turn
+and memory; writes
 benchmarks/results/load.json. Loopback only; every run is bounded.
 """
 
@@ -137,6 +138,12 @@ def memory_mb(pid: int) -> dict[str, float]:
                                                                         ("peak_rss_mb", "VmHWM"))}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far: steadier than latency on a shared machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def launch(variant: Variant, data_dir: Path, extra: dict[str, str],
            run: int) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
@@ -158,10 +165,12 @@ def measure(variant: Variant, n: int, think: float, args: argparse.Namespace, da
         # running deployment is warm.
         asyncio.run(run_clients(f"ws://127.0.0.1:{port}/ws/chat", 1, 1, 0.0))
         before = memory_mb(proc.pid)["rss_mb"]
-        load = os.getloadavg()[0]
+        load, cpu = os.getloadavg()[0], cpu_seconds(proc.pid)
         result = asyncio.run(run_clients(f"ws://127.0.0.1:{port}/ws/chat", n, args.turns, think))
-        result.update(server=variant.server, loadavg_1m=round(load, 2), idle_rss_mb=before,
-                      **memory_mb(proc.pid))
+        cpu = cpu_seconds(proc.pid) - cpu
+        result.update(server=variant.server, loadavg_1m=round(load, 2), server_cpu_s=round(cpu, 2),
+                      server_cpu_ms_per_turn=round(1000 * cpu / max(result["turns"], 1), 1),
+                      idle_rss_mb=before, **memory_mb(proc.pid))
         return result
     finally:
         stop(proc)
@@ -215,11 +224,11 @@ def main() -> None:
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, fds: int) -> None:
     print(f"{'server':<34} {'conns':>5} {'think':>5} {'turns/s':>8} {'ttfd p50':>9} {'ttfd p99':>9} "
-          f"{'errors':>6} {'rss MB':>7} {'load':>5}")
+          f"{'errors':>6} {'cpu/turn':>8} {'rss MB':>7} {'load':>5}")
     for r in rows:
         print(f"{r['server']:<34} {r['connections']:>5} {r['think_s']:>5} {r['turns_per_s']:>8} "
-              f"{r['ttfd_p50_ms']:>7}ms {r['ttfd_p99_ms']:>7}ms {r['errors']:>6} {r['rss_mb']:>7} "
-              f"{r['loadavg_1m']:>5}")
+              f"{r['ttfd_p50_ms']:>7}ms {r['ttfd_p99_ms']:>7}ms {r['errors']:>6} "
+              f"{r['server_cpu_ms_per_turn']:>6}ms {r['rss_mb']:>7} {r['loadavg_1m']:>5}")
     ratios: dict[str, Any] = {}
     for r in rows:
         if r["server"] == "bare websockets":

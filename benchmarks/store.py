@@ -3,9 +3,11 @@
     .venv/bin/python benchmarks/store.py [--n 400] [--pg postgresql://postgres@127.0.0.1:5432/test]
 
 Measures one-event appends (each durable on return, as a client waits for it),
-batches of 10 (append_many: an answer's deltas), and 8 tasks appending to one
-conversation at once. SQLite runs with synchronous FULL and NORMAL (WAL both).
-PostgreSQL uses a throw-away schema, dropped afterwards.
+batches of 10 (append_many: an answer's deltas), 8 tasks appending to one
+conversation at once, and 100 conversations appending at once (a busy worker:
+the SQLite store commits the appends waiting together in one transaction).
+SQLite runs with synchronous FULL and NORMAL (WAL both). PostgreSQL uses a
+throw-away schema, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -47,10 +49,16 @@ async def measure(store: Any, n: int) -> dict[str, float]:
         await asyncio.gather(*(_appender(store, conv.id, n // 8) for _ in range(8)))
         concurrent = (n // 8 * 8) / (time.perf_counter() - start)
         assert (await store.get(conv.id)).last_seq == n // 8 * 8
+
+        convs = [await store.create() for _ in range(100)]
+        each = max(n // 100, 10)
+        start = time.perf_counter()
+        await asyncio.gather(*(_appender(store, c.id, each) for c in convs))
+        many = 100 * each / (time.perf_counter() - start)
     finally:
         await store.close()
     return {"appends_per_s": round(single, 1), "batched_10_events_per_s": round(batched, 1),
-            "8_tasks_appends_per_s": round(concurrent, 1)}
+            "8_tasks_appends_per_s": round(concurrent, 1), "100_conversations_appends_per_s": round(many, 1)}
 
 
 async def _appender(store: Any, cid: str, n: int) -> None:
