@@ -169,3 +169,24 @@ async def test_one_bad_append_in_a_batch_does_not_fail_the_others(data_dir):
         assert store._writes is not None and store._writes.batches == 3  # two creates, then one batch
     finally:
         await store.close()
+
+
+async def test_reads_do_not_wait_for_the_writing_thread(data_dir):
+    store = SQLiteStore(data_dir / "conversations.db")
+    await store.open()
+    try:
+        conv = await store.create()
+        first = await store.append(Note(conversation_id=conv.id, text="first"))
+        gate = threading.Event()
+        assert store._executor is not None
+        store._executor.submit(gate.wait)  # the writer is busy (a long commit, say)
+        pending = asyncio.ensure_future(store.append(Note(conversation_id=conv.id, text="second")))
+        # A reconnecting client's replay is answered meanwhile, with what was acknowledged.
+        assert await asyncio.wait_for(store.events(conv.id), 5) == [first]
+        assert (await asyncio.wait_for(store.get(conv.id), 5)).last_seq == 1
+        assert not pending.done()
+        gate.set()
+        second = await pending
+        assert await store.events(conv.id) == [first, second]  # and at once what was acknowledged next
+    finally:
+        await store.close()

@@ -1,7 +1,8 @@
 """The default conversation store: one SQLite file (WAL mode) under the data directory.
 
-All database work runs on one dedicated thread that owns the connection, so the
-event loop never blocks on disk. Appends take `BEGIN IMMEDIATE`, the database's
+Writes run on one dedicated thread that owns the writing connection, reads on a
+second thread with a read-only connection (WAL: a read never waits for a commit's
+fsync), so the event loop never blocks on disk. Appends take `BEGIN IMMEDIATE`, the database's
 write lock, before reading last_seq: several processes sharing the file still get
 consecutive, unique seqs. With synchronous=FULL every commit is fsynced before
 `append` returns (see docs/store.md for the cost and the NORMAL trade-off); writes
@@ -58,9 +59,11 @@ class SQLiteStore:
         self.path = Path(path)
         self.synchronous = synchronous  # full: fsync each commit; normal: fsync at checkpoints
         self.busy_timeout = busy_timeout  # seconds to wait for another process's write lock
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: ThreadPoolExecutor | None = None  # the writing thread
         self._conn: sqlite3.Connection | None = None
         self._writes: GroupCommitter | None = None
+        self._reader: ThreadPoolExecutor | None = None  # the reading thread
+        self._rconn: sqlite3.Connection | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> SQLiteStore:
@@ -72,15 +75,19 @@ class SQLiteStore:
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
         self._writes = GroupCommitter(self._executor, self._db)
         await self._run(self._connect)
+        await self._on(self._reader, self._connect_reader)  # after the writer made the tables
 
     async def close(self) -> None:
-        if self._executor is None:
+        if self._executor is None or self._reader is None:
             return
+        await self._on(self._reader, self._disconnect_reader)
+        self._reader.shutdown(wait=True)
         await self._run(self._disconnect)
         self._executor.shutdown(wait=True)
-        self._executor = self._writes = None
+        self._executor = self._writes = self._reader = None
 
     def _connect(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,12 +105,34 @@ class SQLiteStore:
             self._conn.close()
             self._conn = None
 
+    def _connect_reader(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        conn.execute("PRAGMA query_only = ON")
+        self._rconn = conn
+
+    def _disconnect_reader(self) -> None:
+        if self._rconn is not None:
+            self._rconn.close()
+            self._rconn = None
+
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._executor is None:
+        return await self._on(self._executor, fn, *args)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """fn(conn) with the reading connection. Each statement sees every commit made
+        before it started: an acknowledged append is always there."""
+        def run() -> T:
+            if self._rconn is None:
+                raise StoreError("The conversation store is not open.")
+            return fn(self._rconn)
+        return await self._on(self._reader, run)
+
+    async def _on(self, executor: ThreadPoolExecutor | None, fn: Callable[..., T], *args: Any) -> T:
+        if executor is None:
             raise StoreError("The conversation store is not open.")
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+            return await loop.run_in_executor(executor, functools.partial(fn, *args))
         except sqlite3.Error as exc:
             raise StoreError(f"The conversation database failed: {exc}.") from exc
 
@@ -128,7 +157,7 @@ class SQLiteStore:
         return info
 
     async def get(self, conversation_id: str) -> ConversationInfo:
-        return await self._run(lambda: _load_info(self._db(), conversation_id))
+        return await self._read(lambda conn: _load_info(conn, conversation_id))
 
     async def list(self, *, states: tuple[State, ...] = (), inboxes: tuple[str, ...] = (),
                    limit: int = 200) -> list[ConversationInfo]:
@@ -140,7 +169,7 @@ class SQLiteStore:
                 args.extend(values)
         sql = (f"SELECT {common.INFO_COLUMNS} FROM conversations"
                f"{' WHERE ' + ' AND '.join(where) if where else ''} {common.LIST_ORDER} LIMIT ?")
-        rows = await self._run(lambda: self._db().execute(sql, (*args, limit)).fetchall())
+        rows = await self._read(lambda conn: conn.execute(sql, (*args, limit)).fetchall())
         return [common.info_from_row(r) for r in rows]
 
     # -- events --------------------------------------------------------------------
@@ -156,17 +185,17 @@ class SQLiteStore:
 
     async def events(self, conversation_id: str, after: int = 0,
                      limit: int | None = None) -> builtins.list[Event]:
-        def query() -> builtins.list[Event]:
-            rows = self._db().execute(
+        def query(conn: sqlite3.Connection) -> builtins.list[Event]:
+            rows = conn.execute(
                 "SELECT seq, type, payload, at FROM events WHERE conversation_id = ? AND seq > ?"
                 " ORDER BY seq LIMIT ?", (conversation_id, after, -1 if limit is None else limit)).fetchall()
             if not rows:
-                _load_info(self._db(), conversation_id)  # raises for an unknown conversation
+                _load_info(conn, conversation_id)  # raises for an unknown conversation
             return [common.decode(conversation_id, t, s, at, p) for s, t, p, at in rows]
-        return await self._run(query)
+        return await self._read(query)
 
     async def find_client_message(self, conversation_id: str, client_msg_id: str) -> Event | None:
-        return await self._run(lambda: _find_client(self._db(), conversation_id, client_msg_id))
+        return await self._read(lambda conn: _find_client(conn, conversation_id, client_msg_id))
 
     # -- attachments ---------------------------------------------------------------
 
@@ -183,7 +212,7 @@ class SQLiteStore:
         return att
 
     async def get_attachment(self, attachment_id: str) -> Attachment:
-        row = await self._run(lambda: self._db().execute(
+        row = await self._read(lambda conn: conn.execute(
             "SELECT id, conversation_id, content_type, name, data FROM attachments WHERE id = ?",
             (attachment_id,)).fetchone())
         if row is None:
@@ -201,12 +230,12 @@ class SQLiteStore:
         await self._write(upsert)
 
     async def get_agent(self, name: str) -> AgentAccount | None:
-        row = await self._run(lambda: self._db().execute(
+        row = await self._read(lambda conn: conn.execute(
             "SELECT * FROM agents WHERE name = ?", (name,)).fetchone())
         return common.agent_from_row(row) if row else None
 
     async def list_agents(self) -> builtins.list[AgentAccount]:
-        rows = await self._run(lambda: self._db().execute("SELECT * FROM agents ORDER BY name").fetchall())
+        rows = await self._read(lambda conn: conn.execute("SELECT * FROM agents ORDER BY name").fetchall())
         return [common.agent_from_row(r) for r in rows]
 
     async def delete_agent(self, name: str) -> bool:
