@@ -40,6 +40,7 @@ class LLMConfig(_Options):
     model: str = "packaged:smollm2-135m"  # packaged:smollm2-135m, a hub id, or a local folder
     max_new_tokens: int = Field(200, ge=1)  # longest answer, in tokens
     temperature: float = Field(0.0, ge=0)  # 0 = greedy (reproducible)
+    repetition_penalty: float = Field(1.1, ge=1.0)  # local models: >1 keeps small models out of loops
     context_tokens: int = Field(2048, ge=256)  # prompt budget: history is trimmed to fit
     threads: int = Field(2, ge=1)  # torch intra-op threads for local models
     queue_size: int = Field(32, ge=1)  # requests waiting for the local model; more are refused
@@ -109,9 +110,9 @@ class ServerConfig(_Options):
     messages_per_minute: int = Field(30, ge=1)  # per connection
     messages_per_minute_ip: int = Field(120, ge=1)  # per client IP
     ping_interval: float = Field(20.0, gt=0)  # seconds between keep-alive pings
+    shutdown_grace: float = Field(10.0, ge=0)  # seconds answers in flight get to finish on shutdown
     identity_secret: str = ""  # HMAC secret for verified customer identities ("" = off)
     token_secret: str = ""  # signs agent tokens ("" = a random one per start)
-    shutdown_grace: float = Field(10.0, ge=0)  # seconds answers in flight get to finish on shutdown
     token_minutes: int = Field(60, ge=1)  # agent token lifetime
 
 

@@ -64,6 +64,7 @@ async def test_registry_builds_it_from_settings(settings) -> None:
     backend = LLM_BACKENDS.create("transformers", settings)
     assert isinstance(backend, TransformersChat)
     assert backend.model is None  # nothing loaded until first use
+    assert backend.repetition_penalty == settings.llm.repetition_penalty == 1.1
     await backend.aclose()
 
 
@@ -173,3 +174,27 @@ async def test_bfloat16_prompt_reading_still_answers_the_question(converted_dir:
         await backend.aclose()
     # bfloat16 only reads the prompt; the answer is generated in float32 and stays on topic
     assert all("cancel" in a.lower() for a in answers.values())
+
+
+async def test_the_repetition_penalty_keeps_the_small_model_out_of_loops(converted_dir: Path) -> None:
+    """Greedy SmolLM2-135M repeats whole sentences on this question without the penalty."""
+    import csv
+
+    with (Path(__file__).parent.parent / "demo/bitext/records.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    refs = "\n".join(f'<reference id="r{i}">\n{r["response"]}\n</reference>'
+                     for i, r in enumerate([rows[0], rows[1000]]))
+    request = ChatRequest((ChatMessage("system", f"{SYSTEM}\n\n{refs}"),
+                           ChatMessage("user", "I want to get a refund for a damaged item")),
+                          max_new_tokens=160)
+
+    def repeated_sentences(text: str) -> int:
+        sentences = [s.strip() for s in text.replace("\n", " ").split(".") if len(s.strip()) > 20]
+        return len(sentences) - len(set(sentences))
+
+    plain, penalised = chat(converted_dir), chat(converted_dir, repetition_penalty=1.1)
+    looping, varied = await collect(plain, request), await collect(penalised, request)
+    await plain.aclose()
+    await penalised.aclose()
+    assert repeated_sentences(looping) > 0  # the failure the penalty is for
+    assert repeated_sentences(varied) == 0

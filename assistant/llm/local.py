@@ -42,9 +42,12 @@ def cpu_has_bf16() -> bool:
     return " amx_bf16" in flags or " avx512_bf16" in flags
 
 
-def generate_kwargs(request: ChatRequest, max_new_tokens: int) -> dict[str, Any]:
+def generate_kwargs(request: ChatRequest, max_new_tokens: int,
+                    repetition_penalty: float = 1.0) -> dict[str, Any]:
     """Greedy at temperature 0 (reproducible), sampling above it."""
     kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens}
+    if repetition_penalty != 1.0:  # SmolLM2-135M loops on long prompts without it
+        kwargs["repetition_penalty"] = repetition_penalty
     if request.temperature > 0:
         kwargs.update(do_sample=True, temperature=request.temperature, top_p=0.95)
     else:
@@ -60,8 +63,10 @@ class TransformersChat:
 
     def __init__(self, model: str, data_dir: Path, *, threads: int = 2, concurrency: int = 1,
                  queue_size: int = 32, max_new_tokens: int = 200, prefill_dtype: str = "auto",
+                 repetition_penalty: float = 1.0,
                  on_finish: Callable[[GenerationStats], None] | None = None) -> None:
         self.model_spec = model
+        self.repetition_penalty = repetition_penalty
         self.prefill_bf16 = prefill_dtype == "bfloat16" or (prefill_dtype == "auto" and cpu_has_bf16())
         self.data_dir = Path(data_dir)
         self.threads = threads
@@ -76,7 +81,7 @@ class TransformersChat:
         llm = settings.llm
         return cls(llm.model, settings.data_dir, threads=llm.threads, concurrency=llm.concurrency,
                    queue_size=llm.queue_size, max_new_tokens=llm.max_new_tokens,
-                   prefill_dtype=llm.prefill_dtype)
+                   prefill_dtype=llm.prefill_dtype, repetition_penalty=llm.repetition_penalty)
 
     def load(self) -> None:
         """Blocking; safe from several threads (the second waits for the first)."""
@@ -127,7 +132,7 @@ class TransformersChat:
             raise ModelError("nothing to answer: the request holds no messages")
         inputs = await asyncio.to_thread(self.encode, request)  # image processing is not free
         prompt_tokens = int(inputs["input_ids"].shape[1])
-        kwargs = generate_kwargs(request, self.budget(prompt_tokens, request))
+        kwargs = generate_kwargs(request, self.budget(prompt_tokens, request), self.repetition_penalty)
         run = self._runner_for(inputs, kwargs)
         # aclosing: closing this iterator must reach the runner's now, not at GC time
         async with aclosing(self.runner.stream(run, self.tokenizer, prompt_tokens)) as texts:
