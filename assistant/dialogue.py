@@ -34,6 +34,7 @@ from assistant.prompt import PromptBuilder, history_messages, retrieval_query, u
 from assistant.routing import NO_HANDOFF, HandoffDecision, HandoffDetector
 from assistant.store.base import ConversationInfo, ConversationStore
 from assistant.vision import ImageReader
+from channels.handlers import Turn  # the channels' interface type: one class on both sides
 from knowledge.errors import KnowledgeError
 from knowledge.records import Hit
 
@@ -41,15 +42,7 @@ if TYPE_CHECKING:
     from assistant.settings import Settings
 
 
-@dataclass(frozen=True)
-class Turn:
-    """One customer message as a channel received it."""
-
-    conversation_id: str
-    text: str = ""
-    attachments: tuple[str, ...] = ()  # ids from store.put_attachment (images, voice notes)
-    client_msg_id: str = ""  # a resend with the same id is not processed twice
-    user_id: str = ""  # verified customer identity, when there is one
+__all__ = ["DialogueManager", "Turn", "TurnTrace"]
 
 
 class Knowledge(Protocol):

@@ -23,10 +23,10 @@ from channels.errors import AccessError
 
 @dataclass(frozen=True)
 class Turn:
-    """One customer message for the dialogue manager."""
+    """One customer message for the dialogue manager (assistant.dialogue uses this same class)."""
 
     conversation_id: str
-    text: str
+    text: str = ""
     attachments: tuple[str, ...] = ()  # upload ids
     client_msg_id: str = ""
     user_id: str = ""  # verified identity, when there is one
@@ -62,9 +62,15 @@ class KnowledgeSearch(Protocol):
 
 
 class Runtime(Protocol):
-    store: ConversationStore
-    dialogue: ChatHandlers
-    knowledge: KnowledgeSearch
+    # Read-only properties, so a frozen or richer implementation still fits.
+    @property
+    def store(self) -> ConversationStore: ...
+
+    @property
+    def dialogue(self) -> ChatHandlers: ...
+
+    @property
+    def knowledge(self) -> KnowledgeSearch: ...
 
     def readiness(self) -> Any: ...  # bool, or {component: bool}
 
@@ -74,8 +80,11 @@ class RuntimeFactory(Protocol):
 
 
 class AgentIdentity(Protocol):
-    name: str
-    inboxes: Sequence[str]  # "*" = every inbox
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def inboxes(self) -> Sequence[str]: ...  # "*" = every inbox
 
 
 class Authenticator(Protocol):

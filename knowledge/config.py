@@ -36,7 +36,7 @@ class ChromaConfig(_Options):
 class ColumnMapping(_Options):
     """Which columns of a generic CSV/JSONL hold which record field (empty = absent)."""
 
-    id: str = ""  # stable id column; without it the id is a hash of the request (an edited answer keeps its id)
+    id: str = ""  # stable id column; without it, a hash of the request (an edited answer keeps its id)
     request: str = "request"  # the customer's request
     resolution: str = "resolution"  # the agent's answer
     subject: str = ""
