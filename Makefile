@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 run: install demo-kb
 	$(BIN)/assistant serve
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest -q -ra
 
 install: system-deps $(STAMP)
