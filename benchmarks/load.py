@@ -1,15 +1,18 @@
 """Concurrent customers against `assistant serve`, next to a bare websockets server.
 
     .venv/bin/python benchmarks/load.py [--n 50 200 500] [--turns 3] [--think 1 5]
-        [--sync full normal] [--baseline DIR] [--set ASSISTANT_X=Y ...]
+        [--sync full normal] [--model fixed|25] [--baseline DIR] [--set ASSISTANT_X=Y ...]
 
 Each of N connections says hello and holds a short conversation (`--turns`
 messages; after each answer the customer "reads and types" for `--think`
 seconds, jittered ±50%) against the real server in a subprocess (SQLite store,
-fresh per run; the `fixed` stand-in model: a fixed answer streamed without
-delay; a small ingested knowledge base). The clients run here, in another
-process. The same workload then runs against a bare `websockets` server
-streaming the same frames from memory: the ceiling of the stack.
+fresh per run; a small ingested knowledge base). The model is the `fixed`
+stand-in, a fixed answer streamed without delay, or with `--model 25` a
+stand-in model server streaming it at 25 tokens a second through the `openai`
+backend, as vLLM would: then every token is its own durable delta, as with a
+real model. The clients run here, in another process. The same workload then
+runs against a bare `websockets` server streaming the same frames from memory
+(paced the same way): the ceiling of the stack.
 
 Think time decides what is measured. With 1 s, 200 customers ask for up to
 ~130 turns a second: more retrieval than two cores can do (~9 ms of CPU a
@@ -48,7 +51,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from benchmarks.load_clients import ANSWER_WORDS, bare_server, run_clients  # noqa: E402
+from benchmarks.load_clients import ANSWER_WORDS, bare_server, paced_model_server, run_clients  # noqa: E402
 
 ROOT = Path(__file__).parent.parent
 RESULTS = Path(__file__).parent / "results" / "load.json"
@@ -144,11 +147,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def launch(variant: Variant, data_dir: Path, extra: dict[str, str],
-           run: int) -> tuple[subprocess.Popen[bytes], int]:
+def launch(variant: Variant, data_dir: Path, extra: dict[str, str], run: int,
+           tokens_per_s: float) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     if not variant.sync:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port)]
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(port), str(tokens_per_s)]
         return start(cmd, dict(os.environ), port, "/", ROOT), port
     # A fresh conversation database per run: every run starts from the same state.
     env = server_env(data_dir, variant.sync,
@@ -159,7 +162,7 @@ def launch(variant: Variant, data_dir: Path, extra: dict[str, str],
 
 def measure(variant: Variant, n: int, think: float, args: argparse.Namespace, data_dir: Path,
             run: int) -> dict[str, Any]:
-    proc, port = launch(variant, data_dir, args.set, run)
+    proc, port = launch(variant, data_dir, args.set, run, args.tokens_per_s)
     try:
         # One conversation first: the embedder and Chroma load on the first search, and a
         # running deployment is warm.
@@ -200,15 +203,43 @@ def main() -> None:
     p.add_argument("--baseline-label", default="", help="how the baseline is named in the results")
     p.add_argument("--set", nargs="*", default=[], metavar="ASSISTANT_X=Y",
                    help="extra environment for the assistant servers (both, with --baseline)")
+    p.add_argument("--model", default="fixed", metavar="fixed|TOKENS_PER_S",
+                   help="fixed: the answer at once (llm.backend fixed); a number: the paced stand-in "
+                        "model streaming that many tokens a second (llm.backend openai)")
     p.add_argument("--out", type=Path, default=RESULTS)
-    p.add_argument("--bare-server", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--bare-server", type=float, nargs=2, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--model-server", type=float, nargs=2, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     args.set = dict(kv.split("=", 1) for kv in args.set)
+    args.tokens_per_s = 0.0 if args.model == "fixed" else float(args.model)
     fds = raise_fd_limit()
     if args.bare_server is not None:
-        asyncio.run(bare_server(args.bare_server))
+        asyncio.run(bare_server(int(args.bare_server[0]), args.bare_server[1]))
         return
-    rows = []
+    if args.model_server is not None:
+        asyncio.run(paced_model_server(int(args.model_server[0]), args.model_server[1]))
+        return
+    model = start_model(args) if args.tokens_per_s else None
+    try:
+        rows = run_all(args)
+    finally:
+        if model is not None:
+            stop(model)
+    report(rows, args, fds)
+
+
+def start_model(args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """The paced model server, shared by every run; the assistant reaches it as llm.backend openai."""
+    port = free_port()
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--model-server", str(port), str(args.tokens_per_s)]
+    proc = start(cmd, dict(os.environ), port, "/", ROOT)
+    args.set = {"ASSISTANT_LLM__BACKEND": "openai", "ASSISTANT_LLM__OPENAI__MODEL": "paced",
+                "ASSISTANT_LLM__OPENAI__BASE_URL": f"http://127.0.0.1:{port}/v1", **args.set}
+    return proc
+
+
+def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
@@ -219,7 +250,7 @@ def main() -> None:
                     print(f"{variant.server}: {n} connections, think {think} s ...", file=sys.stderr,
                           flush=True)
                     rows.append(measure(variant, n, think, args, data_dir, len(rows)))
-    report(rows, args, fds)
+    return rows
 
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, fds: int) -> None:
@@ -236,7 +267,9 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, fds: int) -> No
         bare = next(b for b in rows if b["server"] == "bare websockets"
                     and (b["connections"], b["think_s"]) == (r["connections"], r["think_s"]))
         key = f"{r['server']} n={r['connections']} think={r['think_s']}"
-        ratios[key] = {"ttfd_p50_x": round(r["ttfd_p50_ms"] / max(bare["ttfd_p50_ms"], 0.01), 1),
+        ratios[key] = {"ttfd_p50_added_ms": round(r["ttfd_p50_ms"] - bare["ttfd_p50_ms"], 1),
+                       "ttfd_p99_added_ms": round(r["ttfd_p99_ms"] - bare["ttfd_p99_ms"], 1),
+                       "ttfd_p50_x": round(r["ttfd_p50_ms"] / max(bare["ttfd_p50_ms"], 0.01), 1),
                        "ttfd_p99_x": round(r["ttfd_p99_ms"] / max(bare["ttfd_p99_ms"], 0.01), 1),
                        "turns_per_s_ratio": round(r["turns_per_s"] / max(bare["turns_per_s"], 0.01), 2)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -244,7 +277,9 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, fds: int) -> No
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "nofile": fds},
         "workload": {"turns": args.turns, "think_s": args.think, "think_jitter": "x0.5-1.5",
                      "store": "sqlite, fresh per run", "answer_deltas": ANSWER_WORDS,
-                     "model": "fixed (no delay)", "baseline": args.baseline_label or None,
+                     "model": "fixed (no delay)" if not args.tokens_per_s else
+                     f"paced stand-in, {args.tokens_per_s:g} tokens/s (llm.backend openai)",
+                     "baseline": args.baseline_label or None,
                      "server_env": args.set},
         "runs": rows, "ratios_to_bare": ratios}, indent=2) + "\n")
     print(f"wrote {args.out}")

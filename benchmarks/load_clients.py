@@ -1,5 +1,7 @@
-"""The simulated customers of benchmarks/load.py, and the bare websockets server they
-are also run against (the ceiling of the stack: the same frames streamed from memory).
+"""The simulated customers of benchmarks/load.py, the bare websockets server they are
+also run against (the ceiling of the stack: the same frames streamed from memory), and
+a paced stand-in model: an OpenAI-compatible server streaming the fixed answer at a
+set number of tokens a second, as a real model would (one word = one token here).
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ async def run_clients(url: str, n: int, turns: int, think: float) -> dict[str, A
             "errors": len(stats["errors"]), "error_samples": sorted(set(stats["errors"]))[:5]}
 
 
-async def bare_server(port: int) -> None:
+async def bare_server(port: int, tokens_per_s: float = 0.0) -> None:
+    """The ceiling; with tokens_per_s, paced like the paced model (0 = all at once)."""
     from websockets.asyncio.server import serve
 
     words = [f"w{i} " for i in range(ANSWER_WORDS)]
@@ -96,9 +99,37 @@ async def bare_server(port: int) -> None:
                             "client_msg_id": frame["client_msg_id"], "attachments": [], "user_id": ""})
                 await send({"type": "answer_started", "message_id": "a"})
                 for word in words:
+                    if tokens_per_s:
+                        await asyncio.sleep(1 / tokens_per_s)
                     await send({"type": "delta", "message_id": "a", "text": word})
                 await send({"type": "answer", "message_id": "a", "text": "".join(words), "sources": [],
                             "interrupted": False})
 
     async with serve(handler, "127.0.0.1", port, max_size=None, ping_interval=None):
         await asyncio.Future()
+
+
+async def paced_model_server(port: int, tokens_per_s: float) -> None:
+    """POST /v1/chat/completions (stream=true): the fixed answer, one word per SSE chunk."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    words = [w + " " for w in FixedLLM.ANSWER.split()]
+
+    async def chunks() -> Any:
+        for word in words:
+            await asyncio.sleep(1 / tokens_per_s)
+            yield f"data: {json.dumps({'choices': [{'delta': {'content': word}}]})}\n\n"
+        yield f"data: {json.dumps({'choices': [{'delta': {}, 'finish_reason': 'stop'}]})}\n\n"
+        yield "data: [DONE]\n\n"
+
+    async def completions(request: Request) -> StreamingResponse:
+        await request.body()
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    app = Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", backlog=4096)
+    await uvicorn.Server(config).serve()
