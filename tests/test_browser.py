@@ -120,7 +120,9 @@ def test_an_answer_streams_in_with_its_sources(customer: Widget) -> None:
     customer.wait_answers(1)
     answer = customer.of_type("answer")[0]
     deltas = [f["text"] for f in customer.of_type("delta") if f["message_id"] == answer["message_id"]]
-    assert len(deltas) > 3 and "".join(deltas) == answer["text"]  # it came in pieces, and adds up
+    # In pieces that add up. The extractive text is ready at once, so what arrives while the
+    # first delta is stored goes out as one: two or more deltas, not one per word.
+    assert len(deltas) >= 2 and "".join(deltas) == answer["text"]
     bubble = customer.page.locator(DONE).first
     assert words(bubble.locator(".body").inner_text()) == words(answer["text"])
     assert answer["sources"] and answer["sources"][0]["intent"] == "cancel_order"
