@@ -81,9 +81,11 @@ def raise_open_files_limit() -> int | None:
     except ImportError:  # Windows
         return None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft >= hard:
+    unlimited = resource.RLIM_INFINITY
+    if soft == unlimited or (hard != unlimited and soft >= hard):
+        log.info("open files limit: %s (the hard limit)", "unlimited" if soft == unlimited else soft)
         return soft
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    target = hard if hard != unlimited else max(soft, 1 << 20)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     except (ValueError, OSError) as exc:  # e.g. macOS caps it below an unlimited hard limit
