@@ -194,6 +194,7 @@ class ChatConnection:
         self.service.turns.start(Turn(conversation_id=info.id, text=frame.text,
                                       attachments=tuple(frame.attachments),
                                       client_msg_id=frame.client_msg_id, user_id=self.user_id))
+        self.last_typing = 0.0  # the message ends this burst of typing: signal the next one at once
 
     async def on_typing(self, info: ConversationInfo) -> None:
         now = time.monotonic()

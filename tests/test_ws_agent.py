@@ -52,6 +52,25 @@ def test_an_agent_takes_over_replies_hands_back_and_closes(client: TestClient) -
         assert until(customer, "status")[-1]["state"] == "closed"
 
 
+def test_the_customer_typing_again_right_after_a_message_reaches_the_agent(client: TestClient) -> None:
+    """Sending a message ends a burst of typing: the next keystroke is news for the agent,
+    however soon it comes (the server's one-signal-a-second limit starts over)."""
+    with client.websocket_connect("/ws/chat") as customer, client.websocket_connect("/ws/agent") as agent:
+        cid = hello(customer)["conversation_id"]
+        agent_hello(agent)
+        agent.send_json({"type": "open", "conversation_id": cid})
+        assert agent.receive_json()["type"] == "conversation"
+        customer.send_json({"type": "typing"})
+        assert agent.receive_json()["type"] == "typing"
+        say(customer, "where is my order?")
+        until(customer, "answer")
+        until(agent, "answer")
+        customer.send_json({"type": "typing"})
+        customer.send_json({"type": "handoff"})  # after the typing signal, if it was forwarded
+        assert agent.receive_json() == {"type": "typing", "conversation_id": cid, "from": "customer"}
+        assert until(agent, "status")[-1]["state"] == "waiting_human"
+
+
 def test_suggestions_reach_the_agent_but_never_the_customer_whose_seqs_stay_consecutive(
         client: TestClient) -> None:
     with client.websocket_connect("/ws/chat") as customer, client.websocket_connect("/ws/agent") as agent:

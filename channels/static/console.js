@@ -9,6 +9,7 @@ import { conversationName, Inbox, reasonText } from "./console/inbox.js";
 import { SaveDialog } from "./console/save.js";
 import { Connection } from "./widget/connection.js";
 import { ConversationLog, describeState } from "./widget/core.js";
+import { TypingSignal } from "./widget/typing.js";
 
 const $ = (selector) => document.querySelector(selector);
 const TOKEN_KEY = "support-console:session";
@@ -28,6 +29,8 @@ class Console {
     this.current = "";
     this.log = null;
     this.closing = ""; // the conversation this agent is closing: offer to save it when closed
+    this.typing = new TypingSignal(() => !!this.current && this.send({ type: "typing", conversation_id: this.current }),
+      { every: TYPING_EVERY });
     this.connection = new Connection({
       url: () => location.origin.replace(/^http/, "ws") + "/ws/agent",
       hello: () => ({ type: "hello", token: this.session.token }),
@@ -66,7 +69,7 @@ class Console {
     $("#reply").addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) this.reply();
     });
-    $("#reply").addEventListener("input", () => this._typing());
+    $("#reply").addEventListener("input", () => this.typing.input());
     $("#signout").addEventListener("click", () => signOut(""));
   }
 
@@ -96,6 +99,7 @@ class Console {
     if (id === this.current) return;
     if (this.current) this.send({ type: "leave", conversation_id: this.current });
     this.current = id;
+    this.typing.reset(); // typing in another conversation says nothing about this one
     this.log = new ConversationLog();
     this.history.clear();
     this.assist.reset();
@@ -111,8 +115,12 @@ class Console {
   reply() {
     const text = $("#reply").value.trim();
     if (!text || !this.current) return;
-    if (this.send({ type: "reply", conversation_id: this.current, text })) $("#reply").value = "";
-    else this._status("Offline: the reply was not sent; it is still in the box.");
+    if (this.send({ type: "reply", conversation_id: this.current, text })) {
+      $("#reply").value = "";
+      this.typing.reset(); // the reply ends this burst: the next keystroke is shown at once
+    } else {
+      this._status("Offline: the reply was not sent; it is still in the box.");
+    }
   }
 
   insert(text) {
@@ -171,12 +179,6 @@ class Console {
     if (!this.current || !this.send({ type, conversation_id: this.current })) {
       this._status("Offline: try again when the connection is back.");
     }
-  }
-
-  _typing() {
-    if (!this.current || Date.now() - (this._typedAt || 0) < TYPING_EVERY) return;
-    this._typedAt = Date.now();
-    this.send({ type: "typing", conversation_id: this.current });
   }
 
   _customerTyping(frame) {

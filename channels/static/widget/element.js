@@ -10,6 +10,7 @@ import { LogView } from "./messages.js";
 import { Outbox } from "./outbox.js";
 import { CSS } from "./styles.js";
 import { TEMPLATE } from "./template.js";
+import { TypingSignal } from "./typing.js";
 
 const TYPING_EVERY = 2500; // ms between our "typing" frames while the customer types
 const TYPING_SHOWN = 5000; // ms an agent's typing indicator stays without a new frame
@@ -47,6 +48,7 @@ export class SupportChatWidget extends HTMLElement {
       onStatus: (status) => this._onStatus(status),
     });
     this.outbox = new Outbox(this.session, this.connection);
+    this.typing = new TypingSignal(() => this.connection.send({ type: "typing" }), { every: TYPING_EVERY });
     this.connection.start();
     if (config.open === "true") this.open();
   }
@@ -88,7 +90,7 @@ export class SupportChatWidget extends HTMLElement {
         this.sendMessage();
       }
     });
-    input.addEventListener("input", () => this._typing());
+    input.addEventListener("input", () => this.typing.input());
     input.addEventListener("paste", (e) => {
       const files = [...(e.clipboardData?.files || [])].filter((f) => f.type.startsWith("image/"));
       if (files.length) this.attachments.add(files);
@@ -187,6 +189,7 @@ export class SupportChatWidget extends HTMLElement {
   }
 
   _queue(frame) {
+    this.typing.reset(); // the next keystroke starts a new burst: the agent sees it at once
     this.view.draw(this.log.addPending(frame));
     this.outbox.queue(frame); // when offline it stays queued and goes out after "ready"
   }
@@ -197,13 +200,6 @@ export class SupportChatWidget extends HTMLElement {
 
   _sendControl(frame) {
     if (!this.connection.send(frame)) this._notice("You are offline; try again when the connection is back.");
-  }
-
-  _typing() {
-    const now = Date.now();
-    if (now - (this._typedAt || 0) < TYPING_EVERY) return;
-    this._typedAt = now;
-    this.connection.send({ type: "typing" });
   }
 
   _hello() {
