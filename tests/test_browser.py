@@ -158,7 +158,8 @@ def test_a_voice_note_is_recorded_sent_and_transcribed(customer: Widget) -> None
     transcript = customer.el.locator(".transcript[data-ready=true]")
     transcript.wait_for(timeout=120_000)
     text = transcript.inner_text().lower()
-    assert "ask not what your country can do for you" in text, text
+    # Whisper, primed with the shop's vocabulary, sometimes hears "asked not": same sentence.
+    assert re.search(r"ask(ed)? not what your country can do for you", text), text
     customer.wait_answers(1, timeout=120_000)
     customer.shot("widget-voice.png", top=".msg.user")
 
