@@ -12,6 +12,7 @@ commit that makes it durable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -63,7 +64,7 @@ class GroupCommitter:
         if start:
             # Writes that arrive while this drain commits queue up for the next one.
             try:
-                self._executor.submit(self._drain, loop)
+                self._executor.submit(self._drain)
             except RuntimeError:  # the store's thread has been shut down
                 with self._lock:
                     self._pending.remove(request)
@@ -78,7 +79,7 @@ class GroupCommitter:
             self._scheduled = bool(self._pending)
         return batch
 
-    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _drain(self) -> None:
         while batch := self._take():
             try:
                 self._commit(batch)
@@ -87,7 +88,9 @@ class GroupCommitter:
                 for request in batch:
                     request.outcome = (False, error)
             for request in batch:
-                loop.call_soon_threadsafe(_settle, request)
+                # Each caller is answered on its own loop, and only now: after the commit.
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                    request.future.get_loop().call_soon_threadsafe(_settle, request)
 
     def _commit(self, batch: list[_Request]) -> None:
         conn = self._db()
