@@ -7,20 +7,19 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from assistant.errors import DependencyMissing, ModelError, ModelUnavailable
-from assistant.speech.audio import SAMPLE_RATE, decode
+from assistant.speech.audio import SAMPLE_RATE
 from assistant.speech.base import Segment, Transcript
-from assistant.speech.options import WhisperOptions
 from assistant.speech.vocabulary import whisper_prompt
 from assistant.speech.weights import ct2_model
+from assistant.speech.whisper_base import WhisperBackend
 
 if TYPE_CHECKING:
-    from assistant.settings import Settings
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -29,25 +28,8 @@ MIN_WINDOW = 1000  # never encode less than 10 s: 5 s windows misheard 1-2 s not
 MAX_WORDS_PER_SECOND = 6  # fast speech is about 4; more means a repetition loop
 
 
-class FasterWhisperTranscriber:
+class FasterWhisperTranscriber(WhisperBackend):
     name = "faster-whisper"
-
-    def __init__(self, options: WhisperOptions, data_dir: Path) -> None:
-        self.options = options
-        self.data_dir = data_dir
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> FasterWhisperTranscriber:
-        return cls(WhisperOptions.from_config(settings.speech), settings.data_dir)
-
-    def load(self) -> Any:
-        """The WhisperModel, loaded on first use (once, whichever thread asks first)."""
-        with self._lock:
-            if self._model is None:
-                self._model = self._build()
-        return self._model
 
     def _build(self) -> Any:
         started = time.perf_counter()
@@ -63,12 +45,6 @@ class FasterWhisperTranscriber:
         log.info("loaded faster-whisper %s from %s in %.1f s",
                  self.options.model, source, time.perf_counter() - started)
         return model
-
-    def transcribe(self, audio: bytes, *, language: str | None = None,
-                   prompt: str | None = None) -> Transcript:
-        """Decode any supported format and transcribe it; bad audio raises AudioError."""
-        samples = decode(audio, self.options.limits).samples
-        return self.transcribe_samples(samples, language=language, prompt=prompt)
 
     def transcribe_samples(self, samples: np.ndarray, *, language: str | None = None,
                            prompt: str | None = None) -> Transcript:

@@ -18,33 +18,27 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant.errors import DependencyMissing, ModelError, ModelUnavailable
-from assistant.speech.audio import SAMPLE_RATE, decode
+from assistant.speech.audio import SAMPLE_RATE
 from assistant.speech.base import Segment, Transcript
 from assistant.speech.options import WhisperOptions
 from assistant.speech.vocabulary import whisper_prompt
 from assistant.speech.weights import is_packaged
+from assistant.speech.whisper_base import WhisperBackend
 
 if TYPE_CHECKING:
-    from assistant.settings import Settings
+    pass
 
 log = logging.getLogger(__name__)
 
 
-class OpenAIWhisperTranscriber:
+class OpenAIWhisperTranscriber(WhisperBackend):
     name = "openai-whisper"
 
     def __init__(self, options: WhisperOptions, data_dir: Path) -> None:
-        self.options = options
-        self.data_dir = data_dir
-        self._model: Any = None
-        self._lock = threading.Lock()
+        super().__init__(options, data_dir)
         # whisper installs its kv-cache hooks on the shared model for each call:
         # two decodes at once would read each other's caches.
         self._decoding = threading.Lock()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> OpenAIWhisperTranscriber:
-        return cls(WhisperOptions.from_config(settings.speech), settings.data_dir)
 
     def checkpoint(self) -> str:
         """What whisper.load_model gets: a checkpoint path (built if packaged) or a hub name."""
@@ -58,13 +52,6 @@ class OpenAIWhisperTranscriber:
                 export_whisper(model, self.data_dir, path)
             return str(path)
         return model  # a .pt path, or a hub name for users with internet
-
-    def load(self) -> Any:
-        """The whisper model, loaded on first use (once, whichever thread asks first)."""
-        with self._lock:
-            if self._model is None:
-                self._model = self._build()
-        return self._model
 
     def _build(self) -> Any:
         whisper, torch = _imports()
@@ -85,12 +72,6 @@ class OpenAIWhisperTranscriber:
         log.info("loaded openai-whisper %s from %s in %.1f s",
                  self.options.model, source, time.perf_counter() - started)
         return model
-
-    def transcribe(self, audio: bytes, *, language: str | None = None,
-                   prompt: str | None = None) -> Transcript:
-        """Decode any supported format and transcribe it; bad audio raises AudioError."""
-        samples = decode(audio, self.options.limits).samples
-        return self.transcribe_samples(samples, language=language, prompt=prompt)
 
     def transcribe_samples(self, samples: np.ndarray, *, language: str | None = None,
                            prompt: str | None = None) -> Transcript:
