@@ -316,6 +316,17 @@ async def test_a_resent_message_is_not_processed_twice(settings, store) -> None:
     assert len(llm.requests) == 1 and len(await store.events(conv.id)) == len(first)
 
 
+async def test_two_copies_of_a_message_sent_at_once_get_one_answer(settings, store) -> None:
+    llm = FakeLLM(["ok"], delay=0.01)
+    dm = manager(settings, store, llm)
+    conv = await dm.new_conversation()
+    turn = Turn(conv.id, "I want a refund for my order", client_msg_id="twice")
+    await asyncio.gather(run(dm, turn), run(dm, turn))  # both pass the "seen before?" check
+    log = await store.events(conv.id)
+    assert len(llm.requests) == 1
+    assert [e.type for e in log].count("message") == 1 and [e.type for e in log].count("answer") == 1
+
+
 async def test_feedback_on_an_answer_is_stored(settings, store) -> None:
     dm = manager(settings, store)
     conv = await dm.new_conversation()
