@@ -105,7 +105,7 @@ class DialogueManager:
             conversation_id=turn.conversation_id, message_id=message_id, text=turn.text.strip(),
             attachments=turn.attachments, client_msg_id=turn.client_msg_id, user_id=turn.user_id))
         yield message
-        if message.message_id != message_id:
+        if not isinstance(message, UserMessage) or message.message_id != message_id:
             return  # a resend that raced the first copy: the store kept the first, which answers
         if info.state == "closed":  # a customer writing again reopens the conversation
             yield await self._status(turn.conversation_id, "bot", "reopened")
