@@ -37,6 +37,7 @@ from channels.protocol import (
     parse_client_frame,
 )
 from channels.service import Service, summary
+from channels.sockets import serve_counted, text_frames
 from channels.views import View, conv_topic, ephemeral_message, inbox_topic
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,7 @@ log = logging.getLogger(__name__)
 async def agent_socket(ws: WebSocket) -> None:
     service: Service = ws.app.state.service
     await ws.accept()
-    gauge = service.metrics.connections.labels(endpoint="agent")
-    gauge.inc()
-    conn = AgentConnection(ws, service, Outbox(ws, service.metrics))
-    try:
-        await conn.run()
-    finally:
-        gauge.dec()
-        await conn.stop()
+    await serve_counted(service, "agent", AgentConnection(ws, service, Outbox(ws, service.metrics)))
 
 
 class AgentConnection:
@@ -65,17 +59,9 @@ class AgentConnection:
         self.tasks: dict[str, asyncio.Task[None]] = {}  # "inbox" and conversation ids
 
     async def run(self) -> None:
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                msg = await self.ws.receive()
-                if msg["type"] == "websocket.disconnect":
-                    return
-                if msg.get("text") is None:
-                    await self.out.error(ProtocolError("Binary frames are not supported.",
-                                                       code="binary_not_supported"))
-                    continue
-                if not await self.on_text(msg["text"]):
-                    return
+        async for raw in text_frames(self.ws, self.out):
+            if not await self.on_text(raw):
+                return
 
     async def stop(self) -> None:
         for task in self.tasks.values():

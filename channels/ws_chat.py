@@ -35,6 +35,7 @@ from channels.protocol import (
     parse_client_frame,
 )
 from channels.service import Service
+from channels.sockets import serve_counted, text_frames
 from channels.views import View, conv_topic, ephemeral_message
 
 log = logging.getLogger(__name__)
@@ -47,14 +48,7 @@ async def chat_socket(ws: WebSocket) -> None:
     if not origin_allowed(service.settings, ws.headers.get("origin")):
         await out.refuse(AccessError("This site may not open the chat.", code="origin_not_allowed"), 4403)
         return
-    gauge = service.metrics.connections.labels(endpoint="chat")
-    gauge.inc()
-    conn = ChatConnection(ws, service, out)
-    try:
-        await conn.run()
-    finally:
-        gauge.dec()
-        await conn.stop()
+    await serve_counted(service, "chat", ChatConnection(ws, service, out))
 
 
 class ChatConnection:
@@ -70,17 +64,8 @@ class ChatConnection:
         self.last_typing = 0.0
 
     async def run(self) -> None:
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                msg = await self.ws.receive()
-                if msg["type"] == "websocket.disconnect":
-                    return
-                if msg.get("text") is not None:
-                    await self.on_text(msg["text"])
-                else:
-                    await self.out.error(ProtocolError(
-                        "Binary frames are not supported: upload files with POST /api/uploads.",
-                        code="binary_not_supported"))
+        async for raw in text_frames(self.ws, self.out):
+            await self.on_text(raw)
 
     async def stop(self) -> None:
         if self.feed_task is not None:
