@@ -28,7 +28,7 @@ import pytest
 from openai_standin import StandIn, chunk
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from test_serve import free_port, wait_ready
+from test_serve import free_port, stop, wait_ready
 from websockets.asyncio.client import connect as ws_connect
 
 from assistant.events import AgentMessage, AnswerCompleted, AnswerDelta, Event, StatusChanged
@@ -82,13 +82,7 @@ def worker(port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
             wait_ready(proc, port, log, 180)
             yield proc
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc)
 
 
 @pytest.fixture

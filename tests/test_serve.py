@@ -45,13 +45,18 @@ def running(cmd: list[str], port: int, env: dict[str, str],
             wait_ready(proc, port, log, timeout)
             yield proc
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM (a graceful drain), then kill if it is still there after 30 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def wait_ready(proc: subprocess.Popen[str], port: int, log: Any, timeout: float) -> None:
