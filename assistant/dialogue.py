@@ -9,7 +9,6 @@ their seq, in order; the log is the single truth a reconnecting client replays.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
@@ -32,6 +31,7 @@ from assistant.llm.base import ChatMessage, LLMBackend
 from assistant.media import MediaReader, Speech, Understood
 from assistant.prompt import PromptBuilder, history_messages, retrieval_query, user_content
 from assistant.routing import NO_HANDOFF, HandoffDecision, HandoffDetector
+from assistant.search_batch import BatchedSearch
 from assistant.store.base import ConversationInfo, ConversationStore
 from assistant.vision import ImageReader
 from channels.handlers import Turn  # the channels' interface type: one class on both sides
@@ -71,6 +71,7 @@ class DialogueManager:
         self.store = store
         self.knowledge = knowledge
         self.llm = llm
+        self.searcher = BatchedSearch(knowledge)  # concurrent turns' questions in one call
         d = settings.dialogue
         self.detector = HandoffDetector(triggers=d.handoff_triggers, min_score=d.min_score,
                                         low_confidence_turns=d.low_confidence_turns)
@@ -171,8 +172,7 @@ class DialogueManager:
         return history_messages(log)[-2 * turns:] if turns else []
 
     async def _search(self, query: str) -> list[Hit]:
-        k = self.settings.dialogue.retrieve_k
-        return await asyncio.to_thread(self.knowledge.search, query, k)
+        return await self.searcher.search(query, self.settings.dialogue.retrieve_k)
 
     # -- agent assist ----------------------------------------------------------------
 

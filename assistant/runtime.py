@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from assistant import heap
 from assistant.dialogue import DialogueManager
 from assistant.errors import AssistantError
 from assistant.llm.base import LLMBackend
@@ -49,11 +51,13 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def build_runtime(settings: Settings, *, load_llm: bool = True,
-                        llm: LLMBackend | None = None) -> AsyncIterator[Runtime]:
+                        llm: LLMBackend | None = None, warm: bool = False) -> AsyncIterator[Runtime]:
     """Store, knowledge base, chat model, speech, image reader and the dialogue manager.
 
     `load_llm=False` skips loading the chat model (e.g. `eval --retrieve-only`);
-    `llm` replaces the configured backend (tests, benchmarks)."""
+    `llm` replaces the configured backend (tests, benchmarks). `warm=True` (the
+    server) also loads the embedding model and Chroma now, so the first customer
+    does not wait for them, then settles the heap (assistant.heap)."""
     from assistant.store import STORES
     from knowledge.base import KnowledgeBase
 
@@ -73,6 +77,9 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
         reader = _image_reader(settings, llm)
         dialogue = DialogueManager(settings, store=store, knowledge=knowledge, llm=llm, speech=speech,
                                    image_reader=reader)
+        if warm:
+            await asyncio.to_thread(_warm_knowledge, knowledge)
+            heap.settle()
         yield Runtime(settings=settings, store=store, knowledge=knowledge, llm=llm, speech=speech,
                       image_reader=reader, dialogue=dialogue, fallback_reason=fallback)
 
@@ -95,6 +102,19 @@ async def _chat_backend(settings: Settings, *, load: bool) -> tuple[LLMBackend, 
                     "(the best record's resolution): %s", settings.llm.model, settings.llm.backend,
                     exc.message)
         return ExtractiveBackend.from_settings(settings), exc.message
+
+
+def _warm_knowledge(knowledge: Any) -> None:
+    """Load the embedding model and open Chroma with one search; a knowledge base that
+    cannot search yet (none ingested, Chroma server down) is only logged: the turns
+    that need it will say so to the customer."""
+    started = time.perf_counter()
+    try:
+        knowledge.search("hello", 1)
+    except Exception as exc:  # noqa: BLE001 - the server starts anyway; turns report the error
+        log.warning("the knowledge base could not be warmed up: %s", exc)
+        return
+    log.info("knowledge base warm in %.1f s", time.perf_counter() - started)
 
 
 def _speech(settings: Settings, knowledge: Any) -> Any:

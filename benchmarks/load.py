@@ -92,11 +92,15 @@ def server_env(data_dir: Path, sync: str, extra: dict[str, str] | None = None) -
     return env
 
 
-def ingest_small_kb(data_dir: Path, env: dict[str, str]) -> None:
+def ingest_small_kb(data_dir: Path, env: dict[str, str]) -> list[str]:
+    """40 records of two intents into the server's knowledge base; the customers ask the
+    other requests of those intents (real, varied wording, none of them ingested), so
+    no cache or batch sees the same question twice by construction."""
     import csv
 
     with (ROOT / "demo" / "bitext" / "records.csv").open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["intent"] in ("cancel_order", "track_order")][:40]
+        pool = [r for r in csv.DictReader(f) if r["intent"] in ("cancel_order", "track_order")]
+    rows, asked = pool[:40], sorted({r["instruction"] for r in pool[40:]})
     path = data_dir.parent / "records.csv"
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -104,6 +108,7 @@ def ingest_small_kb(data_dir: Path, env: dict[str, str]) -> None:
         writer.writerows(rows)
     subprocess.run([sys.executable, "-m", "assistant", "kb", "ingest", str(path)], cwd=ROOT, env=env,
                    check=True, capture_output=True, timeout=600)
+    return asked
 
 
 def start(cmd: list[str], env: dict[str, str], port: int, path: str, cwd: Path) -> subprocess.Popen[bytes]:
@@ -166,10 +171,11 @@ def measure(variant: Variant, n: int, think: float, args: argparse.Namespace, da
     try:
         # One conversation first: the embedder and Chroma load on the first search, and a
         # running deployment is warm.
-        asyncio.run(run_clients(f"ws://127.0.0.1:{port}/ws/chat", 1, 1, 0.0))
+        asyncio.run(run_clients(f"ws://127.0.0.1:{port}/ws/chat", 1, 1, 0.0, args.questions))
         before = memory_mb(proc.pid)["rss_mb"]
         load, cpu = os.getloadavg()[0], cpu_seconds(proc.pid)
-        result = asyncio.run(run_clients(f"ws://127.0.0.1:{port}/ws/chat", n, args.turns, think))
+        result = asyncio.run(run_clients(f"ws://127.0.0.1:{port}/ws/chat", n, args.turns, think,
+                                         args.questions))
         cpu = cpu_seconds(proc.pid) - cpu
         result.update(server=variant.server, loadavg_1m=round(load, 2), server_cpu_s=round(cpu, 2),
                       server_cpu_ms_per_turn=round(1000 * cpu / max(result["turns"], 1), 1),
@@ -243,7 +249,7 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
-        ingest_small_kb(data_dir, server_env(data_dir, "full"))
+        args.questions = ingest_small_kb(data_dir, server_env(data_dir, "full"))
         for think in args.think:
             for n in args.n:
                 for variant in variants(args):

@@ -19,9 +19,10 @@ ANSWER_WORDS = len(FixedLLM.ANSWER.split())  # deltas of the stand-in's answer
 TURN_TIMEOUT = 60.0
 
 
-async def customer(url: str, turns: int, think: float, stats: dict[str, Any]) -> None:
-    """One customer: hello, then `turns` messages, each after reading the previous answer
-    for `think` seconds (jittered ±50%, so customers do not write in lockstep)."""
+async def customer(url: str, turns: int, think: float, questions: list[str], stats: dict[str, Any]) -> None:
+    """One customer: hello, then `turns` messages (drawn from `questions`), each after
+    reading the previous answer for `think` seconds (jittered ±50%, so customers do not
+    write in lockstep)."""
     from websockets.asyncio.client import connect
 
     await asyncio.sleep(random.uniform(0, think))  # arrivals spread over one think time
@@ -32,7 +33,7 @@ async def customer(url: str, turns: int, think: float, stats: dict[str, Any]) ->
             if ready.get("type") != "ready":
                 raise RuntimeError(f"no ready: {ready}")
             for i in range(turns):
-                await one_turn(ws, f"How do I cancel my order? ({i})", f"m{i}", stats)
+                await one_turn(ws, random.choice(questions), f"m{i}", stats)
                 await asyncio.sleep(think * random.uniform(0.5, 1.5))
     except Exception as exc:  # counted, never fatal: the run reports errors
         stats["errors"].append(f"{type(exc).__name__}: {exc}"[:200])
@@ -62,10 +63,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run_clients(url: str, n: int, turns: int, think: float) -> dict[str, Any]:
+async def run_clients(url: str, n: int, turns: int, think: float, questions: list[str]) -> dict[str, Any]:
     stats: dict[str, Any] = {"ttfd": [], "turn": [], "errors": []}
     start = time.perf_counter()
-    await asyncio.gather(*(customer(url, turns, think, stats) for _ in range(n)))
+    await asyncio.gather(*(customer(url, turns, think, questions, stats) for _ in range(n)))
     elapsed = time.perf_counter() - start
     return {"connections": n, "think_s": think, "turns": len(stats["turn"]), "expected_turns": n * turns,
             "seconds": round(elapsed, 2), "turns_per_s": round(len(stats["turn"]) / elapsed, 1),

@@ -39,3 +39,28 @@ async def test_voice_notes_are_primed_with_the_knowledge_bases_words(settings) -
         await rt.speech._load_vocabulary()  # what the first voice note does
         words = {w.lower() for w in rt.speech.vocabulary}
     assert len(words) >= 10 and {"billing", "cart"} <= words
+
+
+async def test_a_warm_runtime_has_loaded_the_knowledge_base_and_settled_the_heap(settings) -> None:
+    import gc
+
+    demo = Path(__file__).parent.parent / "demo" / "abcd" / "guidelines.json"
+    async with build_runtime(with_llm(settings, backend="extractive")) as rt:
+        rt.knowledge.ingest([demo])
+    gc.unfreeze()
+    try:
+        async with build_runtime(with_llm(settings, backend="extractive")) as cold:
+            assert not cold.knowledge.embedder.loaded  # loads on the first question
+            assert gc.get_freeze_count() == 0
+        async with build_runtime(with_llm(settings, backend="extractive"), warm=True) as warm:
+            # the server's runtime: the model and Chroma are loaded before /readyz says ready,
+            # and the objects of loading are out of the collector's sight
+            assert warm.knowledge.embedder.loaded and warm.knowledge._store is not None
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
+
+
+async def test_warming_an_empty_knowledge_base_does_not_stop_the_server(settings) -> None:
+    async with build_runtime(with_llm(settings, backend="extractive"), warm=True) as rt:
+        assert rt.readiness()["knowledge"]

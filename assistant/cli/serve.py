@@ -29,10 +29,14 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def build_app(settings: Settings) -> Any:
     """The app with the real runtime (models, store, knowledge base) built in its lifespan."""
+    from functools import partial
+
     from assistant.runtime import build_runtime
     from channels.app import create_app
 
-    return create_app(settings, build_runtime, authenticator=_authenticator(settings))
+    # warm: the embedding model and Chroma load before /readyz says ready, not on the
+    # first customer's question.
+    return create_app(settings, partial(build_runtime, warm=True), authenticator=_authenticator(settings))
 
 
 def app_from_env() -> Any:
