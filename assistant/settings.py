@@ -92,6 +92,8 @@ class StoreConfig(_Options):
     pg_schema: str = "public"  # postgres: schema that holds the tables (created if missing)
     pool_size: int = Field(5, ge=1)  # postgres: connections per worker process
     sqlite_synchronous: Literal["full", "normal"] = "full"  # sqlite: full = fsync every commit
+    # A worker that stops renewing its lease this long is dead: its open answers are closed.
+    worker_lease_seconds: float = Field(15.0, ge=1.0)
 
 
 class BusConfig(_Options):

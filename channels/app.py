@@ -26,6 +26,7 @@ from channels.auth_http import add_cors
 from channels.handlers import Authenticator, RuntimeFactory
 from channels.limits import IpBuckets, Limits
 from channels.metrics import Metrics
+from channels.recovery import sweeping
 from channels.service import Service
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ def create_app(settings: Any, runtime_factory: RuntimeFactory, *,
                               ip_buckets=IpBuckets(settings.server.messages_per_minute_ip))
             app.state.service = service
             try:
-                yield
+                async with sweeping(service):  # answers cut off by dead workers get closed
+                    yield
             finally:
                 await drain(service, settings.server.shutdown_grace)
 

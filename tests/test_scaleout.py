@@ -1,10 +1,13 @@
-"""Two `assistant serve` workers on two loopback ports sharing the real PostgreSQL and Redis.
+"""Two `assistant serve` workers on two loopback ports sharing the real PostgreSQL,
+Redis and a Chroma server, each with a data directory of its own (nothing shared on
+disk), and the model behind an OpenAI-compatible server: the topology of docs/deploy.md.
 
 A customer on worker A and an agent on worker B see each other live through
 Redis; then A is killed (SIGKILL) in the middle of a streamed answer and the
 customer's client resumes on B with its resume token and last seq: every event
-the store holds arrives exactly once, in order. The answer A was streaming has
-no `answer` event: its worker died (see docs/deploy.md, "A worker dies").
+the store holds arrives exactly once, in order. Once A's lease runs out, B closes
+the answer A was streaming as interrupted, with the text A had streamed, and the
+customer receives that `answer` live (see docs/deploy.md, "A worker dies").
 """
 
 from __future__ import annotations
@@ -75,7 +78,9 @@ def small_kb(data_dir: Path, env: dict[str, str]) -> None:
 
 @contextmanager
 def worker(port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    with tempfile.TemporaryFile("w+") as log:
+    """`assistant serve` with a data directory of its own: all it shares goes over the network."""
+    with tempfile.TemporaryFile("w+") as log, tempfile.TemporaryDirectory() as own:
+        env = {**env, "ASSISTANT_DATA_DIR": own}
         proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port)], cwd=ROOT,
                                 env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
         try:
@@ -86,7 +91,7 @@ def worker(port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
 
 
 @pytest.fixture
-def cluster_env(pg_url: str, redis_url: str, data_dir: Path) -> Iterator[dict[str, str]]:
+def cluster_env(pg_url: str, redis_url: str, chroma_server: int, data_dir: Path) -> Iterator[dict[str, str]]:
     schema = f"scaleout_{uuid.uuid4().hex[:8]}"
     with PacedModel() as model:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
@@ -97,7 +102,9 @@ def cluster_env(pg_url: str, redis_url: str, data_dir: Path) -> Iterator[dict[st
             "ASSISTANT_SERVER__TOKEN_SECRET": SECRET, "ASSISTANT_SERVER__SHUTDOWN_GRACE": "1",
             "ASSISTANT_LLM__BACKEND": "openai", "ASSISTANT_LLM__OPENAI__BASE_URL": model.base_url,
             "ASSISTANT_LLM__OPENAI__MODEL": "paced", "ASSISTANT_LLM__OPENAI__TIMEOUT": "10",
-            "ASSISTANT_LOG_LEVEL": "warning"})
+            "ASSISTANT_KNOWLEDGE__CHROMA__MODE": "http",
+            "ASSISTANT_KNOWLEDGE__CHROMA__PORT": str(chroma_server),
+            "ASSISTANT_STORE__WORKER_LEASE_SECONDS": "2", "ASSISTANT_LOG_LEVEL": "warning"})
         small_kb(data_dir, env)
         add = subprocess.run([sys.executable, "-m", "assistant", "agents", "add", "dana", "--password-stdin",
                               "--inbox", "default"], cwd=ROOT, env=env, input="dana-password\n", text=True,
@@ -175,6 +182,7 @@ async def test_a_customer_and_an_agent_on_two_workers_and_a_worker_killed_mid_an
             await chat.send("I want to cancel my order")
             answer = await customer_until(chat, AnswerCompleted, seen)
             assert answer.text == "Open Orders then Cancel."
+            assert answer.sources[0].intent == "cancel_order"  # found through the Chroma server
             on_b = await agent.until("answer")
             assert [f["type"] for f in on_b if f["type"] == "delta"] and on_b[-1]["text"] == answer.text
 
@@ -202,11 +210,15 @@ async def test_a_customer_and_an_agent_on_two_workers_and_a_worker_killed_mid_an
             proc_a.send_signal(signal.SIGKILL)
             proc_a.wait(10)
 
-            # 4. The client resumes on B after its last seq; B answers the next message.
+            # 4. The client resumes on B after its last seq; B answers the next message, and
+            # closes the answer A left open once A's lease (2 s here) runs out.
             await chat.send("Are you still there?")
-            last = await customer_until(chat, AnswerCompleted, seen, text="Open Orders then Cancel.")
+            await customer_until(chat, AnswerCompleted, seen, text="Open Orders then Cancel.")
             assert chat.reconnects == 1 and chat.url == url_b
-            assert last.seq == chat.last_seq
+            if not any(isinstance(f, AnswerCompleted) and f.interrupted for f in seen):
+                await customer_until(chat, AnswerCompleted, seen, interrupted=True)
+            await agent.until("answer", interrupted=True)  # the console sees it end too
+            assert seen[-1].seq == chat.last_seq
             await chat.close()
 
         await check_log(port_b, cid, chat.resume_token or "", seen)
@@ -221,8 +233,12 @@ async def check_log(port: int, cid: str, resume_token: str, seen: list[Any]) -> 
     got = [f for f in seen if isinstance(f, Event)]
     assert [f.seq for f in got] == list(range(1, len(got) + 1))
     assert [(f.seq, f.type) for f in got] == [(e["seq"], e["type"]) for e in stored]
-    # The cut answer: started, some deltas, and no `answer` (its worker died mid-stream).
+    # The cut answer: started, some deltas, then the `answer` B closed it with: interrupted,
+    # holding exactly the text A had streamed.
     cut = [e for e in stored if e["type"] == "answer_started"][1]["message_id"]
-    cut_events = [e["type"] for e in stored if e.get("message_id") == cut]
-    assert cut_events[0] == "answer_started" and "answer" not in cut_events
-    assert 5 <= cut_events.count("delta") < LONG
+    cut_events = [e for e in stored if e.get("message_id") == cut]
+    types = [e["type"] for e in cut_events]
+    assert types[0] == "answer_started" and 5 <= types.count("delta") < LONG
+    [closing] = [e for e in cut_events if e["type"] == "answer"]
+    assert closing["interrupted"] is True
+    assert closing["text"] == "".join(e["text"] for e in cut_events if e["type"] == "delta")

@@ -72,6 +72,15 @@ class ConversationStore(Protocol):
         deltas batched, say. Same rules as append, applied in order."""
         ...
 
+    async def heartbeat(self) -> None:
+        """Renew this worker's lease on the answers it streams (assistant.store.leases)."""
+        ...
+
+    async def recover_answers(self, lease: float) -> builtins.list[Event]:
+        """Close as interrupted the open answers of workers whose lease is older than `lease`
+        seconds (each answer once, across workers); returns the stored closing events."""
+        ...
+
     async def events(self, conversation_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
         """Events with seq > after, in seq order."""
         ...

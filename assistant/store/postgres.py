@@ -17,7 +17,7 @@ from typing import Any
 
 from assistant.errors import ConfigError, DependencyMissing, StoreError
 from assistant.events import Event, State
-from assistant.store import common
+from assistant.store import common, leases
 from assistant.store.base import AgentAccount, Attachment, ConversationInfo
 
 SCHEMA = """
@@ -56,19 +56,23 @@ def _asyncpg() -> Any:
 
 
 class PostgresStore:
-    def __init__(self, url: str, *, schema: str = "public", pool_size: int = 5) -> None:
+    def __init__(self, url: str, *, schema: str = "public", pool_size: int = 5,
+                 lease_seconds: float = 15.0) -> None:
         if not _IDENTIFIER.fullmatch(schema):
             raise ConfigError(f"config key 'store.pg_schema': {schema!r} is not a plain SQL identifier")
         self.url = url
         self.schema = schema
         self.pool_size = pool_size
         self._pool: Any = None
+        self.worker_id = common.new_id()  # this process's lease on the answers it streams (leases.py)
+        self._lease = leases.LeaseKeeper(self.heartbeat, lease_seconds)
 
     @classmethod
     def from_settings(cls, settings: Any) -> PostgresStore:
         if not settings.store.url:
             raise ConfigError("config key 'store.url': set a postgresql:// URL for store.backend = postgres")
-        return cls(settings.store.url, schema=settings.store.pg_schema, pool_size=settings.store.pool_size)
+        return cls(settings.store.url, schema=settings.store.pg_schema, pool_size=settings.store.pool_size,
+                   lease_seconds=settings.store.worker_lease_seconds)
 
     async def open(self) -> None:
         asyncpg = _asyncpg()
@@ -80,14 +84,21 @@ class PostgresStore:
                 # Workers start together: one creates the tables, the others wait for it.
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self.schema)
                 await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-                await conn.execute(SCHEMA)
+                await conn.execute(SCHEMA + leases.SCHEMA)
         except (OSError, asyncpg.PostgresError) as exc:
             await self.close()
             raise StoreError(f"Cannot open the PostgreSQL conversation store: {exc}.") from exc
+        await self._lease.start()
 
     async def close(self) -> None:
+        await self._lease.stop()
         if self._pool is not None:
             pool, self._pool = self._pool, None
+            try:
+                async with pool.acquire() as conn:
+                    await leases.pg_leave(conn, self.worker_id)
+            except (OSError, _asyncpg().PostgresError):
+                pass  # the lease then runs out on its own
             await pool.close()
 
     async def _call(self, method: str, sql: str, *args: Any) -> Any:
@@ -134,11 +145,27 @@ class PostgresStore:
 
     async def append_many(self, events: Sequence[Event]) -> builtins.list[Event]:
         """Append several events in one transaction: all are stored or none."""
+        return await self._transaction(_append_all, builtins.list(events), time.time(), self.worker_id)  # type: ignore[no-any-return]
+
+    async def heartbeat(self) -> None:
+        """Renew this worker's lease on the answers it is streaming."""
+        await self._transaction(leases.pg_heartbeat, self.worker_id, time.time())
+
+    async def recover_answers(self, lease: float) -> builtins.list[Event]:
+        """Close, as interrupted, the open answers of workers whose lease ran out; returns
+        the stored closing events (to publish)."""
+        async def recover(conn: Any, now: float) -> builtins.list[Event]:
+            closes = await leases.pg_orphans(conn, self.worker_id, now, lease)
+            return await _append_all(conn, builtins.list(closes), now, self.worker_id) if closes else []
+        return await self._transaction(recover, time.time())  # type: ignore[no-any-return]
+
+    async def _transaction(self, fn: Any, *args: Any) -> Any:
+        """await fn(conn, *args) in one transaction on a pooled connection."""
         if self._pool is None:
             raise StoreError("The conversation store is not open.")
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                return await _append_all(conn, builtins.list(events), time.time())
+                return await fn(conn, *args)
         except (OSError, _asyncpg().PostgresError) as exc:
             raise StoreError(f"The conversation database failed: {exc}.") from exc
 
@@ -222,7 +249,7 @@ async def _lock_infos(conn: Any, ids: set[str]) -> dict[str, ConversationInfo]:
     return infos
 
 
-async def _append_all(conn: Any, events: list[Event], now: float) -> list[Event]:
+async def _append_all(conn: Any, events: Sequence[Event], now: float, worker: str) -> list[Event]:
     infos = await _lock_infos(conn, {e.conversation_id for e in events})
     changed: set[str] = set()
     stored: list[Event] = []
@@ -239,6 +266,7 @@ async def _append_all(conn: Any, events: list[Event], now: float) -> list[Event]
                            cid, event.seq, type_, payload, event.at)
         if cmid:
             await conn.execute("INSERT INTO client_messages VALUES ($1, $2, $3)", cid, cmid, event.seq)
+        await leases.pg_track(conn, event, worker, now)
         changed.add(cid)
         stored.append(event)
     for cid in sorted(changed):

@@ -23,7 +23,8 @@ from typing import Any, Literal, TypeVar
 
 from assistant.errors import StoreError
 from assistant.events import Event, State
-from assistant.store import common
+from assistant.store import common, leases
+from assistant.store import sqlite_sql as sql
 from assistant.store.base import AgentAccount, Attachment, ConversationInfo
 from assistant.store.group_commit import GroupCommitter
 
@@ -55,7 +56,7 @@ CREATE TABLE IF NOT EXISTS agents (
 
 class SQLiteStore:
     def __init__(self, path: str | Path, *, synchronous: Literal["full", "normal"] = "full",
-                 busy_timeout: float = 30.0) -> None:
+                 busy_timeout: float = 30.0, lease_seconds: float = 15.0) -> None:
         self.path = Path(path)
         self.synchronous = synchronous  # full: fsync each commit; normal: fsync at checkpoints
         self.busy_timeout = busy_timeout  # seconds to wait for another process's write lock
@@ -64,12 +65,15 @@ class SQLiteStore:
         self._writes: GroupCommitter | None = None
         self._reader: ThreadPoolExecutor | None = None  # the reading thread
         self._rconn: sqlite3.Connection | None = None
+        self.worker_id = common.new_id()  # this process's lease on the answers it streams (leases.py)
+        self._lease = leases.LeaseKeeper(self.heartbeat, lease_seconds)
 
     @classmethod
     def from_settings(cls, settings: Any) -> SQLiteStore:
         url = settings.store.url.removeprefix("sqlite:///")
         path = Path(url) if url else settings.path("conversations.db")
-        return cls(path, synchronous=settings.store.sqlite_synchronous)
+        return cls(path, synchronous=settings.store.sqlite_synchronous,
+                   lease_seconds=settings.store.worker_lease_seconds)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -79,12 +83,15 @@ class SQLiteStore:
         self._writes = GroupCommitter(self._executor, self._db)
         await self._run(self._connect)
         await self._on(self._reader, self._connect_reader)  # after the writer made the tables
+        await self._lease.start()
 
     async def close(self) -> None:
         if self._executor is None or self._reader is None:
             return
+        await self._lease.stop()
         await self._on(self._reader, self._disconnect_reader)
         self._reader.shutdown(wait=True)
+        await self._write(leases.sqlite_leave, self.worker_id)
         await self._run(self._disconnect)
         self._executor.shutdown(wait=True)
         self._executor = self._writes = self._reader = None
@@ -97,7 +104,7 @@ class SQLiteStore:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+        conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} {leases.SCHEMA} COMMIT;")
         self._conn = conn
 
     def _disconnect(self) -> None:
@@ -153,11 +160,11 @@ class SQLiteStore:
         now = time.time()
         info = ConversationInfo(id=common.new_id(), resume_token=common.new_resume_token(), state="bot",
                                 last_seq=0, created_at=now, updated_at=now, user_id=user_id, inbox=inbox)
-        await self._write(_insert_info, info)
+        await self._write(sql.insert_info, info)
         return info
 
     async def get(self, conversation_id: str) -> ConversationInfo:
-        return await self._read(lambda conn: _load_info(conn, conversation_id))
+        return await self._read(lambda conn: sql.load_info(conn, conversation_id))
 
     async def list(self, *, states: tuple[State, ...] = (), inboxes: tuple[str, ...] = (),
                    limit: int = 200) -> list[ConversationInfo]:
@@ -181,7 +188,19 @@ class SQLiteStore:
 
     async def append_many(self, events: Sequence[Event]) -> builtins.list[Event]:
         """Append several events in one transaction (one fsync): all are stored or none."""
-        return await self._write(_append_all, list(events), time.time())
+        return await self._write(sql.append_all, list(events), time.time(), self.worker_id)
+
+    async def heartbeat(self) -> None:
+        """Renew this worker's lease on the answers it is streaming."""
+        await self._write(leases.sqlite_heartbeat, self.worker_id, time.time())
+
+    async def recover_answers(self, lease: float) -> builtins.list[Event]:
+        """Close, as interrupted, the open answers of workers whose lease ran out; returns
+        the stored closing events (to publish)."""
+        def recover(conn: sqlite3.Connection, now: float) -> builtins.list[Event]:
+            closes = leases.sqlite_orphans(conn, self.worker_id, now, lease)
+            return sql.append_all(conn, closes, now, self.worker_id) if closes else []
+        return await self._write(recover, time.time())
 
     async def events(self, conversation_id: str, after: int = 0,
                      limit: int | None = None) -> builtins.list[Event]:
@@ -190,12 +209,12 @@ class SQLiteStore:
                 "SELECT seq, type, payload, at FROM events WHERE conversation_id = ? AND seq > ?"
                 " ORDER BY seq LIMIT ?", (conversation_id, after, -1 if limit is None else limit)).fetchall()
             if not rows:
-                _load_info(conn, conversation_id)  # raises for an unknown conversation
+                sql.load_info(conn, conversation_id)  # raises for an unknown conversation
             return [common.decode(conversation_id, t, s, at, p) for s, t, p, at in rows]
         return await self._read(query)
 
     async def find_client_message(self, conversation_id: str, client_msg_id: str) -> Event | None:
-        return await self._read(lambda conn: _find_client(conn, conversation_id, client_msg_id))
+        return await self._read(lambda conn: sql.find_client(conn, conversation_id, client_msg_id))
 
     # -- attachments ---------------------------------------------------------------
 
@@ -205,7 +224,7 @@ class SQLiteStore:
                          name=name, data=bytes(data))
 
         def insert(conn: sqlite3.Connection) -> None:
-            _load_info(conn, conversation_id)
+            sql.load_info(conn, conversation_id)
             conn.execute("INSERT INTO attachments VALUES (?, ?, ?, ?, ?, ?)",
                          (att.id, conversation_id, content_type, name, att.data, time.time()))
         await self._write(insert)
@@ -242,52 +261,3 @@ class SQLiteStore:
         def delete(conn: sqlite3.Connection) -> bool:
             return conn.execute("DELETE FROM agents WHERE name = ?", (name,)).rowcount > 0
         return await self._write(delete)
-
-
-# Module-level helpers run on the store's thread, inside a transaction where they write.
-
-def _insert_info(conn: sqlite3.Connection, info: ConversationInfo) -> None:
-    conn.execute(f"INSERT INTO conversations ({common.INFO_COLUMNS}) VALUES ({', '.join('?' * 11)})",
-                 common.info_values(info))
-
-
-def _load_info(conn: sqlite3.Connection, conversation_id: str) -> ConversationInfo:
-    row = conn.execute(f"SELECT {common.INFO_COLUMNS} FROM conversations WHERE id = ?",
-                       (conversation_id,)).fetchone()
-    if row is None:
-        raise common.not_found(conversation_id)
-    return common.info_from_row(row)
-
-
-def _find_client(conn: sqlite3.Connection, conversation_id: str, client_msg_id: str) -> Event | None:
-    row = conn.execute(
-        "SELECT e.seq, e.type, e.payload, e.at FROM client_messages c JOIN events e"
-        " ON e.conversation_id = c.conversation_id AND e.seq = c.seq"
-        " WHERE c.conversation_id = ? AND c.client_msg_id = ?", (conversation_id, client_msg_id)).fetchone()
-    return common.decode(conversation_id, row[1], row[0], row[3], row[2]) if row else None
-
-
-def _append_all(conn: sqlite3.Connection, events: list[Event], now: float) -> list[Event]:
-    infos: dict[str, ConversationInfo] = {}
-    stored: list[Event] = []
-    for event in events:
-        cid = event.conversation_id
-        info = infos.get(cid) or _load_info(conn, cid)
-        cmid = common.client_msg_id(event)
-        existing = _find_client(conn, cid, cmid) if cmid else None
-        if existing is not None:
-            stored.append(existing)
-            continue
-        info, event = common.advance(info, event, now)
-        type_, payload = common.encode(event)
-        conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?)", (cid, event.seq, type_, payload, event.at))
-        if cmid:
-            conn.execute("INSERT INTO client_messages VALUES (?, ?, ?)", (cid, cmid, event.seq))
-        infos[cid] = info
-        stored.append(event)
-    for info in infos.values():
-        conn.execute("UPDATE conversations SET state = ?, last_seq = ?, updated_at = ?, handoff_reason = ?,"
-                     " agent = ?, waiting_since = ? WHERE id = ?",
-                     (info.state, info.last_seq, info.updated_at, info.handoff_reason, info.agent,
-                      info.waiting_since, info.id))
-    return stored

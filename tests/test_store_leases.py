@@ -1,0 +1,95 @@
+"""Answers cut off by a dead worker are closed once, by another worker (assistant.store.leases).
+
+Each store instance is a worker; "killing" one stops its lease renewals without the
+clean close, as `kill -9` would. Both engines, real databases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from test_store import Factory, make_store  # noqa: F401 - the fixture, both engines
+
+from assistant.events import AnswerCompleted, AnswerDelta, AnswerStarted, ErrorEvent, UserMessage
+
+LEASE = 0.5  # seconds: short, so a test waits for a lease to run out without sleeping long
+
+
+@asynccontextmanager
+async def worker(make_store: Factory) -> AsyncIterator[object]:  # noqa: F811
+    store = make_store()
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def half_answer(store: object, text: str = "Your order ") -> tuple[str, str]:
+    """A conversation whose answer was started and streamed in part; (conversation, answer) ids."""
+    info = await store.create()  # type: ignore[attr-defined]
+    cid = info.id
+    await store.append(UserMessage(conversation_id=cid, message_id="u1", text="where is my order?"))  # type: ignore[attr-defined]
+    await store.append(AnswerStarted(conversation_id=cid, message_id="a1"))  # type: ignore[attr-defined]
+    for word in text.split(" "):
+        if word:
+            await store.append(AnswerDelta(conversation_id=cid, message_id="a1", text=word + " "))  # type: ignore[attr-defined]
+    return cid, "a1"
+
+
+async def kill(store: object) -> None:
+    """Stop renewing the lease, as a killed process would; the rows stay behind."""
+    await store._lease.stop()  # type: ignore[attr-defined]
+
+
+async def test_a_dead_workers_answer_is_closed_once_with_its_text(make_store):  # noqa: F811
+    async with worker(make_store) as a, worker(make_store) as b, worker(make_store) as c:
+        cid, mid = await half_answer(a, "Your order ships today ")
+        assert await b.recover_answers(LEASE) == []  # a is alive: its lease is fresh
+        await kill(a)
+        await asyncio.sleep(LEASE * 2)
+        # two workers sweep at the same moment: the answer is closed by exactly one
+        found = await asyncio.gather(b.recover_answers(LEASE), c.recover_answers(LEASE))
+        closes = [e for events in found for e in events]
+        assert len(closes) == 1
+        close = closes[0]
+        assert isinstance(close, AnswerCompleted) and close.interrupted
+        assert (close.conversation_id, close.message_id) == (cid, mid)
+        assert close.text == "Your order ships today "
+        log = await b.events(cid)
+        assert log[-1] == close and [e.seq for e in log] == list(range(1, len(log) + 1))
+        assert await b.recover_answers(LEASE) == [] and await c.recover_answers(LEASE) == []
+
+
+async def test_a_live_worker_keeps_its_answers(make_store):  # noqa: F811
+    async with worker(make_store) as a, worker(make_store) as b:
+        await a._lease.stop()
+        a._lease.interval = LEASE / 5  # renews as a running server does, only faster
+        await a._lease.start()
+        cid, _ = await half_answer(a)
+        await asyncio.sleep(LEASE * 3)
+        assert await b.recover_answers(LEASE) == []
+        assert await a.recover_answers(0.0) == []  # nor does a worker take its own answers
+        assert (await b.events(cid))[-1].type == "delta"
+
+
+async def test_closed_answers_are_not_recovered(make_store):  # noqa: F811
+    async with worker(make_store) as a, worker(make_store) as b:
+        done, _ = await half_answer(a)
+        await a.append(AnswerCompleted(conversation_id=done, message_id="a1", text="Your order"))
+        failed, _ = await half_answer(a)
+        await a.append(ErrorEvent(conversation_id=failed, code="model_error", message="x", message_id="a1"))
+        await kill(a)
+        await asyncio.sleep(LEASE * 2)
+        assert await b.recover_answers(LEASE) == []
+
+
+async def test_a_clean_close_hands_open_answers_over_at_once(make_store):  # noqa: F811
+    async with worker(make_store) as b:
+        async with worker(make_store) as a:
+            cid, _ = await half_answer(a)
+        # a left cleanly (its drain failed to close the answer, say): no lease to wait out
+        closes = await b.recover_answers(3600.0)
+        assert [(e.conversation_id, e.interrupted) for e in closes] == [(cid, True)]  # type: ignore[attr-defined]
