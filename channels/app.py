@@ -27,6 +27,7 @@ from channels.handlers import Authenticator, RuntimeFactory
 from channels.limits import IpBuckets, Limits
 from channels.metrics import Metrics
 from channels.recovery import sweeping
+from channels.revocation import AccountCheck
 from channels.service import Service
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,9 @@ def create_app(settings: Any, runtime_factory: RuntimeFactory, *,
         async with AsyncExitStack() as stack:
             runtime = await stack.enter_async_context(runtime_factory(settings))
             bus = await stack.enter_async_context(_opened(bus_factory or default_bus, settings))
+            accounts = AccountCheck(auth, runtime.store) if isinstance(auth, AgentAuth) else None
             service = Service(settings=settings, runtime=runtime, bus=bus,
-                              auth=auth,
+                              auth=auth, accounts=accounts,
                               metrics=metrics, limits=Limits.from_settings(settings),
                               ip_buckets=IpBuckets(settings.server.messages_per_minute_ip))
             app.state.service = service

@@ -3,18 +3,23 @@ may bring an identity their site signed.
 
     auth = AgentAuth.from_settings(settings)
     token = auth.issue(account)                 # after check_password
-    agent = auth.verify_agent_token(token.token)  # every agent frame and endpoint
+    agent = auth.verify_agent_token(token.token)  # every agent frame and endpoint,
+                                                  # with the account check of channels.revocation
     auth.verify_customer(user_id, user_hash)    # hex HMAC-SHA256(identity_secret, user_id)
 
 Passwords are argon2id hashes (the store never sees a password). Tokens are HS256
-JWTs with the agent's name and inboxes; with several workers they must share
-`server.token_secret`, or a token from one worker is refused by the next.
+JWTs with the agent's name, inboxes and a tag of the account they were issued for
+(channels.revocation refuses them once the account is removed or reset); with
+several workers they must share `server.token_secret`, or a token from one worker
+is refused by the next.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -80,6 +85,7 @@ class Agent:
     name: str
     inboxes: tuple[str, ...]  # "*" = every inbox
     display_name: str = ""
+    account_tag: str = ""  # AgentAuth.account_tag of the account at sign-in
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "display_name": self.display_name or self.name,
@@ -123,6 +129,7 @@ class AgentAuth:
         if not token_secret:
             raise ValueError("token_secret cannot be empty")
         self._key = _key(token_secret, "agent-token")
+        self._tag_key = _key(token_secret, "account-tag")
         self.token_minutes = token_minutes
         self._identity = identity_secret.encode()
 
@@ -137,18 +144,20 @@ class AgentAuth:
         issued = int(now if now is not None else time.time())
         expires = issued + self.token_minutes * 60
         agent = Agent(name=account.name, inboxes=tuple(account.inboxes),
-                      display_name=account.display_name)
+                      display_name=account.display_name, account_tag=self.account_tag(account))
         claims = {"iss": ISSUER, "sub": agent.name, "iat": issued, "exp": expires,
-                  "inboxes": list(agent.inboxes), "display_name": agent.display_name}
+                  "inboxes": list(agent.inboxes), "display_name": agent.display_name,
+                  "acc": agent.account_tag}
         return IssuedToken(jwt.encode(claims, self._key, algorithm=_ALGORITHM), float(expires), agent)
 
     def verify_agent_token(self, token: str) -> Agent:
-        """The agent the token names; AccessError(unauthorized) if forged, damaged or expired."""
+        """The agent the token names; AccessError(unauthorized) if forged, damaged or expired.
+        Whether its account still stands is the store's to say (channels.revocation)."""
         import jwt
 
         try:
             claims = jwt.decode(token, self._key, algorithms=[_ALGORITHM], issuer=ISSUER,
-                                options={"require": ["exp", "iat", "sub", "iss"]})
+                                options={"require": ["exp", "iat", "sub", "iss", "acc"]})
         except jwt.ExpiredSignatureError:
             raise AccessError("Your session has expired; sign in again.", code="unauthorized") from None
         except jwt.InvalidTokenError:
@@ -157,7 +166,14 @@ class AgentAuth:
         if not isinstance(inboxes, list) or not all(isinstance(i, str) for i in inboxes):
             raise AccessError("The agent token is not valid; sign in again.", code="unauthorized")
         return Agent(name=str(claims["sub"]), inboxes=tuple(inboxes),
-                     display_name=str(claims.get("display_name", "")))
+                     display_name=str(claims.get("display_name", "")), account_tag=str(claims["acc"]))
+
+    def account_tag(self, account: AgentAccount) -> str:
+        """A keyed digest of what a token may not outlive: the name, the password hash
+        (a new salt on every reset) and the inboxes. It tells nothing about the hash."""
+        fields = json.dumps([account.name, account.password_hash, list(account.inboxes)])
+        digest = hmac.new(self._tag_key, fields.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
 
     def verify_customer(self, user_id: str, user_hash: str) -> bool:
         """True when the site signed this user id; always False with no identity secret."""

@@ -5,7 +5,8 @@
 
 Wrong credentials are a 401 `bad_credentials` whether the name exists or not; a
 client IP gets `LOGIN_PER_MINUTE` attempts a minute (argon2 makes each one slow
-on purpose, so this also keeps a guesser from pinning the CPU).
+on purpose, so this also keeps a guesser from pinning the CPU). A token whose
+account was removed or reset since is a 401 `token_revoked` (channels.revocation).
 """
 
 from __future__ import annotations
@@ -40,10 +41,15 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-def require_agent(request: Request, authorization: Annotated[str | None, Header()] = None) -> Any:
+async def agent_from_header(service: Any, authorization: str | None) -> Any:
+    """The agent behind `Authorization: Bearer <token>`, if the account still stands;
+    AccessError (401 unauthorized or token_revoked) otherwise."""
+    return await service.verify_agent(bearer_token(authorization))
+
+
+async def require_agent(request: Request, authorization: Annotated[str | None, Header()] = None) -> Any:
     """FastAPI dependency of every agent endpoint: the agent of a valid token, else 401."""
-    auth = request.app.state.service.auth
-    return auth.verify_agent_token(bearer_token(authorization))
+    return await agent_from_header(request.app.state.service, authorization)
 
 
 @router.post("/api/agents/login", tags=["agents"])

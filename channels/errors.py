@@ -8,8 +8,8 @@ socket or an HTTP response has the same shape: `code` and one human sentence.
         ├── ProtocolError       bad_json, unknown_type, bad_field, frame_too_large,
         │                       binary_not_supported, hello_required, empty_message
         ├── LimitError          message_too_long, too_many_attachments, rate_limited
-        ├── AccessError         unauthorized, bad_credentials, forbidden, identity_invalid,
-        │                       origin_not_allowed
+        ├── AccessError         unauthorized, token_revoked, bad_credentials, forbidden,
+        │                       identity_invalid, origin_not_allowed
         └── UploadError         upload_empty, upload_too_large, unsupported_type
     plus conversation_not_found, attachment_not_found, not_ready, shutting_down
 """
@@ -21,6 +21,7 @@ from assistant.errors import AssistantError
 # HTTP status for each code an HTTP endpoint can raise (anything else is a 400).
 HTTP_STATUS: dict[str, int] = {
     "unauthorized": 401,
+    "token_revoked": 401,  # the token's account was removed or its password reset
     "bad_credentials": 401,
     "identity_invalid": 403,
     "forbidden": 403,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from channels.auth_http import agent_from_header
 from channels.errors import AccessError
 from channels.service import Service
 from channels.uploads import read_upload
@@ -29,18 +30,11 @@ def _service(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]
 
 
-def _agent(service: Service, authorization: str | None) -> Any:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise AccessError("Send an agent token: Authorization: Bearer <token>.", code="unauthorized")
-    return service.auth.verify_agent_token(token)
-
-
 async def _caller(service: Service, conversation_id: str, resume_token: str | None,
                   authorization: str | None) -> bool:
     """True for an agent allowed on this conversation, False for its customer; else AccessError."""
     if authorization:
-        await service.agent_conversation(_agent(service, authorization), conversation_id)
+        await service.agent_conversation(await agent_from_header(service, authorization), conversation_id)
         return True
     info = await service.store.get(conversation_id)
     if not resume_token or not hmac.compare_digest(resume_token.encode(), info.resume_token.encode()):
@@ -85,7 +79,7 @@ async def kb_search(request: Request, q: Annotated[str, Query(min_length=1, max_
                     authorization: Authorization = None) -> dict[str, Any]:
     """Search the resolved tickets, as the assistant does (agents only)."""
     service = _service(request)
-    _agent(service, authorization)
+    await agent_from_header(service, authorization)
     search = service.runtime.knowledge.search
     if inspect.iscoroutinefunction(search):
         hits = await search(q, k)

@@ -16,7 +16,8 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from channels.errors import AccessError, ChannelError
+from channels.auth_http import agent_from_header
+from channels.errors import ChannelError
 from knowledge.records import Record
 from knowledge.redact import Redactor
 
@@ -34,14 +35,6 @@ class NewRecord(BaseModel):
     conversation_id: Annotated[str, Field(min_length=1, max_length=200)]
     request: Annotated[str, Field(max_length=20_000)]  # what the customer asked
     resolution: Annotated[str, Field(max_length=20_000)]  # how the agent resolved it
-
-
-def agent_from_header(service: Any, authorization: str | None) -> Any:
-    """The agent behind `Authorization: Bearer <token>` (AccessError unauthorized otherwise)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise AccessError("Send an agent token: Authorization: Bearer <token>.", code="unauthorized")
-    return service.auth.verify_agent_token(token)
 
 
 def build_record(body: NewRecord, agent_name: str, redactor: Redactor, inbox: str = "") -> Record:
@@ -66,7 +59,7 @@ async def save_record(request: Request, body: NewRecord,
                       authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """Save a conversation an agent resolved as a historical record (agents only)."""
     service = request.app.state.service
-    agent = agent_from_header(service, authorization)
+    agent = await agent_from_header(service, authorization)
     info = await service.agent_conversation(agent, body.conversation_id)
     redactor = Redactor(service.settings.knowledge.redact_patterns)
     record = build_record(body, agent.name, redactor, info.inbox)

@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
+from channels.auth_http import agent_from_header
 from channels.errors import AccessError
-from channels.kb_http import agent_from_header
 
 router = APIRouter()
 
@@ -35,7 +35,7 @@ async def get_upload(request: Request, attachment_id: str,
     service = request.app.state.service
     attachment = await service.store.get_attachment(attachment_id)
     if authorization:
-        agent = agent_from_header(service, authorization)
+        agent = await agent_from_header(service, authorization)
         await service.agent_conversation(agent, attachment.conversation_id)
     else:
         info = await service.store.get(attachment.conversation_id)

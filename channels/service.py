@@ -3,6 +3,7 @@
 Built in the lifespan (channels.app) and kept on `app.state.service`. Every
 stored event goes through `publish`: on `conv:<id>` for the sockets following the
 conversation (on any worker), and a summary on `inbox:<name>` for the console.
+Every agent endpoint and frame goes through `verify_agent`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 from assistant.events import Event
 from assistant.store.base import ConversationInfo
 from channels.errors import AccessError
-from channels.handlers import Authenticator, Runtime, may_see
+from channels.handlers import AgentIdentity, Authenticator, Runtime, may_see
 from channels.limits import IpBuckets, Limits
 from channels.metrics import Metrics
+from channels.revocation import AccountCheck
 from channels.turns import TurnRunner
 from channels.views import conv_topic, event_message, inbox_topic
 
@@ -41,6 +43,9 @@ class Service:
     metrics: Metrics
     limits: Limits
     ip_buckets: IpBuckets
+    # Tokens of channels.auth name store accounts and die with them; an authenticator
+    # of another kind (a test's, say) answers for its own tokens alone: None.
+    accounts: AccountCheck | None = None
     turns: TurnRunner = field(init=False)
     shutting_down: bool = False
 
@@ -54,6 +59,13 @@ class Service:
     @property
     def dialogue(self) -> Any:
         return self.runtime.dialogue
+
+    async def verify_agent(self, token: str) -> AgentIdentity:
+        """The agent of a valid token whose account still stands, else AccessError
+        (unauthorized, or token_revoked once the account is removed or reset)."""
+        if self.accounts is not None:
+            return await self.accounts.verify(token)
+        return self.auth.verify_agent_token(token)
 
     async def publish(self, event: Event) -> None:
         await self.bus.publish(conv_topic(event.conversation_id), event_message(event))

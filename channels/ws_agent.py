@@ -3,7 +3,9 @@
 `hello` with a token first (else the socket closes with 4401); then every frame
 naming a conversation is checked against the agent's inboxes. An agent may
 follow several conversations at once: each has its own Feed in the agent view
-(private events included, the store's own seq numbers).
+(private events included, the store's own seq numbers). The token is checked on
+every frame and, when the agent sends nothing, every few seconds
+(channels.revocation): an expired token or a removed or reset account closes it.
 """
 
 from __future__ import annotations
@@ -36,11 +38,15 @@ from channels.protocol import (
     Typing,
     parse_client_frame,
 )
+from channels.revocation import AccountCheck
 from channels.service import Service, summary
 from channels.sockets import serve_counted, text_frames
 from channels.views import View, conv_topic, ephemeral_message, inbox_topic
 
 log = logging.getLogger(__name__)
+
+# Codes after which the token is useless: the error is sent and the socket closed (4401).
+_SIGNED_OUT = frozenset({"unauthorized", "token_revoked"})
 
 
 async def agent_socket(ws: WebSocket) -> None:
@@ -55,8 +61,9 @@ class AgentConnection:
         self.service = service
         self.out = out
         self.agent: AgentIdentity | None = None
-        self.token = ""  # checked again on every frame: an expired token stops working
+        self.token = ""  # checked again on every frame and by _watch: a dead token stops working
         self.tasks: dict[str, asyncio.Task[None]] = {}  # "inbox" and conversation ids
+        self.watch: asyncio.Task[None] | None = None  # the token's periodic check, after hello
 
     async def run(self) -> None:
         async for raw in text_frames(self.ws, self.out):
@@ -64,11 +71,41 @@ class AgentConnection:
                 return
 
     async def stop(self) -> None:
-        for task in self.tasks.values():
+        if self.watch is not None:
+            self.watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watch
+        await self._end_feeds()
+
+    async def _end_feeds(self) -> None:
+        # Taken out first: the watch may end them while the read loop still runs.
+        tasks, self.tasks = list(self.tasks.values()), {}
+        for task in tasks:
             task.cancel()
-        for task in self.tasks.values():
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+    def _start_watch(self) -> None:
+        accounts = self.service.accounts
+        if accounts is not None and self.watch is None:
+            self.watch = asyncio.create_task(self._watch(accounts))
+
+    async def _watch(self, accounts: AccountCheck) -> None:
+        """Check the token every `accounts.seconds` even when the agent sends nothing, so an
+        idle console of a removed agent is told and closed too. It reads the store each
+        time (never a remembered answer), which keeps the delay within one interval."""
+        while True:
+            await asyncio.sleep(accounts.seconds)
+            try:
+                await accounts.verify(self.token, fresh=True)
+            except AccessError as exc:
+                await self.out.refuse(exc, 4401)
+                # The read loop ends when the client answers the close; the feeds end now.
+                await self._end_feeds()
+                return
+            except Exception:  # the store is unreachable: frames fail closed; try again later
+                log.exception("checking the account of an agent failed")
 
     async def on_text(self, raw: str) -> bool:
         """Handle one frame; False when the socket has been closed."""
@@ -76,7 +113,7 @@ class AgentConnection:
             self.service.limits.check_frame(raw)
             await self.dispatch(parse_client_frame(raw, "agent"))
         except AccessError as exc:
-            if exc.code == "unauthorized":
+            if exc.code in _SIGNED_OUT:
                 await self.out.refuse(exc, 4401)
                 return False
             await self.out.error(exc)
@@ -93,13 +130,14 @@ class AgentConnection:
             return
         if isinstance(frame, AgentHello):
             self.token = frame.token or bearer_token(self.ws.headers.get("authorization"))
-            self.agent = self.service.auth.verify_agent_token(self.token)
+            self.agent = await self.service.verify_agent(self.token)
+            self._start_watch()
             await self.out.send({"type": "ready", "agent": self.agent.name,
                                  "inboxes": list(self.agent.inboxes), "protocol": VERSION})
             return
         if self.agent is None:
             raise AccessError("Send 'hello' with your token first.", code="unauthorized")
-        self.agent = self.service.auth.verify_agent_token(self.token)
+        self.agent = await self.service.verify_agent(self.token)
         if isinstance(frame, Subscribe):
             await self.on_subscribe(frame, self.agent)
             return

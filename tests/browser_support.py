@@ -85,6 +85,10 @@ class Server:
         _assistant(["agents", "add", AGENT, "--password-stdin", "--display-name", "Dana"], self.env,
                    input=PASSWORD + "\n", timeout=120)
 
+    def agents(self, *argv: str, password: str = "") -> None:
+        """`assistant agents ...` on this server's data, in a process of its own, while it serves."""
+        _assistant(["agents", *argv], self.env, input=f"{password}\n" if password else "", timeout=120)
+
     def start(self, timeout: float = 240) -> None:
         self._log = open(self.data_dir.parent / "serve.log", "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(

@@ -30,10 +30,12 @@ class Live:
 
 
 @asynccontextmanager
-async def live_app(settings: Any) -> AsyncIterator[Live]:
-    """FakeDialogue on the real SQLite store, served by uvicorn until the block ends."""
+async def live_app(settings: Any, **app_options: Any) -> AsyncIterator[Live]:
+    """FakeDialogue on the real SQLite store, served by uvicorn until the block ends.
+    `app_options` go to create_app (default: FakeAuthenticator's tokens)."""
     factory, port = FakeRuntimeFactory(), free_port()
-    app = create_app(settings, factory, authenticator=FakeAuthenticator())
+    app_options.setdefault("authenticator", FakeAuthenticator())
+    app = create_app(settings, factory, **app_options)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -72,6 +72,25 @@ def test_a_token_with_widened_inboxes_or_no_algorithm_is_refused() -> None:
             auth.verify_agent_token(token)
 
 
+def test_a_token_carries_a_tag_of_the_account_it_was_issued_for() -> None:
+    auth = AgentAuth("shared")
+    dana = AgentAccount(name="dana", password_hash=hash_password("first password"), inboxes=("billing",))
+    tag = auth.verify_agent_token(auth.issue(dana).token).account_tag
+    assert tag == auth.account_tag(dana) and dana.password_hash not in tag
+    reset = AgentAccount(name="dana", password_hash=hash_password("first password"), inboxes=("billing",))
+    renamed = AgentAccount(name="dana", password_hash=dana.password_hash, inboxes=("billing",),
+                           display_name="Dana S.")
+    widened = AgentAccount(name="dana", password_hash=dana.password_hash, inboxes=("*",))
+    assert auth.account_tag(reset) != tag  # same password, new salt: a reset all the same
+    assert auth.account_tag(renamed) == tag and auth.account_tag(widened) != tag
+    assert AgentAuth("other").account_tag(dana) != tag  # keyed: a token tells nothing of the hash
+    claims: dict[str, Any] = jwt.decode(auth.issue(dana).token, options={"verify_signature": False})
+    del claims["acc"]  # a token from before tags, signed with the right key
+    with pytest.raises(AccessError) as err:
+        auth.verify_agent_token(jwt.encode(claims, auth._key, algorithm="HS256"))
+    assert err.value.code == "unauthorized"
+
+
 def test_customer_identity_is_the_hmac_the_site_computes() -> None:
     site_side = hmac.new(b"site-secret", b"user-42", hashlib.sha256).hexdigest()
     assert sign_user_id("site-secret", "user-42") == site_side

@@ -102,9 +102,11 @@ def test_an_agent_only_sees_and_acts_on_conversations_of_their_inboxes(client: T
 def test_an_agent_socket_stops_working_when_its_token_expires(settings: Any) -> None:
     auth = AgentAuth("s" * 32, token_minutes=1)
     factory = FakeRuntimeFactory()
+    dana = AgentAccount(name="dana", password_hash="x")
     with TestClient(create_app(settings, factory, authenticator=auth)) as client, \
             client.websocket_connect("/ws/agent") as ws:
-        token = auth.issue(AgentAccount(name="dana", password_hash="x"), now=time.time() - 59).token
+        client.portal.call(factory.runtime.store.put_agent, dana)  # type: ignore[union-attr]
+        token = auth.issue(dana, now=time.time() - 59).token
         assert agent_ready(ws, token)["type"] == "ready"
         time.sleep(2.1)  # past exp (whole seconds)
         ws.send_json({"type": "subscribe"})

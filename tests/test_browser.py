@@ -417,3 +417,18 @@ def test_a_person_takes_over_replies_hands_back_and_saves_the_case(customer: Wid
     expect(first).to_contain_text("photo of the tear")
     expect(first).to_contain_text("[EMAIL]")  # redacted before it was stored
     console.close()
+
+
+def test_a_removed_agent_is_signed_out_of_an_idle_console(browser: Any, server: Any) -> None:
+    """No frame from the console is needed: the server checks the account every few seconds."""
+    from playwright.sync_api import expect
+
+    if not isinstance(server, Server):
+        pytest.skip("removes an account: needs the test's own server, not BROWSER_TEST_URL")
+    server.agents("add", "temp", "--password-stdin", password="a temporary password")
+    console = Console(browser, server.url).sign_in("temp", "a temporary password")
+    server.agents("remove", "temp")
+    error = console.page.locator("#signin-error")
+    expect(error).to_contain_text("removed", timeout=15_000)  # ACCOUNT_CHECK_SECONDS is 5
+    assert console.page.locator("#app").is_hidden()
+    console.close()

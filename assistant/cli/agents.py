@@ -1,8 +1,10 @@
 """`assistant agents`: the accounts human agents sign in to the console with.
 
 Accounts live in the configured conversation store ([store]); passwords are
-hashed with argon2id here and never stored or printed. A removed agent's token
-stays valid until it expires (server.token_minutes).
+hashed with argon2id here and never stored or printed. Removing an account, or
+resetting its password with `add --replace`, revokes the tokens it signed in
+with: a running server refuses them within ACCOUNT_CHECK_SECONDS (5 s,
+channels.revocation) with `token_revoked`, and closes the agent's open console.
 """
 
 from __future__ import annotations
@@ -38,14 +40,15 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--display-name", default="", metavar="TEXT", help="name the customer sees")
     p.add_argument("--inbox", action="extend", nargs="+", default=[], metavar="INBOX",
                    help="inboxes this agent handles (default: default; '*' = every inbox)")
-    p.add_argument("--replace", action="store_true", help="replace an existing account (password reset)")
+    p.add_argument("--replace", action="store_true",
+                   help="replace an existing account (password reset: its old tokens stop working)")
     p.set_defaults(handler=cmd_add)
 
     p = sub.add_parser("list", parents=[common], help="list the accounts")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     p.set_defaults(handler=cmd_list)
 
-    p = sub.add_parser("remove", parents=[common], help="delete an account")
+    p = sub.add_parser("remove", parents=[common], help="delete an account (its tokens stop working)")
     p.add_argument("name", metavar="NAME", help="login name")
     p.set_defaults(handler=cmd_remove)
 

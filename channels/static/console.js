@@ -191,6 +191,7 @@ class Console {
 
   _error(frame) {
     if (frame.code === "unauthorized") return signOut("Your session has ended; sign in again.");
+    if (frame.code === "token_revoked") return signOut(frame.message || "Your account has changed; sign in again.");
     this._status(frame.message || frame.code);
   }
 
