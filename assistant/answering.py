@@ -35,31 +35,42 @@ async def stream_answer(store: ConversationStore, llm: LLMBackend, request: Chat
 
     The model runs ahead in its own task. Whatever text arrived while the previous
     delta was being stored goes out as one delta: token by token when the store keeps
-    up, fewer and larger writes when it does not (many conversations at once).
+    up, fewer and larger writes when it does not (many conversations at once). Text
+    the model has at once (a cached or extractive answer) is stored in the same
+    transaction as AnswerStarted: one commit instead of two before the first delta.
     """
-    yield await store.append(AnswerStarted(conversation_id=conversation_id, message_id=answer_id))
     parts: list[str] = []
-    finished = False
+    opened = finished = False
     stream = llm.stream(request)
     queue: asyncio.Queue[object] = asyncio.Queue()
     pump = asyncio.create_task(_pump(stream, queue))
     try:
+        for _ in range(_FIRST_STEPS):  # a few turns of the loop for text the model has at hand
+            await asyncio.sleep(0)
+            if not queue.empty():
+                break
+        texts, end = _drain(queue.get_nowait(), queue) if not queue.empty() else ([], None)
+        first: list[Event] = [AnswerStarted(conversation_id=conversation_id, message_id=answer_id)]
         while True:
-            texts, end = _drain(await queue.get(), queue)
             if texts:
                 parts.append("".join(texts))
-                yield await store.append(AnswerDelta(conversation_id=conversation_id,
-                                                     message_id=answer_id, text=parts[-1]))
-            if end is None:
-                continue
-            finished = True
-            yield await store.append(_closing(end, conversation_id, answer_id, parts, sources))
-            return
+                first.append(AnswerDelta(conversation_id=conversation_id, message_id=answer_id,
+                                         text=parts[-1]))
+            if end is not None:
+                first.append(_closing(end, conversation_id, answer_id, parts, sources))
+            stored = await store.append_many(first)  # one transaction, durable on return
+            opened, finished = True, end is not None  # before yielding: the consumer may leave
+            for event in stored:
+                yield event
+            if finished:
+                return
+            first = []
+            texts, end = _drain(await queue.get(), queue)
     finally:
         pump.cancel()
         await asyncio.gather(pump, return_exceptions=True)
         await _close(stream)
-        if not finished:
+        if opened and not finished:
             # The consumer went away (aclose or cancel): the model is stopped; record what was said.
             # Shielded so a second cancellation cannot lose the write.
             cut = AnswerCompleted(conversation_id=conversation_id, message_id=answer_id,
@@ -68,6 +79,7 @@ async def stream_answer(store: ConversationStore, llm: LLMBackend, request: Chat
 
 
 _END = object()  # the model finished normally
+_FIRST_STEPS = 3  # event-loop turns an answer waits for text before storing AnswerStarted alone
 
 
 async def _pump(stream: AsyncIterator[Delta], queue: asyncio.Queue[object]) -> None:

@@ -9,6 +9,7 @@ their seq, in order; the log is the single truth a reconnecting client replays.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
@@ -101,6 +102,22 @@ class DialogueManager:
                 yield earlier  # a resend: already handled once
                 return
         log = await self.store.events(turn.conversation_id)
+        state = fold_state(log) if info.state != "closed" else "bot"
+        # A text turn the bot will answer: search while the message is being stored.
+        early = (asyncio.create_task(self._search(self._query(turn.text, log)))
+                 if state == "bot" and not turn.attachments else None)
+        try:
+            async with aclosing(self._after_read(turn, info, log, state, early, answer=answer,
+                                                 trace=trace or TurnTrace())) as events:
+                async for event in events:
+                    yield event
+        finally:
+            if early is not None:
+                _discard(early)  # the turn may have ended before it needed the hits
+
+    async def _after_read(self, turn: Turn, info: ConversationInfo, log: list[Event], state: str,
+                          early: asyncio.Task[list[Hit]] | None, *, answer: bool,
+                          trace: TurnTrace) -> AsyncGenerator[Event, None]:
         message_id = new_id()
         message = await self.store.append(UserMessage(
             conversation_id=turn.conversation_id, message_id=message_id, text=turn.text.strip(),
@@ -118,7 +135,6 @@ class DialogueManager:
         text = user_content(turn.text, understood.transcript, understood.image_texts)
         if not text:
             return  # only unusable attachments: their errors ended the turn
-        state = fold_state(log) if info.state != "closed" else "bot"
         if state == "human":
             async with aclosing(self._suggest_for(turn.conversation_id, [*log, message], text)) as drafts:
                 async for event in drafts:
@@ -127,20 +143,19 @@ class DialogueManager:
             return  # a person is (or will be) answering
         # aclosing: a consumer that leaves must close the inner generators now, not at GC,
         # so generation stops and the interrupted answer is stored at once.
-        async with aclosing(self._route_and_answer(turn, log, understood, answer=answer,
-                                                   trace=trace or TurnTrace())) as events:
+        async with aclosing(self._route_and_answer(turn, log, understood, early, answer=answer,
+                                                   trace=trace)) as events:
             async for event in events:
                 yield event
 
-    async def _route_and_answer(self, turn: Turn, log: list[Event], understood: Understood, *,
-                                answer: bool, trace: TurnTrace) -> AsyncGenerator[Event, None]:
+    async def _route_and_answer(self, turn: Turn, log: list[Event], understood: Understood,
+                                early: asyncio.Task[list[Hit]] | None, *, answer: bool,
+                                trace: TurnTrace) -> AsyncGenerator[Event, None]:
         cid = turn.conversation_id
         own_words = " ".join(filter(None, [turn.text.strip(), understood.transcript]))
-        query_text = "\n".join(filter(None, [own_words, *understood.image_texts]))
-        query = retrieval_query(query_text, _earlier_user_texts(log),
-                                max_turns=min(2, self.settings.dialogue.history_turns))
+        query = self._query("\n".join(filter(None, [own_words, *understood.image_texts])), log)
         try:
-            hits = await self._search(query)
+            hits = await (early if early is not None else self._search(query))
         except KnowledgeError as exc:
             yield await self.store.append(ErrorEvent(conversation_id=cid, code=exc.code, message=exc.message))
             return
@@ -170,6 +185,10 @@ class DialogueManager:
         # history_turns turns of customer and assistant; the token budget may trim further.
         turns = self.settings.dialogue.history_turns
         return history_messages(log)[-2 * turns:] if turns else []
+
+    def _query(self, text: str, log: Sequence[Event]) -> str:
+        return retrieval_query(text.strip(), _earlier_user_texts(log),
+                               max_turns=min(2, self.settings.dialogue.history_turns))
 
     async def _search(self, query: str) -> list[Hit]:
         return await self.searcher.search(query, self.settings.dialogue.retrieve_k)
@@ -250,6 +269,14 @@ class DialogueManager:
     async def _status(self, cid: str, state: str, reason: str, agent: str = "") -> Event:
         return await self.store.append(StatusChanged(conversation_id=cid, state=state,  # type: ignore[arg-type]
                                                      reason=reason, agent=agent))
+
+
+def _discard(task: asyncio.Task[list[Hit]]) -> None:
+    """Cancel a search nobody will await, or mark its failure as seen (no asyncio warning)."""
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
 
 
 def _earlier_user_texts(log: Sequence[Event]) -> list[str]:

@@ -121,6 +121,10 @@ class SlowStore:
         await asyncio.sleep(self.delay)
         return await self.store.append(event)
 
+    async def append_many(self, events):
+        await asyncio.sleep(self.delay)
+        return await self.store.append_many(events)
+
 
 async def test_text_that_arrives_while_the_store_is_busy_goes_out_as_one_delta(settings, store) -> None:
     tokens = [f"w{i} " for i in range(40)]
