@@ -132,3 +132,37 @@ async def test_a_knowledge_base_without_search_many_is_searched_one_by_one(kb: K
     got = await asyncio.gather(*(BatchedSearch(plain).search(q, 2) for q in QUESTIONS[:3]))
     assert [ids(h) for h in got] == [ids(kb.search(q, 2)) for q in QUESTIONS[:3]]
     assert plain.calls == 3
+
+
+class Slow:
+    """The real knowledge base, each call held 50 ms longer, recording when calls run."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.spans: list[tuple[float, float]] = []
+
+    def search(self, query: str, k: int | None = None) -> list:
+        return self.search_many([query], k)[0]
+
+    def search_many(self, queries: list[str], k: int | None = None) -> list:
+        import time
+
+        start = time.monotonic()
+        time.sleep(0.05)
+        hits = self.kb.search_many(queries, k)
+        self.spans.append((start, time.monotonic()))
+        return hits
+
+
+@pytest.mark.parametrize("concurrency, overlap", [(1, False), (2, True)])
+async def test_a_question_coming_while_one_runs_starts_at_once_up_to_the_concurrency(
+        kb: KnowledgeBase, concurrency: int, overlap: bool) -> None:
+    slow = Slow(kb)
+    searcher = BatchedSearch(slow, concurrency=concurrency)
+    first = asyncio.create_task(searcher.search(QUESTIONS[0], 3))
+    await asyncio.sleep(0.01)  # the first call is running
+    second = await searcher.search(QUESTIONS[1], 3)
+    assert ids(second) == ids(kb.search(QUESTIONS[1], 3))
+    assert ids(await first) == ids(kb.search(QUESTIONS[0], 3))
+    (a_start, a_end), (b_start, b_end) = sorted(slow.spans)
+    assert (b_start < a_end) is overlap
