@@ -3,10 +3,11 @@
 A loaded server holds millions of long-lived Python objects (transformers and
 torch modules, the tokenizers, Chroma's client, the settings). CPython's full
 (generation 2) collection walks all of them: on the load benchmark's 2-core
-machine such a pause took 30-130 ms, and every turn in flight waited it out;
-that was most of the server's p99 time to first delta. `settle()` runs once the
-models are loaded: it collects the garbage of loading, then freezes what is left
-(gc.freeze), so later collections only look at objects made while serving.
+machine a loaded server's full collections took 30-130 ms, and each one stalls
+every turn in flight. `settle()` runs once the models are loaded: it collects
+the garbage of loading, then freezes what is left (gc.freeze), so later
+collections only look at objects made while serving (none over 5 ms was seen in
+a 1,600-turn run after it).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ class Searchable(Protocol):
     def search(self, query: str, k: int | None = None) -> list[Hit]: ...
 
 
-@dataclass
+@dataclass(eq=False)  # each request is itself: batches are taken out by identity
 class _Request:
     query: str
     k: int
@@ -61,7 +61,8 @@ class BatchedSearch:
         """The k best hits for the query, as knowledge.search(query, k) gives them."""
         request = _Request(query, k, asyncio.get_running_loop().create_future())
         self._waiting.append(request)
-        if len(self._runners) < self.concurrency:
+        # A finished runner stays in the set until its done-callback runs: count live ones.
+        if sum(not r.done() for r in self._runners) < self.concurrency:
             runner = asyncio.create_task(self._run())
             self._runners.add(runner)
             runner.add_done_callback(self._runners.discard)

@@ -166,3 +166,14 @@ async def test_a_question_coming_while_one_runs_starts_at_once_up_to_the_concurr
     assert ids(await first) == ids(kb.search(QUESTIONS[0], 3))
     (a_start, a_end), (b_start, b_end) = sorted(slow.spans)
     assert (b_start < a_end) is overlap
+
+
+async def test_a_finished_runner_not_yet_dropped_does_not_hold_a_place(kb: KnowledgeBase) -> None:
+    # A runner that has finished stays in the set until its done-callback runs; a question
+    # asked in that moment must start a new runner, not wait for ever behind a dead one.
+    searcher = BatchedSearch(Counting(kb), concurrency=1)
+    finished = asyncio.create_task(asyncio.sleep(0))
+    await finished
+    searcher._runners.add(finished)  # the moment before the callback removes it
+    hits = await asyncio.wait_for(searcher.search(QUESTIONS[0], 2), 10)
+    assert ids(hits) == ids(kb.search(QUESTIONS[0], 2))
