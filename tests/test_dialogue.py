@@ -350,3 +350,15 @@ async def test_an_empty_turn_is_refused_before_anything_is_stored(settings, stor
     with pytest.raises(InputError) as err:
         await run(dm, Turn(conv.id, "   "))
     assert err.value.code == "empty_message" and await store.events(conv.id) == []
+
+
+async def test_a_text_turn_is_searched_once_and_a_waiting_one_not_at_all(settings, store) -> None:
+    knowledge = FakeKnowledge()
+    dm = manager(settings, store, knowledge=knowledge)
+    conv = await dm.new_conversation()
+    await run(dm, Turn(conv.id, "I want a refund for my order"))
+    assert knowledge.queries == ["I want a refund for my order"]  # started early, used once
+    await dm.request_handoff(conv.id)
+    events = await run(dm, Turn(conv.id, "hello? anyone there?"))
+    assert [e.type for e in events] == ["message"]  # waiting for a person: no search, no answer
+    assert knowledge.queries == ["I want a refund for my order"]
