@@ -15,8 +15,9 @@ runs against a bare `websockets` server streaming the same frames from memory
 (paced the same way): the ceiling of the stack.
 
 Think time decides what is measured. With 1 s, 200 customers ask for up to
-~130 turns a second: more retrieval than two cores can do (~9 ms of CPU a
-question), so the server is saturated and time to first delta is queueing.
+~130 turns a second: more retrieval than two cores can do (~11 ms of server CPU
+a turn even with questions searched together), so the server is saturated and
+time to first delta is queueing.
 With 5 s (the default second setting; people read an answer and type) the same
 200 customers ask for ~35 turns a second and the figures show the latency the
 server adds. Both are reported.

@@ -43,10 +43,7 @@ async def _sweep(service: Any, lease: float) -> None:
 
 @contextlib.asynccontextmanager
 async def sweeping(service: Any) -> AsyncIterator[None]:
-    """Sweep in the background while the block runs (stores without leases: no sweep)."""
-    if not hasattr(service.store, "recover_answers"):
-        yield
-        return
+    """Sweep in the background while the block runs."""
     task = asyncio.create_task(_sweep(service, service.settings.store.worker_lease_seconds),
                                name="answer-recovery")
     try:
