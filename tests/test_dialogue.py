@@ -362,3 +362,25 @@ async def test_a_text_turn_is_searched_once_and_a_waiting_one_not_at_all(setting
     events = await run(dm, Turn(conv.id, "hello? anyone there?"))
     assert [e.type for e in events] == ["message"]  # waiting for a person: no search, no answer
     assert knowledge.queries == ["I want a refund for my order"]
+
+
+async def test_a_text_turn_is_searched_while_its_message_is_being_stored(settings, store) -> None:
+    import time
+
+    class Timed(FakeKnowledge):
+        def search(self, query: str, k: int | None = None) -> list[Hit]:
+            self.started = time.monotonic()
+            return super().search(query, k)
+
+    class SlowAppend(SlowStore):
+        async def append(self, event):
+            stored = await super().append(event)
+            if isinstance(stored, UserMessage):
+                self.message_stored = time.monotonic()
+            return stored
+
+    knowledge, slow = Timed(), SlowAppend(store, 0.2)
+    dm = manager(settings, slow, knowledge=knowledge)
+    conv = await dm.new_conversation()
+    await run(dm, Turn(conv.id, "I want a refund for my order"))
+    assert knowledge.started < slow.message_stored  # the search did not wait for the write
