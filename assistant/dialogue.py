@@ -56,6 +56,7 @@ class Knowledge(Protocol):
 class TurnTrace:
     """Filled by `handle` for callers that want to see inside a turn (eval, benchmarks)."""
 
+    last_seq: int | None = None  # the log's last seq when the turn read it (None: not read yet)
     query: str = ""  # what the knowledge base was searched with
     hits: list[Hit] = field(default_factory=list)
     decision: HandoffDecision = NO_HANDOFF
@@ -92,30 +93,36 @@ class DialogueManager:
     async def handle(self, turn: Turn, *, answer: bool = True,
                      trace: TurnTrace | None = None) -> AsyncGenerator[Event, None]:
         """Stored events of this turn, in order. `answer=False` stops after routing and
-        retrieval (the eval harness's --retrieve-only); `trace` receives query, hits, decision."""
+        retrieval (the eval harness's --retrieve-only); `trace` receives query, hits, decision,
+        and the seq the turn's own events follow (callers completing a cut-off turn need it).
+
+        One store read before the message is stored: the log answers whether this is a
+        resend and who is in charge (a turn waits on every read before its search starts)."""
         if not turn.text.strip() and not turn.attachments:
             raise InputError("The message is empty.", code="empty_message")
-        info = await self.store.get(turn.conversation_id)
+        trace = TurnTrace() if trace is None else trace
+        log = await self.store.events(turn.conversation_id)
+        trace.last_seq = log[-1].seq if log else 0
         if turn.client_msg_id:
-            earlier = await self.store.find_client_message(turn.conversation_id, turn.client_msg_id)
+            earlier = _client_message(log, turn.client_msg_id)
             if earlier is not None:
                 yield earlier  # a resend: already handled once
                 return
-        log = await self.store.events(turn.conversation_id)
-        state = fold_state(log) if info.state != "closed" else "bot"
+        was = fold_state(log)  # the store's state column follows the same StatusChanged events
+        state = was if was != "closed" else "bot"
         # A text turn the bot will answer: search while the message is being stored.
         early = (asyncio.create_task(self._search(self._query(turn.text, log)))
                  if state == "bot" and not turn.attachments else None)
         try:
-            async with aclosing(self._after_read(turn, info, log, state, early, answer=answer,
-                                                 trace=trace or TurnTrace())) as events:
+            async with aclosing(self._after_read(turn, was, log, state, early, answer=answer,
+                                                 trace=trace)) as events:
                 async for event in events:
                     yield event
         finally:
             if early is not None:
                 _discard(early)  # the turn may have ended before it needed the hits
 
-    async def _after_read(self, turn: Turn, info: ConversationInfo, log: list[Event], state: str,
+    async def _after_read(self, turn: Turn, was: str, log: list[Event], state: str,
                           early: asyncio.Task[list[Hit]] | None, *, answer: bool,
                           trace: TurnTrace) -> AsyncGenerator[Event, None]:
         message_id = new_id()
@@ -125,7 +132,7 @@ class DialogueManager:
         yield message
         if not isinstance(message, UserMessage) or message.message_id != message_id:
             return  # a resend that raced the first copy: the store kept the first, which answers
-        if info.state == "closed":  # a customer writing again reopens the conversation
+        if was == "closed":  # a customer writing again reopens the conversation
             yield await self._status(turn.conversation_id, "bot", "reopened")
         understood = Understood()
         attachments = [await self.store.get_attachment(a) for a in turn.attachments]
@@ -277,6 +284,11 @@ def _discard(task: asyncio.Task[list[Hit]]) -> None:
         task.cancel()
     elif not task.cancelled():
         task.exception()
+
+
+def _client_message(log: Sequence[Event], client_msg_id: str) -> Event | None:
+    """The stored message a client already sent with this id (a resend), if any."""
+    return next((e for e in log if isinstance(e, UserMessage) and e.client_msg_id == client_msg_id), None)
 
 
 def _earlier_user_texts(log: Sequence[Event]) -> list[str]:

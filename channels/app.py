@@ -63,6 +63,7 @@ def create_app(settings: Any, runtime_factory: RuntimeFactory, *,
                     yield
             finally:
                 await drain(service, settings.server.shutdown_grace)
+                await service.summaries.flush()
 
     app = FastAPI(title="Support assistant", version="1", lifespan=lifespan,
                   description="Customer chat, agents' console and knowledge search. "

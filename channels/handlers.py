@@ -36,7 +36,10 @@ class ChatHandlers(Protocol):
     """What the dialogue manager offers the service. Every method stores the events it
     makes (with their seq) before yielding or returning them; the service publishes them."""
 
-    def handle(self, turn: Turn) -> AsyncIterator[Event]: ...
+    def handle(self, turn: Turn, *, trace: Any = None) -> AsyncIterator[Event]:
+        """The turn's stored events. `trace` (an assistant.dialogue.TurnTrace) gets
+        `last_seq`, the log's last seq before the turn stored anything, once it is known."""
+        ...
 
     async def new_conversation(self, user_id: str = "", inbox: str = "default") -> ConversationInfo: ...
 

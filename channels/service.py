@@ -2,13 +2,16 @@
 
 Built in the lifespan (channels.app) and kept on `app.state.service`. Every
 stored event goes through `publish`: on `conv:<id>` for the sockets following the
-conversation (on any worker), and a summary on `inbox:<name>` for the console.
+conversation (on any worker), and (Summaries, soon after) a summary on `inbox:<name>`
+for the console.
 Every agent endpoint and frame goes through `verify_agent`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +26,8 @@ from channels.revocation import AccountCheck
 from channels.turns import TurnRunner
 from channels.views import conv_topic, event_message, inbox_topic
 
+log = logging.getLogger(__name__)
+
 # Deltas would flood the console list; these change what a summary shows.
 _SUMMARY_TYPES = frozenset({"message", "answer", "status", "agent_message", "error"})
 
@@ -32,6 +37,48 @@ def summary(info: ConversationInfo) -> dict[str, Any]:
     return {"conversation_id": info.id, "state": info.state, "inbox": info.inbox,
             "last_seq": info.last_seq, "handoff_reason": info.handoff_reason, "agent": info.agent,
             "waiting_since": info.waiting_since, "updated_at": info.updated_at}
+
+
+class Summaries:
+    """Each conversation's summary on its inbox topic, published beside the turn, not in it.
+
+    A summary needs a store read, and a turn should not wait for the console's list.
+    Events that arrive while a conversation's summary is being read and sent are
+    covered by one more read after it: the latest state wins, a burst costs two
+    reads, and the last summary sent is never older than the last event.
+    """
+
+    def __init__(self, store: Any, bus: Any) -> None:
+        self.store = store
+        self.bus = bus
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._stale: set[str] = set()  # changed since its running task read it
+
+    def touch(self, conversation_id: str) -> None:
+        if conversation_id in self._running:
+            self._stale.add(conversation_id)
+        else:
+            self._running[conversation_id] = asyncio.create_task(
+                self._send(conversation_id), name=f"summary:{conversation_id}")
+
+    async def _send(self, conversation_id: str) -> None:
+        try:
+            while True:
+                self._stale.discard(conversation_id)
+                try:
+                    info = await self.store.get(conversation_id)
+                    await self.bus.publish(inbox_topic(info.inbox), {"kind": "conversation", **summary(info)})
+                except Exception:  # the console's list misses one update; the log has it all
+                    log.exception("could not publish the summary of conversation %s", conversation_id)
+                if conversation_id not in self._stale:
+                    return
+        finally:
+            self._running.pop(conversation_id, None)
+
+    async def flush(self) -> None:
+        """Wait for the summaries being sent (before the bus closes)."""
+        while self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
 
 
 @dataclass
@@ -47,10 +94,12 @@ class Service:
     # of another kind (a test's, say) answers for its own tokens alone: None.
     accounts: AccountCheck | None = None
     turns: TurnRunner = field(init=False)
+    summaries: Summaries = field(init=False)
     shutting_down: bool = False
 
     def __post_init__(self) -> None:
         self.turns = TurnRunner(self.runtime.dialogue, self.runtime.store, self.publish, self.metrics)
+        self.summaries = Summaries(self.runtime.store, self.bus)
 
     @property
     def store(self) -> Any:
@@ -70,8 +119,7 @@ class Service:
     async def publish(self, event: Event) -> None:
         await self.bus.publish(conv_topic(event.conversation_id), event_message(event))
         if event.type in _SUMMARY_TYPES:
-            info = await self.store.get(event.conversation_id)
-            await self.bus.publish(inbox_topic(info.inbox), {"kind": "conversation", **summary(info)})
+            self.summaries.touch(event.conversation_id)
 
     async def publish_result(self, result: Any) -> None:
         """Publish what a handler returned: an event, several, an async stream of them, or None."""

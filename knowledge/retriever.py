@@ -89,8 +89,9 @@ class Retriever:
         if not queries:
             return []
         vectors = self.embedder.embed(list(queries))
-        rows = self.store.query(vectors, max(k, self.rerank_depth), where)
         head = self.head() if self.rerank_depth and "intent" not in where else None
+        # Without a head nothing is promoted: the k nearest are all there is to fetch.
+        rows = self.store.query(vectors, max(k, self.rerank_depth) if head else k, where)
         intents = head.predict(vectors) if head else [None] * len(rows)
         results = []
         for row, predicted in zip(rows, intents, strict=True):

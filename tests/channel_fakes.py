@@ -53,9 +53,11 @@ class FakeDialogue:
     async def new_conversation(self, user_id: str = "", inbox: str = "default") -> Any:
         return await self.store.create(user_id=user_id, inbox=inbox)
 
-    async def handle(self, turn: Turn) -> AsyncIterator[Event]:
+    async def handle(self, turn: Turn, *, trace: Any = None) -> AsyncIterator[Event]:
         self.turns.append(turn)
         cid = turn.conversation_id
+        if trace is not None:
+            trace.last_seq = (await self.store.get(cid)).last_seq
         yield await self.store.append(UserMessage(
             conversation_id=cid, message_id=_id("u"), text=turn.text, attachments=turn.attachments,
             client_msg_id=turn.client_msg_id, user_id=turn.user_id))

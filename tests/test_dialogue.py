@@ -384,3 +384,41 @@ async def test_a_text_turn_is_searched_while_its_message_is_being_stored(setting
     conv = await dm.new_conversation()
     await run(dm, Turn(conv.id, "I want a refund for my order"))
     assert knowledge.started < slow.message_stored  # the search did not wait for the write
+
+
+async def test_a_turn_reads_the_store_once_before_its_search(settings, store) -> None:
+    """Each read waits a round trip to the store's thread before the search can start."""
+    class CountingStore(SlowStore):
+        reads_before_search: int | None = None
+
+        def __init__(self, store) -> None:
+            super().__init__(store, 0.0)
+            self.reads = 0
+
+        def __getattr__(self, name):
+            attr = getattr(self.store, name)
+            if name in ("get", "events", "find_client_message", "list"):
+                async def read(*args, **kwargs):
+                    self.reads += 1
+                    return await attr(*args, **kwargs)
+                return read
+            return attr
+
+    counting = CountingStore(store)
+
+    class Noting(FakeKnowledge):
+        def search(self, query: str, k: int | None = None) -> list[Hit]:
+            if counting.reads_before_search is None:
+                counting.reads_before_search = counting.reads
+            return super().search(query, k)
+
+    dm = manager(settings, counting, knowledge=Noting())
+    conv = await dm.new_conversation()
+    trace = TurnTrace()
+    events = [e async for e in dm.handle(Turn(conv.id, "I want a refund for my order", client_msg_id="m1"),
+                                         trace=trace)]
+    assert counting.reads_before_search == 1
+    assert trace.last_seq == 0 and events[0].seq == 1  # the seq the turn's events follow
+    second = TurnTrace()
+    again = [e async for e in dm.handle(Turn(conv.id, "and where is it?"), trace=second)]
+    assert second.last_seq == events[-1].seq and again[0].seq == second.last_seq + 1

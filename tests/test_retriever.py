@@ -112,3 +112,22 @@ def test_head_follows_relabelled_and_pruned_records(data_dir: Path) -> None:
     assert kb.store.load_head().labels == ("delivery_status", "get_refund")
     kb.add_records([r for r in records("delivery_status") if r.intent == "get_refund"], prune=True)
     assert kb.store.load_head() is None  # one intent left: nothing to choose between
+
+
+@pytest.mark.model
+def test_without_a_head_only_the_k_nearest_are_fetched(data_dir: Path) -> None:
+    """Fetching rerank_depth records' metadata is for the head to promote among; with no
+    head (no intents ingested) it would be work thrown away on every search."""
+    from knowledge.base import KnowledgeBase
+
+    kb = KnowledgeBase(KnowledgeConfig(rerank_depth=20), data_dir)
+    kb.add_records([Record(id=f"r{i}", request=t, resolution="a", source="t")
+                    for i, t in enumerate(["refund please", "where is my parcel", "change my address",
+                                           "cancel the order", "reset my password"])])
+    asked: list[int] = []
+    query = kb.retriever.store.query
+    kb.retriever.store.query = lambda vectors, n, where=None: asked.append(n) or query(vectors, n, where)
+    hits = kb.search("I want my money back", 2)
+    assert kb.retriever.head() is None and asked == [2]
+    assert [h.id for h in hits] == [h.id for h in KnowledgeBase(KnowledgeConfig(rerank_depth=0),
+                                                                 data_dir).search("I want my money back", 2)]
