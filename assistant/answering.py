@@ -3,7 +3,9 @@
 Every delta is stored before it is yielded, so the log holds what the client saw.
 The turn always ends with one closing event: AnswerCompleted (with sources), or
 AnswerCompleted(interrupted=True) when the consumer went away mid-stream, or an
-ErrorEvent when the model failed. The stream is never left hanging.
+ErrorEvent when the model failed. The stream is never left hanging. An answer that
+another worker closed meanwhile (it took this one for dead) just stops: its close
+is in the log already.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
-from assistant.errors import AssistantError
+from assistant.errors import AnswerClosed, AssistantError
 from assistant.events import AnswerCompleted, AnswerDelta, AnswerStarted, ErrorEvent, Event, Source
 from assistant.llm.base import ChatRequest, Delta, LLMBackend
 from assistant.store.base import ConversationStore
@@ -58,7 +60,13 @@ async def stream_answer(store: ConversationStore, llm: LLMBackend, request: Chat
                                          text=parts[-1]))
             if end is not None:
                 first.append(_closing(end, conversation_id, answer_id, parts, sources))
-            stored = await store.append_many(first)  # one transaction, durable on return
+            try:
+                stored = await store.append_many(first)  # one transaction, durable on return
+            except AnswerClosed:
+                # Another worker took this one for dead and closed the answer: the log ends it.
+                log.warning("answer %s was closed by another worker; stopping it", answer_id)
+                finished = True
+                return
             opened, finished = True, end is not None  # before yielding: the consumer may leave
             for event in stored:
                 yield event
@@ -75,7 +83,8 @@ async def stream_answer(store: ConversationStore, llm: LLMBackend, request: Chat
             # Shielded so a second cancellation cannot lose the write.
             cut = AnswerCompleted(conversation_id=conversation_id, message_id=answer_id,
                                   text="".join(parts), sources=sources, interrupted=True)
-            await asyncio.shield(store.append(cut))
+            with contextlib.suppress(AnswerClosed):  # closed by another worker meanwhile
+                await asyncio.shield(store.append(cut))
 
 
 _END = object()  # the model finished normally

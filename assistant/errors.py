@@ -12,6 +12,7 @@
     │   └── AudioError         audio_*             empty, silent, corrupt, too_long, too_large, unsupported
     ├── ConversationError      conversation_*      not_found, closed, bad_transition
     └── StoreError             store_error         the conversation store failed
+        └── AnswerClosed       answer_closed       the answer was closed meanwhile (by another worker)
 
 Knowledge-base errors live in knowledge.errors (that package imports nothing from
 here); they carry the same `code` and `message` attributes, so a channel treats
@@ -81,3 +82,11 @@ class ConversationError(AssistantError):
 
 class StoreError(AssistantError):
     code = "store_error"
+
+
+class AnswerClosed(StoreError):
+    """A delta or completion for an answer that is no longer open: another worker took this
+    worker for dead (its lease ran out during a stall) and closed the answer as interrupted.
+    The log already ends that answer; the writer should stop streaming it."""
+
+    code = "answer_closed"

@@ -99,3 +99,19 @@ async def test_leaving_mid_stream_stores_what_was_said_as_interrupted(store: SQL
     assert log[-1].type == "answer" and log[-1].interrupted  # type: ignore[attr-defined]
     deltas = "".join(e.text for e in log if e.type == "delta")  # type: ignore[attr-defined]
     assert log[-1].text == deltas and deltas.startswith("One two ")  # type: ignore[attr-defined]
+
+
+async def test_an_answer_closed_meanwhile_by_another_worker_just_stops(store: SQLiteStore) -> None:
+    """Another worker took this one for dead and closed the answer (recover_answers):
+    the stream stops at its next write, adds nothing after the close, raises nothing."""
+    from assistant.events import AnswerCompleted
+
+    cid = (await store.create()).id
+    llm = FakeLLM(["Your ", "order ", "ships ", "today."], delay=0.05)
+    stream = stream_answer(store, llm, REQUEST, conversation_id=cid, answer_id="a1", sources=())
+    got = [await anext(stream), await anext(stream)]  # answer_started, then the first delta
+    await store.append(AnswerCompleted(conversation_id=cid, message_id="a1", text="Your ", interrupted=True))
+    got += [event async for event in stream]
+    log = await store.events(cid)
+    assert [e.type for e in got] == ["answer_started", "delta"]
+    assert [e.type for e in log] == ["answer_started", "delta", "answer"] and log[-1].interrupted  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ import pytest
 from event_samples import every_event
 
 from assistant.errors import ConfigError, ConversationError
-from assistant.events import AnswerDelta, Note, StatusChanged, UserMessage
+from assistant.events import AnswerDelta, AnswerStarted, Note, StatusChanged, UserMessage
 from assistant.store import STORES
 from assistant.store.base import AgentAccount
 from assistant.store.postgres import PostgresStore
@@ -264,12 +264,13 @@ async def test_bad_transition_is_refused_and_nothing_is_written(store, path):
 
 async def test_append_many_is_all_or_nothing(store):
     conv = await store.create()
-    batch = [AnswerDelta(conversation_id=conv.id, message_id="a", text=t) for t in ("Hel", "lo")]
+    batch = [AnswerStarted(conversation_id=conv.id, message_id="a"),
+             *[AnswerDelta(conversation_id=conv.id, message_id="a", text=t) for t in ("Hel", "lo")]]
     stored = await store.append_many(batch)
-    assert [e.seq for e in stored] == [1, 2]
+    assert [e.seq for e in stored] == [1, 2, 3]
     with pytest.raises(ConversationError):
         await store.append_many([note(conv.id), status(conv.id, "human"), status(conv.id, "waiting_human")])
-    assert [e.seq for e in await store.events(conv.id)] == [1, 2]
+    assert [e.seq for e in await store.events(conv.id)] == [1, 2, 3]
     assert (await store.get(conv.id)).state == "bot"
 
 

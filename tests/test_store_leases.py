@@ -93,3 +93,58 @@ async def test_a_clean_close_hands_open_answers_over_at_once(make_store):  # noq
         # a left cleanly (its drain failed to close the answer, say): no lease to wait out
         closes = await b.recover_answers(3600.0)
         assert [(e.conversation_id, e.interrupted) for e in closes] == [(cid, True)]  # type: ignore[attr-defined]
+
+
+async def test_a_stalled_worker_cannot_write_to_an_answer_closed_under_it(make_store):  # noqa: F811
+    """A worker whose loop stalled past its lease comes back to find its answer closed:
+    its late delta and completion are refused, the log ends with the one close."""
+    from assistant.errors import AnswerClosed
+
+    async with worker(make_store) as a, worker(make_store) as b:
+        cid, mid = await half_answer(a, "Your order ")
+        await kill(a)  # the stall: no renewal
+        await asyncio.sleep(LEASE * 2)
+        [close] = await b.recover_answers(LEASE)
+        for late in (AnswerDelta(conversation_id=cid, message_id=mid, text="ships "),
+                     AnswerCompleted(conversation_id=cid, message_id=mid, text="Your order ships")):
+            try:
+                await a.append(late)
+            except AnswerClosed as exc:
+                assert exc.code == "answer_closed"
+            else:
+                raise AssertionError(f"a late {late.type} was stored after the close")
+        log = await a.events(cid)
+        assert log[-1] == close and [e.type for e in log].count("answer") == 1
+        # a batch that opens its answer itself needs no row; one that continues a
+        # never-opened answer is refused whole
+        await a.append_many([AnswerStarted(conversation_id=cid, message_id="a2"),
+                             AnswerDelta(conversation_id=cid, message_id="a2", text="Hi")])
+        try:
+            await a.append_many([AnswerDelta(conversation_id=cid, message_id="a2", text=" there"),
+                                 AnswerDelta(conversation_id=cid, message_id="nope", text="?")])
+        except AnswerClosed:
+            pass
+        else:
+            raise AssertionError("a delta of an answer never opened was stored")
+        assert (await a.events(cid))[-1].text == "Hi"  # type: ignore[attr-defined]
+
+
+async def test_a_late_delta_racing_the_sweep_lands_before_the_close_or_not_at_all(make_store):  # noqa: F811
+    from assistant.errors import AnswerClosed
+
+    async with worker(make_store) as a, worker(make_store) as b:
+        answers = [await half_answer(a, "Your order ") for _ in range(8)]
+        await kill(a)
+        await asyncio.sleep(LEASE * 2)
+        late = [a.append(AnswerDelta(conversation_id=cid, message_id=mid, text="ships"))
+                for cid, mid in answers]
+        outcomes = await asyncio.gather(b.recover_answers(LEASE), *late, return_exceptions=True)
+        assert not isinstance(outcomes[0], BaseException), outcomes[0]  # no deadlock, no failure
+        assert all(isinstance(o, AnswerClosed) or o.type == "delta" for o in outcomes[1:])  # type: ignore[union-attr]
+        # PostgreSQL: a sweep skips an answer whose delta is being written; the next sweep closes it
+        await b.recover_answers(LEASE)
+        for cid, _ in answers:
+            log = await b.events(cid)
+            close = log[-1]
+            assert isinstance(close, AnswerCompleted) and close.interrupted
+            assert close.text == "".join(e.text for e in log if isinstance(e, AnswerDelta))

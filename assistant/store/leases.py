@@ -10,11 +10,16 @@ event, and nobody left to write one. So the stores keep two small tables:
 - `workers`: each store instance is one worker with a random id; the server
   renews its lease (`heartbeat`) every few seconds and drops it on a clean close.
 
+An answer must still be open for a delta or a completion to be appended to it:
+a worker whose event loop stalled past its lease, and whose answers another
+worker closed meanwhile, gets AnswerClosed instead of writing after the close.
+
 `recover_answers(lease)` on any worker finds the open answers of other workers
 whose lease ran out, and appends AnswerCompleted(interrupted=True) with the text
 streamed so far, in one transaction that takes the rows it closes: two workers
-sweeping at once never close an answer twice. The lease must be longer than the
-worst stall of a live worker's event loop, or a slow answer is cut short.
+sweeping at once never close an answer twice. The lease should be longer than the
+worst stall of a live worker's event loop: a stall past it cuts that worker's
+answers short (cleanly: closed as interrupted, the late writes refused).
 
 The SQL is written once for both engines (SQLite reads `DOUBLE PRECISION` as REAL);
 only the placeholders differ, `?` for SQLite and `$n` for asyncpg.
@@ -26,10 +31,11 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from assistant.events import AnswerCompleted, AnswerStarted, ErrorEvent, Event
+from assistant.errors import AnswerClosed
+from assistant.events import AnswerCompleted, AnswerDelta, AnswerStarted, ErrorEvent, Event
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS open_answers (
@@ -85,6 +91,25 @@ def closed(event: Event) -> str:
     return ""
 
 
+def continued(events: Sequence[Event]) -> list[tuple[str, str]]:
+    """(conversation, answer) of each answer these events add to or complete without
+    opening it first: each must still be open when they are appended."""
+    opened_here: set[tuple[str, str]] = set()
+    needed: list[tuple[str, str]] = []
+    for event in events:
+        key = (event.conversation_id, getattr(event, "message_id", ""))
+        if opened(event):
+            opened_here.add(key)
+        elif isinstance(event, AnswerDelta | AnswerCompleted) and key not in opened_here:
+            needed.append(key)
+    return list(dict.fromkeys(needed))  # each answer checked once
+
+
+def answer_closed(conversation_id: str, message_id: str) -> AnswerClosed:
+    return AnswerClosed(f"Answer {message_id} of conversation {conversation_id} was closed meanwhile "
+                        "(this worker was taken for dead).")
+
+
 def interrupted(conversation_id: str, message_id: str, payloads: list[Any]) -> AnswerCompleted:
     """The closing event of a cut-off answer: the text of its stored deltas, in order."""
     text = "".join(_delta_text(p) for p in payloads)
@@ -106,6 +131,15 @@ def sqlite_track(conn: Any, event: Event, worker: str, now: float) -> None:
     elif mid := closed(event):
         conn.execute("DELETE FROM open_answers WHERE conversation_id = ? AND message_id = ?",
                      (event.conversation_id, mid))
+
+
+def sqlite_check_open(conn: Any, events: Sequence[Event]) -> None:
+    """AnswerClosed unless every answer the events continue is open (the caller holds the
+    write lock: nobody closes it before the events are in)."""
+    for cid, mid in continued(events):
+        if conn.execute("SELECT 1 FROM open_answers WHERE conversation_id = ? AND message_id = ?",
+                        (cid, mid)).fetchone() is None:
+            raise answer_closed(cid, mid)
 
 
 def sqlite_heartbeat(conn: Any, worker: str, now: float) -> None:
@@ -143,6 +177,16 @@ async def pg_track(conn: Any, event: Event, worker: str, now: float) -> None:
     elif mid := closed(event):
         await conn.execute("DELETE FROM open_answers WHERE conversation_id = $1 AND message_id = $2",
                            event.conversation_id, mid)
+
+
+async def pg_check_open(conn: Any, events: Sequence[Event]) -> None:
+    """As sqlite_check_open. FOR SHARE waits for a sweep holding the row (then finds it
+    gone) and makes a sweep skip it until these events are in. Taken before the
+    conversation's lock, in the sweep's order (answer row, then conversation): no deadlock."""
+    for cid, mid in continued(events):
+        if await conn.fetchval("SELECT 1 FROM open_answers WHERE conversation_id = $1 AND message_id = $2"
+                               " FOR SHARE", cid, mid) is None:
+            raise answer_closed(cid, mid)
 
 
 async def pg_heartbeat(conn: Any, worker: str, now: float) -> None:

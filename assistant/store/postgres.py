@@ -250,6 +250,7 @@ async def _lock_infos(conn: Any, ids: set[str]) -> dict[str, ConversationInfo]:
 
 
 async def _append_all(conn: Any, events: Sequence[Event], now: float, worker: str) -> list[Event]:
+    await leases.pg_check_open(conn, events)
     infos = await _lock_infos(conn, {e.conversation_id for e in events})
     changed: set[str] = set()
     stored: list[Event] = []

@@ -34,6 +34,7 @@ def find_client(conn: sqlite3.Connection, conversation_id: str, client_msg_id: s
 
 
 def append_all(conn: sqlite3.Connection, events: Sequence[Event], now: float, worker: str) -> list[Event]:
+    leases.sqlite_check_open(conn, events)
     infos: dict[str, ConversationInfo] = {}
     stored: list[Event] = []
     for event in events:
