@@ -14,10 +14,10 @@ real model. The clients run here, in another process. The same workload then
 runs against a bare `websockets` server streaming the same frames from memory
 (paced the same way): the ceiling of the stack.
 
-Think time decides what is measured. With 1 s, 200 customers ask for up to
-~130 turns a second: more retrieval than two cores can do (~11 ms of server CPU
-a turn even with questions searched together), so the server is saturated and
-time to first delta is queueing.
+Think time decides what is measured. With 1 s, 200 customers ask for ~140
+turns a second and 500 for ~360: more retrieval than two cores can do (6-8 ms
+of server CPU a turn even with questions searched together), so the server
+is at or past saturation and time to first delta is mostly queueing.
 With 5 s (the default second setting; people read an answer and type) the same
 200 customers ask for ~35 turns a second and the figures show the latency the
 server adds. Both are reported.
