@@ -215,6 +215,57 @@ def test_a_network_cut_mid_answer_resumes_with_nothing_lost_or_doubled(customer:
     assert sorted(set(seqs)) == [e["seq"] for e in stored]
 
 
+def test_an_interrupted_answer_can_be_asked_again(customer: Widget, server: Any) -> None:
+    """A worker died mid-answer and another closed the answer as interrupted (written
+    here straight into the server's database, as that worker would): the widget offers
+    "Ask again", which sends the question anew and gets a whole answer."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not hasattr(server, "data_dir"):
+        pytest.skip("needs the server's database (not with BROWSER_TEST_URL)")
+    customer.ask("I need to change my shipping address")
+    customer.wait_answers(1)
+    cid = customer.page.evaluate("""() => JSON.parse(localStorage.getItem(
+        Object.keys(localStorage).find((k) => k.startsWith("support-widget:")))).conversation_id""")
+    question = "How can I track my delivery?"
+    with ThreadPoolExecutor(1) as thread:  # Playwright's sync API holds this thread's event loop
+        thread.submit(asyncio.run, cut_answer(server.data_dir / "conversations.db", cid, question,
+                                              "To track your ")).result()
+    customer.page.reload()
+    customer.open()
+    customer.wait_answers(2)
+    cut = customer.page.locator(DONE).nth(1)
+    assert "(answer interrupted)" in cut.inner_text()
+    assert customer.el.locator(".retry").count() == 1
+    customer.shot("widget-interrupted.png")
+    customer.el.locator(".retry").click()
+    customer.wait_answers(3)
+    assert customer.el.locator(".retry").count() == 0  # the talk moved on
+    sent = [e for e in stored_events(customer) if e["type"] == "message"]
+    assert [m["text"] for m in sent] == ["I need to change my shipping address", question, question]
+    answers = [e for e in stored_events(customer) if e["type"] == "answer"]
+    assert len(answers) == 3 and not answers[-1].get("interrupted") and answers[-1]["text"]
+    assert words(customer.page.locator(DONE).last.locator(".body").inner_text()) == words(answers[-1]["text"])
+
+
+async def cut_answer(db: Path, cid: str, question: str, said: str) -> None:
+    """The log a killed worker and the one that closed its answer leave behind."""
+    from assistant.events import AnswerCompleted, AnswerDelta, AnswerStarted, UserMessage
+    from assistant.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(db)
+    await store.open()
+    try:
+        await store.append(UserMessage(conversation_id=cid, message_id="cut-q", text=question))
+        await store.append_many([AnswerStarted(conversation_id=cid, message_id="cut-a"),
+                                 AnswerDelta(conversation_id=cid, message_id="cut-a", text=said)])
+        await store.append(AnswerCompleted(conversation_id=cid, message_id="cut-a", text=said,
+                                           interrupted=True))
+    finally:
+        await store.close()
+
+
 def stored_events(widget: Widget) -> list[dict[str, Any]]:
     """The conversation log as the server has it, read with the widget's own resume token."""
     return widget.page.evaluate("""async () => {

@@ -96,3 +96,27 @@ test("a corrupt stored session starts a new conversation instead of failing", ()
   storage.setItem("support-widget:http://shop.test", "{not json");
   assert.equal(new Session(storage, "http://shop.test").conversationId, "");
 });
+
+test("an interrupted answer offers its question again until the talk moves on", () => {
+  const log = new ConversationLog();
+  const cut = [
+    { type: "message", seq: 1, message_id: "u1", text: "where is my order?", client_msg_id: "c1" },
+    { type: "answer_started", seq: 2, message_id: "a1" },
+    { type: "delta", seq: 3, message_id: "a1", text: "It is " },
+    { type: "answer", seq: 4, message_id: "a1", text: "It is ", interrupted: true },
+  ];
+  cut.forEach((f) => log.apply(f));
+  const answer = log.byId.get("a1");
+  assert.equal(log.questionOf(answer).text, "where is my order?");
+  // a complete answer has nothing to ask again
+  log.apply({ type: "message", seq: 5, message_id: "u2", text: "thanks", client_msg_id: "c2" });
+  assert.equal(log.questionOf(answer), null); // something was said after it
+  log.apply({ type: "answer_started", seq: 6, message_id: "a2" });
+  log.apply({ type: "answer", seq: 7, message_id: "a2", text: "You're welcome." });
+  assert.equal(log.questionOf(log.byId.get("a2")), null);
+  // with a person in charge the bot's cut answer is not asked again
+  const waiting = new ConversationLog();
+  [...cut, { type: "status", seq: 5, state: "waiting_human", reason: "customer_request" }]
+    .forEach((f) => waiting.apply(f));
+  assert.equal(waiting.questionOf(waiting.byId.get("a1")), null);
+});

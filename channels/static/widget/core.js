@@ -74,6 +74,21 @@ export class ConversationLog {
     return this._add({ kind: "error", id: "", code, text });
   }
 
+  /** The customer's message to send again for an answer cut off by the server (a worker
+   * died, a restart ran out of grace): the last message before it, while the bot is in
+   * charge and nobody has said anything since; otherwise null (the talk moved on). */
+  questionOf(answer) {
+    if (!answer?.interrupted || this.state !== "bot") return null;
+    const at = this.items.indexOf(answer);
+    if (at < 0 || this.items.slice(at + 1).some((i) => SAID.has(i.kind))) return null;
+    for (let i = at - 1; i >= 0; i--) {
+      const item = this.items[i];
+      if (item.kind === "user") return item.text || item.attachments?.length ? item : null;
+      if (SAID.has(item.kind)) return null;
+    }
+    return null;
+  }
+
   /** Items of one kind, e.g. log.ofKind("user"). */
   ofKind(kind) {
     return this.items.filter((item) => item.kind === kind);
@@ -89,6 +104,8 @@ export class ConversationLog {
     return this.byId.get(id) || this._add({ kind, id, text: "", sources: [], streaming: true });
   }
 }
+
+const SAID = new Set(["user", "bot", "agent"]); // items that move a conversation on
 
 const HANDLERS = {
   message(log, f) {

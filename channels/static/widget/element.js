@@ -33,6 +33,8 @@ export class SupportChatWidget extends HTMLElement {
     this.view = new LogView(this.$(".log"), {
       upload: (id, item) => this._upload(id, item),
       onFeedback: (item, rating) => this._rate(item, rating),
+      canRetry: (item) => !!this.log.questionOf(item),
+      onRetry: (item) => this._retry(item),
     });
     this._reset();
     this.session = new Session(globalThis.localStorage, this.server);
@@ -192,6 +194,21 @@ export class SupportChatWidget extends HTMLElement {
     this.typing.reset(); // the next keystroke starts a new burst: the agent sees it at once
     this.view.draw(this.log.addPending(frame));
     this.outbox.queue(frame); // when offline it stays queued and goes out after "ready"
+    this._redrawCut();
+  }
+
+  /** Send the question of an interrupted answer again, as a new message. */
+  _retry(item) {
+    const question = this.log.questionOf(item);
+    if (!question) return this.view.draw(item); // the talk moved on: the button goes
+    this._queue({ type: "message", text: question.text, attachments: question.attachments || [],
+                  client_msg_id: newClientMsgId() });
+  }
+
+  /** The last interrupted answer offers "Ask again" only while nothing was said after it. */
+  _redrawCut() {
+    const cut = [...this.log.items].reverse().find((i) => i.kind === "bot" && i.interrupted);
+    if (cut) this.view.draw(cut);
   }
 
   _restorePending() {
@@ -222,6 +239,8 @@ export class SupportChatWidget extends HTMLElement {
     if (frame.type === "status" && item) this._showState(this.log.state, this.log.agent);
     if (frame.type === "agent_message") this.$(".typing").hidden = true;
     if (item) this.view.draw(item);
+    // Whatever is said after an interrupted answer takes its "Ask again" away.
+    if (item && (item.kind !== "bot" || frame.type === "answer_started")) this._redrawCut();
   }
 
   _onReady(frame) {

@@ -81,6 +81,11 @@ const PAINTERS = {
     li.appendChild(el(doc, "span", "sr-only", "Assistant: "));
     setRichText(li.appendChild(el(doc, "div", "body")), item.text);
     if (item.interrupted) li.appendChild(el(doc, "span", "status", "(answer interrupted)"));
+    if (item.interrupted && ctx.canRetry?.(item)) {
+      const again = li.appendChild(el(doc, "button", "retry", "Ask again"));
+      again.type = "button";
+      again.addEventListener("click", () => ctx.onRetry(item));
+    }
     if (item.sources?.length) li.appendChild(sourcesList(doc, item.sources));
     if (!item.streaming && ctx.onFeedback) li.appendChild(thumbs(doc, item, ctx));
   },
@@ -112,7 +117,8 @@ export function paintItem(doc, li, item, ctx) {
 
 /** The <ol> of the conversation: one <li> per item, unacknowledged messages kept last. */
 export class LogView {
-  /** @param {HTMLOListElement} list  @param {object} ctx  what paintItem needs (upload, onFeedback) */
+  /** @param {HTMLOListElement} list  @param {object} ctx  what paintItem needs
+   * (upload, onFeedback; canRetry and onRetry for interrupted answers) */
   constructor(list, ctx) {
     this.list = list;
     this.ctx = ctx;
