@@ -80,6 +80,17 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+async def sqlite_store(tmp_path: Path):
+    """An open SQLite conversation store on a fresh file, closed after the test."""
+    from assistant.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "conversations.db")
+    await store.open()
+    yield store
+    await store.close()
+
+
+@pytest.fixture
 def settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
     """Settings with the defaults of config.toml and a fresh data_dir."""
     from assistant.settings import load_settings

@@ -4,9 +4,6 @@ that takes its time gets AnswerStarted stored alone first, so the client knows."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from assistant.answering import stream_answer
@@ -35,11 +32,8 @@ class Counting:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "conversations.db")
-    await s.open()
-    yield s
-    await s.close()
+def store(sqlite_store: SQLiteStore) -> SQLiteStore:
+    return sqlite_store
 
 
 async def answer(store: SQLiteStore, llm: object, *,

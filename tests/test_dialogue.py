@@ -73,11 +73,8 @@ class FakeSpeech:
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    s = SQLiteStore(tmp_path / "conversations.db")
-    await s.open()
-    yield s
-    await s.close()
+def store(sqlite_store: SQLiteStore) -> SQLiteStore:
+    return sqlite_store
 
 
 def manager(settings, store, llm=None, *, speech=None, reader=None, knowledge=None,

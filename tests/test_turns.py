@@ -4,7 +4,6 @@ and a turn that ends normally costs no store read after it."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +16,8 @@ from channels.turns import TurnRunner
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    s = SQLiteStore(tmp_path / "conversations.db")
-    await s.open()
-    yield s
-    await s.close()
+def store(sqlite_store: SQLiteStore) -> SQLiteStore:
+    return sqlite_store
 
 
 class ReadCounting:
