@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
 from test_store import Factory, make_store  # noqa: F401 - the fixture, both engines
 
 from assistant.events import AnswerCompleted, AnswerDelta, AnswerStarted, ErrorEvent, UserMessage
@@ -107,25 +108,18 @@ async def test_a_stalled_worker_cannot_write_to_an_answer_closed_under_it(make_s
         [close] = await b.recover_answers(LEASE)
         for late in (AnswerDelta(conversation_id=cid, message_id=mid, text="ships "),
                      AnswerCompleted(conversation_id=cid, message_id=mid, text="Your order ships")):
-            try:
+            with pytest.raises(AnswerClosed) as refused:
                 await a.append(late)
-            except AnswerClosed as exc:
-                assert exc.code == "answer_closed"
-            else:
-                raise AssertionError(f"a late {late.type} was stored after the close")
+            assert refused.value.code == "answer_closed"
         log = await a.events(cid)
         assert log[-1] == close and [e.type for e in log].count("answer") == 1
         # a batch that opens its answer itself needs no row; one that continues a
         # never-opened answer is refused whole
         await a.append_many([AnswerStarted(conversation_id=cid, message_id="a2"),
                              AnswerDelta(conversation_id=cid, message_id="a2", text="Hi")])
-        try:
+        with pytest.raises(AnswerClosed):
             await a.append_many([AnswerDelta(conversation_id=cid, message_id="a2", text=" there"),
                                  AnswerDelta(conversation_id=cid, message_id="nope", text="?")])
-        except AnswerClosed:
-            pass
-        else:
-            raise AssertionError("a delta of an answer never opened was stored")
         assert (await a.events(cid))[-1].text == "Hi"  # type: ignore[attr-defined]
 
 
