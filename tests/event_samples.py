@@ -37,5 +37,8 @@ def every_event(cid: str = "c1") -> list[Event]:
         Suggestion(conversation_id=cid, message_id="m4", text="Try this", sources=(src, src)),
         Note(conversation_id=cid, text="VIP customer", author="ana"),
         Feedback(conversation_id=cid, message_id="m2", rating="down", comment="not helpful"),
-        ErrorEvent(conversation_id=cid, code="model_busy", message="Busy, try again.", message_id="m2"),
+        # An error may name the customer's message (here: one of its images could not be read);
+        # one naming a closed answer would be refused (assistant.store.leases).
+        ErrorEvent(conversation_id=cid, code="image_corrupt", message="That image could not be read.",
+                   message_id="m1"),
     ]

@@ -107,12 +107,17 @@ async def test_a_stalled_worker_cannot_write_to_an_answer_closed_under_it(make_s
         await asyncio.sleep(LEASE * 2)
         [close] = await b.recover_answers(LEASE)
         for late in (AnswerDelta(conversation_id=cid, message_id=mid, text="ships "),
-                     AnswerCompleted(conversation_id=cid, message_id=mid, text="Your order ships")):
+                     AnswerCompleted(conversation_id=cid, message_id=mid, text="Your order ships"),
+                     ErrorEvent(conversation_id=cid, code="model_error", message="x", message_id=mid)):
             with pytest.raises(AnswerClosed) as refused:
                 await a.append(late)
             assert refused.value.code == "answer_closed"
         log = await a.events(cid)
         assert log[-1] == close and [e.type for e in log].count("answer") == 1
+        # an error about the customer's message (an unreadable attachment) names no answer
+        unreadable = await a.append(ErrorEvent(conversation_id=cid, code="image_corrupt", message="x",
+                                               message_id="u1"))
+        assert unreadable.seq == close.seq + 1
         # a batch that opens its answer itself needs no row; one that continues a
         # never-opened answer is refused whole
         await a.append_many([AnswerStarted(conversation_id=cid, message_id="a2"),

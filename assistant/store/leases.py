@@ -10,7 +10,7 @@ event, and nobody left to write one. So the stores keep two small tables:
 - `workers`: each store instance is one worker with a random id; the server
   renews its lease (`heartbeat`) every few seconds and drops it on a clean close.
 
-An answer must still be open for a delta or a completion to be appended to it:
+An answer must still be open for a delta, a completion or an error to be appended to it:
 a worker whose event loop stalled past its lease, and whose answers another
 worker closed meanwhile, gets AnswerClosed instead of writing after the close.
 
@@ -91,18 +91,24 @@ def closed(event: Event) -> str:
     return ""
 
 
-def continued(events: Sequence[Event]) -> list[tuple[str, str]]:
-    """(conversation, answer) of each answer these events add to or complete without
-    opening it first: each must still be open when they are appended."""
+def continued(events: Sequence[Event]) -> list[tuple[str, str, bool]]:
+    """(conversation, answer, sure) of each answer these events add to or end without
+    opening it first: each must still be open when they are appended. `sure` is False
+    for an error's message_id, which names an answer or a customer's message (an
+    unreadable attachment): only an answer's needs to be open."""
     opened_here: set[tuple[str, str]] = set()
-    needed: list[tuple[str, str]] = []
+    needed: dict[tuple[str, str], bool] = {}
     for event in events:
         key = (event.conversation_id, getattr(event, "message_id", ""))
         if opened(event):
             opened_here.add(key)
-        elif isinstance(event, AnswerDelta | AnswerCompleted) and key not in opened_here:
-            needed.append(key)
-    return list(dict.fromkeys(needed))  # each answer checked once
+        elif key in opened_here or not key[1]:
+            continue
+        elif isinstance(event, AnswerDelta | AnswerCompleted):
+            needed[key] = True
+        elif isinstance(event, ErrorEvent):
+            needed.setdefault(key, False)
+    return [(cid, mid, sure) for (cid, mid), sure in needed.items()]
 
 
 def answer_closed(conversation_id: str, message_id: str) -> AnswerClosed:
@@ -136,9 +142,13 @@ def sqlite_track(conn: Any, event: Event, worker: str, now: float) -> None:
 def sqlite_check_open(conn: Any, events: Sequence[Event]) -> None:
     """AnswerClosed unless every answer the events continue is open (the caller holds the
     write lock: nobody closes it before the events are in)."""
-    for cid, mid in continued(events):
+    for cid, mid, sure in continued(events):
         if conn.execute("SELECT 1 FROM open_answers WHERE conversation_id = ? AND message_id = ?",
-                        (cid, mid)).fetchone() is None:
+                        (cid, mid)).fetchone() is not None:
+            continue
+        if sure or conn.execute(
+                "SELECT 1 FROM events WHERE conversation_id = ? AND type = 'answer_started'"
+                " AND json_extract(payload, '$.message_id') = ?", (cid, mid)).fetchone() is not None:
             raise answer_closed(cid, mid)
 
 
@@ -183,9 +193,13 @@ async def pg_check_open(conn: Any, events: Sequence[Event]) -> None:
     """As sqlite_check_open. FOR SHARE waits for a sweep holding the row (then finds it
     gone) and makes a sweep skip it until these events are in. Taken before the
     conversation's lock, in the sweep's order (answer row, then conversation): no deadlock."""
-    for cid, mid in continued(events):
+    for cid, mid, sure in continued(events):
         if await conn.fetchval("SELECT 1 FROM open_answers WHERE conversation_id = $1 AND message_id = $2"
-                               " FOR SHARE", cid, mid) is None:
+                               " FOR SHARE", cid, mid) is not None:
+            continue
+        if sure or await conn.fetchval(
+                "SELECT 1 FROM events WHERE conversation_id = $1 AND type = 'answer_started'"
+                " AND payload->>'message_id' = $2", cid, mid) is not None:
             raise answer_closed(cid, mid)
 
 
