@@ -26,13 +26,14 @@ log = logging.getLogger(__name__)
 
 def sources_of(hits: Sequence[Hit]) -> tuple[Source, ...]:
     return tuple(Source(id=h.id, score=round(h.score, 4), intent=h.record.intent,
-                        category=h.record.category, title=(h.record.subject or h.record.request)[:120])
+                        category=h.record.category, title=(h.record.subject or h.record.request)[:120],
+                        audience=h.record.audience)
                  for h in hits)
 
 
 async def stream_answer(store: ConversationStore, llm: LLMBackend, request: ChatRequest, *,
-                        conversation_id: str, answer_id: str,
-                        sources: tuple[Source, ...]) -> AsyncGenerator[Event, None]:
+                        conversation_id: str, answer_id: str, sources: tuple[Source, ...],
+                        grounded: bool = True) -> AsyncGenerator[Event, None]:
     """AnswerStarted, AnswerDelta…, then the closing event; each stored, then yielded.
 
     The model runs ahead in its own task. Whatever text arrived while the previous
@@ -59,7 +60,7 @@ async def stream_answer(store: ConversationStore, llm: LLMBackend, request: Chat
                 first.append(AnswerDelta(conversation_id=conversation_id, message_id=answer_id,
                                          text=parts[-1]))
             if end is not None:
-                first.append(_closing(end, conversation_id, answer_id, parts, sources))
+                first.append(_closing(end, conversation_id, answer_id, parts, sources, grounded))
             try:
                 stored = await store.append_many(first)  # one transaction, durable on return
             except AnswerClosed:
@@ -82,7 +83,7 @@ async def stream_answer(store: ConversationStore, llm: LLMBackend, request: Chat
             # The consumer went away (aclose or cancel): the model is stopped; record what was said.
             # Shielded so a second cancellation cannot lose the write.
             cut = AnswerCompleted(conversation_id=conversation_id, message_id=answer_id,
-                                  text="".join(parts), sources=sources, interrupted=True)
+                                  text="".join(parts), sources=sources, interrupted=True, grounded=grounded)
             with contextlib.suppress(AnswerClosed):  # closed by another worker meanwhile
                 await asyncio.shield(store.append(cut))
 
@@ -117,10 +118,10 @@ def _drain(first: object, queue: asyncio.Queue[object]) -> tuple[list[str], obje
 
 
 def _closing(end: object, conversation_id: str, answer_id: str, parts: list[str],
-             sources: tuple[Source, ...]) -> Event:
+             sources: tuple[Source, ...], grounded: bool) -> Event:
     if end is _END:
         return AnswerCompleted(conversation_id=conversation_id, message_id=answer_id,
-                               text="".join(parts).strip(), sources=sources)
+                               text="".join(parts).strip(), sources=sources, grounded=grounded)
     if isinstance(end, AssistantError):
         log.warning("answer %s failed: %s", answer_id, end.message)
         return ErrorEvent(conversation_id=conversation_id, code=end.code, message=end.message,

@@ -28,11 +28,12 @@ from assistant.events import (
     UserMessage,
     fold_state,
 )
-from assistant.llm.base import ChatMessage, LLMBackend
+from assistant.llm.base import ChatMessage, ChatRequest, LLMBackend
+from assistant.llm.extractive import ExtractiveBackend
 from assistant.media import MediaReader, Speech, Understood
 from assistant.prompt import PromptBuilder, history_messages, retrieval_query, user_content
-from assistant.routing import NO_HANDOFF, HandoffDecision, HandoffDetector
-from assistant.search_batch import BatchedSearch
+from assistant.routing import NO_HANDOFF, HandoffDecision, HandoffDetector, unsure_reason
+from assistant.search_batch import Audience, BatchedSearch
 from assistant.store.base import ConversationInfo, ConversationStore
 from assistant.vision import ImageReader
 from channels.handlers import Turn  # the channels' interface type: one class on both sides
@@ -47,9 +48,11 @@ __all__ = ["DialogueManager", "Turn", "TurnTrace"]
 
 
 class Knowledge(Protocol):
-    """What the dialogue needs of knowledge.base.KnowledgeBase (blocking: run off the loop)."""
+    """What the dialogue needs of knowledge.base.KnowledgeBase (blocking: run off the loop).
 
-    def search(self, query: str, k: int | None = None) -> list[Hit]: ...
+    `audience="customer"` must leave out internal records; "any" (agents) includes them."""
+
+    def search(self, query: str, k: int | None = None, *, audience: Audience = "customer") -> list[Hit]: ...
 
 
 @dataclass
@@ -60,6 +63,7 @@ class TurnTrace:
     query: str = ""  # what the knowledge base was searched with
     hits: list[Hit] = field(default_factory=list)
     decision: HandoffDecision = NO_HANDOFF
+    unsure: str = ""  # why the history holds no answer (routing.unsure_reason), "" when it does
 
 
 def new_id() -> str:
@@ -83,6 +87,8 @@ class DialogueManager:
                                      max_new_tokens=settings.llm.max_new_tokens,
                                      temperature=settings.llm.temperature,
                                      reference_tokens=d.reference_tokens)
+        # The honest answer when the history has none (no references: it says unsure_answer).
+        self.unsure_llm = ExtractiveBackend(no_record=d.unsure_answer)
         self.media = MediaReader(speech=speech, image_reader=image_reader,
                                  max_image_bytes=settings.vision.max_bytes,
                                  max_image_pixels=settings.vision.max_pixels,
@@ -169,10 +175,13 @@ class DialogueManager:
         # Only the customer's own words can ask for a person: a screenshot of someone else's
         # chat saying "talk to an agent" is not a request.
         decision = self.detector.on_request(own_words, hits) if own_words else NO_HANDOFF
-        if not decision.handoff:
-            best = hits[0].score if hits else None
+        d = self.settings.dialogue
+        unsure = "" if decision.handoff else unsure_reason(hits, min_score=d.min_score,
+                                                           margin=d.unsure_margin)
+        if not decision.handoff:  # an unsure turn is a low-confidence one: enough in a row hand over
+            best = None if unsure else hits[0].score
             decision = self.detector.on_confidence(best, _earlier_best_scores(log))
-        trace.query, trace.hits, trace.decision = query, hits, decision
+        trace.query, trace.hits, trace.decision, trace.unsure = query, hits, decision, unsure
         if decision.handoff:
             yield await self._status(cid, "waiting_human", decision.reason)
             return
@@ -181,9 +190,13 @@ class DialogueManager:
         current = ChatMessage(role="user", content=user_content(turn.text, understood.transcript,
                                                                 understood.image_texts),
                               images=tuple(understood.images) if self.llm.supports_images else ())
-        prompt = self.prompts.build(self._history(log), current, hits, language=understood.language)
-        answer_stream = stream_answer(self.store, self.llm, prompt.request, conversation_id=cid,
-                                      answer_id=new_id(), sources=sources_of(prompt.references))
+        if unsure:  # say so rather than answer from an unrelated record
+            answer_stream = stream_answer(self.store, self.unsure_llm, ChatRequest(messages=(current,)),
+                                          conversation_id=cid, answer_id=new_id(), sources=(), grounded=False)
+        else:
+            prompt = self.prompts.build(self._history(log), current, hits, language=understood.language)
+            answer_stream = stream_answer(self.store, self.llm, prompt.request, conversation_id=cid,
+                                          answer_id=new_id(), sources=sources_of(prompt.references))
         async with aclosing(answer_stream) as events:
             async for event in events:
                 yield event
@@ -197,8 +210,8 @@ class DialogueManager:
         return retrieval_query(text.strip(), _earlier_user_texts(log),
                                max_turns=min(2, self.settings.dialogue.history_turns))
 
-    async def _search(self, query: str) -> list[Hit]:
-        return await self.searcher.search(query, self.settings.dialogue.retrieve_k)
+    async def _search(self, query: str, audience: Audience = "customer") -> list[Hit]:
+        return await self.searcher.search(query, self.settings.dialogue.retrieve_k, audience=audience)
 
     # -- agent assist ----------------------------------------------------------------
 
@@ -213,12 +226,14 @@ class DialogueManager:
                 yield event
 
     async def _suggest_for(self, cid: str, log: list[Event], text: str) -> AsyncGenerator[Event, None]:
-        hits = await self._search(retrieval_query(text, _earlier_user_texts(log[:-1])))
+        # Agents may draw on internal guidelines too; the suggestion then says so (`internal`).
+        hits = await self._search(retrieval_query(text, _earlier_user_texts(log[:-1])), audience="any")
         history = self._history(log)[:-1]  # the last customer message is the question itself
         prompt = self.prompts.build(history, ChatMessage(role="user", content=text), hits)
         draft = await collect(self.llm, prompt.request)
+        internal = any(h.record.audience == "internal" for h in prompt.references)
         yield await self.store.append(Suggestion(conversation_id=cid, message_id=new_id(), text=draft,
-                                                 sources=sources_of(prompt.references)))
+                                                 sources=sources_of(prompt.references), internal=internal))
 
     # -- conversation and agent operations --------------------------------------------
     # Each returns the events it stored, in order ([] when nothing had to change).

@@ -49,6 +49,7 @@ class Source:
     intent: str = ""
     category: str = ""
     title: str = ""  # request or subject of the record, for display
+    audience: str = "customer"  # customer | internal (internal sources appear only in agents' suggestions)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +100,7 @@ class AnswerCompleted(Event):
     text: str
     sources: tuple[Source, ...] = ()
     interrupted: bool = False  # generation stopped early (shutdown, cancel); text is what was said
+    grounded: bool = True  # False: the history held no answer, and the text says so (route "unsure")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +127,7 @@ class Suggestion(Event):
     message_id: str
     text: str
     sources: tuple[Source, ...] = ()
+    internal: bool = False  # drawn on internal records (guidelines): the agent rewords it, not sends it
 
 
 @dataclass(frozen=True, kw_only=True)

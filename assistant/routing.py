@@ -137,6 +137,24 @@ class HandoffDetector:
         return score is None or score < self.min_score
 
 
+def unsure_reason(hits: Sequence[Hit], *, min_score: float, margin: float = 0.05) -> str:
+    """Why the history holds no answer to this turn ("" when it does).
+
+    "no_match": nothing found; "weak_match": the best record is less similar than
+    min_score; "disagree": the two best records are of different intents, about as
+    similar, and neither clearly good (min_score + 0.1), so either answer is a guess."""
+    if not hits:
+        return "no_match"
+    best, runner_up = hits[0], (hits[1] if len(hits) > 1 else None)
+    if best.score < min_score:
+        return "weak_match"
+    if (runner_up is not None and best.record.intent and runner_up.record.intent
+            and best.record.intent != runner_up.record.intent
+            and abs(best.score - runner_up.score) < margin and best.score < min_score + 0.1):
+        return "disagree"
+    return ""
+
+
 def _compile(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern, re.IGNORECASE)

@@ -21,6 +21,7 @@ from typing import Any
 from assistant import heap
 from assistant.dialogue import DialogueManager
 from assistant.errors import AssistantError
+from assistant.guard import GroundedBackend
 from assistant.llm.base import LLMBackend
 from assistant.settings import Settings
 from assistant.store.base import ConversationStore
@@ -55,7 +56,9 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
     """Store, knowledge base, chat model, speech, image reader and the dialogue manager.
 
     `load_llm=False` skips loading the chat model (e.g. `eval --retrieve-only`);
-    `llm` replaces the configured backend (tests, benchmarks). `warm=True` (the
+    `llm` replaces the configured backend (tests, benchmarks) and is used as given. A
+    configured backend answers through the grounding guard unless `dialogue.grounding`
+    is "off" (assistant.guard: no sentence its sources lack reaches a customer). `warm=True` (the
     server) also loads the embedding model and Chroma now, so the first customer
     does not wait for them, then settles the heap (assistant.heap)."""
     from assistant.store import STORES
@@ -69,12 +72,16 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
         stack.callback(knowledge.close)
         fallback = ""
         if llm is None:
-            llm, fallback = await _chat_backend(settings, load=load_llm)
+            model, fallback = await _chat_backend(settings, load=load_llm)
+            strict = settings.dialogue.grounding == "strict"
+            llm = GroundedBackend(model, company=settings.company) if strict else model
+        else:
+            model = llm
         stack.push_async_callback(llm.aclose)
         speech = _speech(settings, knowledge)
         if speech is not None:
             stack.callback(speech.close)
-        reader = _image_reader(settings, llm)
+        reader = _image_reader(settings, model)
         dialogue = DialogueManager(settings, store=store, knowledge=knowledge, llm=llm, speech=speech,
                                    image_reader=reader)
         if warm:

@@ -21,7 +21,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from knowledge.records import Hit
 
@@ -33,16 +33,20 @@ MAX_BATCH = 16  # past this, a batch's latency grows faster than the work per qu
 CONCURRENCY = 2
 
 
+Audience = Literal["customer", "any"]  # who reads the hits: internal records are for agents only
+
+
 class Searchable(Protocol):
     """What the batcher needs of knowledge.base.KnowledgeBase (blocking: run off the loop)."""
 
-    def search(self, query: str, k: int | None = None) -> list[Hit]: ...
+    def search(self, query: str, k: int | None = None, *, audience: Audience = "customer") -> list[Hit]: ...
 
 
 @dataclass(eq=False)  # each request is itself: batches are taken out by identity
 class _Request:
     query: str
     k: int
+    audience: Audience
     done: asyncio.Future[list[Hit]] = field(repr=False)
 
 
@@ -57,9 +61,9 @@ class BatchedSearch:
         self.batches = 0  # calls made, for tests and benchmarks
         self.searched = 0  # questions answered
 
-    async def search(self, query: str, k: int) -> list[Hit]:
-        """The k best hits for the query, as knowledge.search(query, k) gives them."""
-        request = _Request(query, k, asyncio.get_running_loop().create_future())
+    async def search(self, query: str, k: int, *, audience: Audience = "customer") -> list[Hit]:
+        """The k best hits for the query, as knowledge.search(query, k, audience=…) gives them."""
+        request = _Request(query, k, audience, asyncio.get_running_loop().create_future())
         self._waiting.append(request)
         # A finished runner stays in the set until its done-callback runs: count live ones.
         if sum(not r.done() for r in self._runners) < self.concurrency:
@@ -74,8 +78,9 @@ class BatchedSearch:
         batch: list[_Request] = []
         try:
             while self._waiting:
-                k = self._waiting[0].k  # one call per k: a batch must give what a lone search gives
-                batch = [r for r in self._waiting if r.k == k][: self.max_batch]
+                # one call per k and audience: a batch must give what a lone search gives
+                k, audience = self._waiting[0].k, self._waiting[0].audience
+                batch = [r for r in self._waiting if (r.k, r.audience) == (k, audience)][: self.max_batch]
                 self._waiting = [r for r in self._waiting if r not in batch]
                 await self._search(batch, k)
         finally:  # cancelled (the server is stopping): nobody may wait for ever
@@ -86,7 +91,8 @@ class BatchedSearch:
 
     async def _search(self, batch: list[_Request], k: int) -> None:
         try:
-            results = await asyncio.to_thread(self._search_many, [r.query for r in batch], k)
+            results = await asyncio.to_thread(self._search_many, [r.query for r in batch], k,
+                                              batch[0].audience)
         except Exception as exc:  # noqa: BLE001 - each question gets its own outcome below
             if len(batch) == 1:
                 _settle(batch[0], exc=exc)
@@ -101,11 +107,11 @@ class BatchedSearch:
         for request, hits in zip(batch, results, strict=True):
             _settle(request, hits=hits)
 
-    def _search_many(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+    def _search_many(self, queries: Sequence[str], k: int, audience: Audience) -> list[list[Hit]]:
         search_many = getattr(self.knowledge, "search_many", None)
         if search_many is None or len(queries) == 1:
-            return [self.knowledge.search(q, k) for q in queries]
-        return list(search_many(queries, k))
+            return [self.knowledge.search(q, k, audience=audience) for q in queries]
+        return list(search_many(queries, k, audience=audience))
 
 
 def _settle(request: _Request, *, hits: list[Hit] | None = None, exc: BaseException | None = None) -> None:

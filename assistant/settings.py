@@ -36,7 +36,9 @@ class OpenAIConfig(_Options):
 
 
 class LLMConfig(_Options):
-    backend: str = "transformers"  # transformers | vlm | openai | extractive
+    # extractive: the best record's resolution composed for the customer (the default: nothing is
+    # generated, so nothing is invented) | transformers | vlm | openai
+    backend: str = "extractive"
     model: str = "packaged:smollm2-135m"  # packaged:smollm2-135m, a hub id, or a local folder
     max_new_tokens: int = Field(200, ge=1)  # longest answer, in tokens
     temperature: float = Field(0.0, ge=0)  # 0 = greedy (reproducible)
@@ -80,7 +82,13 @@ class DialogueConfig(_Options):
     )
     retrieve_k: int = Field(4, ge=1)  # records put in the prompt
     reference_tokens: int = Field(300, ge=0)  # reference tokens in the prompt (best record kept; 0 = no cap)
-    min_score: float = Field(0.45, ge=0, le=1)  # below this similarity a retrieval is "low confidence"
+    # Below this similarity the history has no answer: the assistant says so (route "unsure"),
+    # and after low_confidence_turns such turns in a row hands over to a person.
+    min_score: float = Field(0.55, ge=0, le=1)
+    unsure_margin: float = Field(0.05, ge=0, le=1)  # top records of different intents this close: unsure too
+    unsure_answer: str = ("I'm sorry, I don't have information on that in our records. "
+                          "Shall I connect you with a person?")
+    grounding: Literal["strict", "off"] = "strict"  # strict: a generated sentence its sources lack is dropped
     low_confidence_turns: int = Field(2, ge=1)  # consecutive low-confidence turns before a handoff
     handoff_triggers: list[str] = []  # extra regexes that hand the conversation to a person
     history_turns: int = Field(6, ge=0)  # earlier turns considered for follow-up questions

@@ -6,6 +6,7 @@ agents send `Authorization: Bearer <token>`. Errors are `{"code", "message"}`.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import inspect
 from typing import Annotated, Any
@@ -80,11 +81,11 @@ async def kb_search(request: Request, q: Annotated[str, Query(min_length=1, max_
     """Search the resolved tickets, as the assistant does (agents only)."""
     service = _service(request)
     await agent_from_header(service, authorization)
-    search = service.runtime.knowledge.search
+    search = service.runtime.knowledge.search  # agents see internal records (guidelines) too
     if inspect.iscoroutinefunction(search):
-        hits = await search(q, k)
+        hits = await search(q, k, audience="any")
     else:
-        hits = await run_in_threadpool(search, q, k)
+        hits = await run_in_threadpool(functools.partial(search, q, k, audience="any"))
     return {"query": q, "hits": [h.to_json() if hasattr(h, "to_json") else h for h in hits]}
 
 

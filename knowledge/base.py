@@ -7,6 +7,7 @@ load on first use, so building one is free.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import Counter
@@ -14,11 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from knowledge.config import ColumnMapping, KnowledgeConfig
 from knowledge.embeddings import Embedder
+from knowledge.errors import QueryError
 from knowledge.ingest import Ingestor, IngestReport
-from knowledge.records import Hit, Record
-from knowledge.retriever import Retriever
+from knowledge.records import AUDIENCES, Hit, Record
+from knowledge.retriever import Audience, Retriever
 from knowledge.vectorstore import VectorStore, open_store
 
 log = logging.getLogger(__name__)
@@ -57,11 +61,17 @@ class KnowledgeBase:
             return self._retriever
 
     def ingest(self, paths: Sequence[Path], *, format: str | None = None,
-               mapping: ColumnMapping | None = None, prune: bool = False,
+               mapping: ColumnMapping | None = None, prune: bool = False, audience: str | None = None,
                progress: Callable[[int, int], None] | None = None) -> IngestReport:
-        """Import files; re-importing unchanged records embeds and writes nothing."""
+        """Import files; re-importing unchanged records embeds and writes nothing.
+
+        `audience` ("customer" or "internal") overrides what the files say for every record."""
         report = IngestReport()
         records = self.read(paths, format=format, mapping=mapping, report=report)
+        if audience is not None:
+            if audience not in AUDIENCES:
+                raise QueryError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+            records = [dataclasses.replace(r, audience=audience) for r in records]
         return self._run(records, report, prune=prune, progress=progress)
 
     def _run(self, records: list[Record], report: IngestReport, *, prune: bool,
@@ -96,15 +106,23 @@ class KnowledgeBase:
         """Ingest records built in code (already redacted), with the same idempotency as files."""
         return self._run(list(records), IngestReport(), prune=prune, progress=progress)
 
-    def search(self, query: str, k: int | None = None, *,
-               filters: Mapping[str, str] | None = None) -> list[Hit]:
-        """The k records nearest in meaning to the query, best first, score in [0, 1]."""
-        return self.retriever.search(query, k, filters=filters)
+    def search(self, query: str, k: int | None = None, *, filters: Mapping[str, str] | None = None,
+               audience: Audience = "customer") -> list[Hit]:
+        """The k records nearest in meaning to the query, best first, score in [0, 1].
+
+        `audience="customer"` (what a customer may be told) leaves internal records out;
+        agents' tools pass "any"."""
+        return self.retriever.search(query, k, filters=filters, audience=audience)
 
     def search_many(self, queries: Sequence[str], k: int | None = None,
-                    filters: Mapping[str, str] | None = None) -> list[list[Hit]]:
+                    filters: Mapping[str, str] | None = None, *,
+                    audience: Audience = "customer") -> list[list[Hit]]:
         """search() for many queries, embedded in one batch."""
-        return self.retriever.search_many(queries, k, filters=filters)
+        return self.retriever.search_many(queries, k, filters=filters, audience=audience)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of the texts, from the collection's embedding model."""
+        return self.embedder.embed(list(texts))
 
     def as_langchain(self, k: int | None = None, filters: Mapping[str, str] | None = None) -> Any:
         """A langchain_core BaseRetriever over this knowledge base."""
@@ -112,7 +130,8 @@ class KnowledgeBase:
 
     def stats(self) -> dict[str, Any]:
         """How many records, by source, category and kind, and where they live."""
-        by: dict[str, Counter[str]] = {"source": Counter(), "category": Counter(), "kind": Counter()}
+        by: dict[str, Counter[str]] = {"source": Counter(), "category": Counter(), "kind": Counter(),
+                                       "audience": Counter()}
         for meta in self.store.metadatas():
             for key, counter in by.items():
                 counter[str(meta.get(key, ""))] += 1
@@ -124,6 +143,7 @@ class KnowledgeBase:
             "by_source": dict(by["source"].most_common()),
             "by_category": dict(by["category"].most_common()),
             "by_kind": dict(by["kind"].most_common()),
+            "by_audience": dict(by["audience"].most_common()),
             "embedding_model": self.embedder.model_id,
             "chroma": {"mode": chroma.mode, "location": location, "collection": chroma.collection},
         }

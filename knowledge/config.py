@@ -45,6 +45,7 @@ class ColumnMapping(_Options):
     tags: str = ""  # comma- or space-separated
     product: str = ""
     created_at: str = ""
+    audience: str = ""  # customer | internal ("" = every row is for customers)
 
 
 class KnowledgeConfig(_Options):

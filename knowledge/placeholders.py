@@ -63,8 +63,26 @@ def placeholders(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(text)))
 
 
+# An order number the answer has no value for: "locating order number {{Order Number}}" reads
+# "locating your order", and "the purchase with the id {{Purchase ID}}" reads "the purchase".
+_ORDER_KEYS = ("order_number", "order_id", "purchase_id", "purchase_number")
+_ORDER_PHRASE = re.compile(r"\b(?:(?:the|your|this|my)\s+)?(?:order|purchase)\s+"
+                           r"(?:number\s+|no\.?\s+|#\s*|id\s+)?(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE)
+_WITH_NUMBER = re.compile(r"\s+(?:with\s+(?:the\s+)?(?:number|id)|number|#)\s*(\{\{\s*[^}]*?\s*\}\})",
+                          re.IGNORECASE)
+
+
 def fill(text: str, company: Mapping[str, str]) -> str:
-    """Replace every {{Placeholder}} by the company's value, or by a readable generic phrase."""
+    """Replace every {{Placeholder}} by the company's value, or by a readable generic phrase.
+
+    `company` may also hold values the customer gave (an order number): the caller merges them."""
+    def unknown_order(m: re.Match[str]) -> bool:
+        name = _PLACEHOLDER.fullmatch(m.group(1))
+        base = key(name.group(1)).removesuffix("_anonymized") if name else ""
+        return base in _ORDER_KEYS and _company_value(name.group(1), company) is None  # type: ignore[union-attr]
+
+    text = _ORDER_PHRASE.sub(lambda m: "your order" if unknown_order(m) else m.group(0), text)
+    text = _WITH_NUMBER.sub(lambda m: "" if unknown_order(m) else m.group(0), text)
     return _PLACEHOLDER.sub(lambda m: _replacement(m, company), text)
 
 

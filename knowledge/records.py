@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+AUDIENCES = ("customer", "internal")
+
 
 @dataclass(frozen=True)
 class Record:
@@ -25,10 +27,14 @@ class Record:
     kind: str = "qa"  # qa | transcript | policy
     attachments: tuple[str, ...] = ()  # names or URLs of files attached to the original case
     transcript: str = ""  # the whole conversation, kept for display (kind = transcript)
+    audience: str = "customer"  # customer | internal (agent guidelines: agents see them, customers never)
 
     def content_hash(self) -> str:
         """Changes whenever anything stored about the record changes."""
-        blob = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        fields = asdict(self)
+        if self.audience == "customer":  # records stored before audiences existed keep their hash
+            del fields["audience"]
+        blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def embedding_text(self) -> str:
@@ -52,6 +58,7 @@ class Record:
             "kind": self.kind,
             "attachments": ",".join(self.attachments),
             "transcript": self.transcript,
+            "audience": self.audience,
             "hash": self.content_hash(),
         }
 
@@ -72,6 +79,7 @@ class Record:
             kind=str(meta.get("kind", "qa")),
             attachments=split(meta.get("attachments")),
             transcript=str(meta.get("transcript", "")),
+            audience=str(meta.get("audience") or "customer"),
         )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from knowledge.embeddings import Embedder
 from knowledge.errors import QueryError
@@ -19,7 +19,8 @@ from knowledge.intents import IntentHead
 from knowledge.records import Hit, Record
 from knowledge.vectorstore import VectorStore
 
-FILTER_KEYS = ("category", "product", "source", "intent", "kind")
+FILTER_KEYS = ("category", "product", "source", "intent", "kind", "audience")
+Audience = Literal["customer", "any"]  # who will read the hits: a customer, or an agent
 PROMOTE_MARGIN = 0.2  # how much less similar than the top hit the predicted intent's record may be
 HEAD_RELOAD_SECONDS = 30.0  # how often a long-running process looks for a retrained intent head
 
@@ -74,12 +75,15 @@ class Retriever:
         self._head, self._head_checked = None, -math.inf
 
     def search(self, query: str, k: int | None = None, *,
-               filters: Mapping[str, str] | None = None) -> list[Hit]:
-        return self.search_many([query], k, filters=filters)[0]
+               filters: Mapping[str, str] | None = None, audience: Audience = "customer") -> list[Hit]:
+        return self.search_many([query], k, filters=filters, audience=audience)[0]
 
     def search_many(self, queries: Sequence[str], k: int | None = None, *,
-                    filters: Mapping[str, str] | None = None) -> list[list[Hit]]:
-        """One list of hits per query; the queries are embedded in one batch."""
+                    filters: Mapping[str, str] | None = None,
+                    audience: Audience = "customer") -> list[list[Hit]]:
+        """One list of hits per query; the queries are embedded in one batch.
+
+        `audience="customer"` leaves out internal records; "any" searches every record."""
         k = self.default_k if k is None else k
         if k < 1:
             raise QueryError(f"k must be at least 1, not {k}")
@@ -91,7 +95,8 @@ class Retriever:
         vectors = self.embedder.embed(list(queries))
         head = self.head() if self.rerank_depth and "intent" not in where else None
         # Without a head nothing is promoted: the k nearest are all there is to fetch.
-        rows = self.store.query(vectors, max(k, self.rerank_depth) if head else k, where)
+        rows = self.store.query(vectors, max(k, self.rerank_depth) if head else k, where,
+                                customer_only=audience == "customer")
         intents = head.predict(vectors) if head else [None] * len(rows)
         results = []
         for row, predicted in zip(rows, intents, strict=True):

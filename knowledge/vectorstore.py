@@ -18,6 +18,7 @@ from knowledge.config import ChromaConfig
 from knowledge.embeddings import Embedder
 from knowledge.errors import VectorStoreError
 from knowledge.intents import IntentHead
+from knowledge.records import Record
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -26,12 +27,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODEL_KEY = "embedding_model"  # collection metadata: the model its vectors came from
+AUDIENCE_KEY = "audiences"  # collection metadata: 1 once every record carries an audience
+INTERNAL_SOURCES = ("abcd:guidelines",)  # records stored before audiences existed that are internal
 _PAGE = 5000  # rows per get() page when listing a large collection
 
 
-def _where(filters: Mapping[str, str] | None) -> dict[str, Any] | None:
-    """Chroma's where clause: one condition as is, several under $and."""
-    conditions = [{key: value} for key, value in (filters or {}).items() if value]
+def _where(filters: Mapping[str, str] | None, customer_only: bool = False) -> dict[str, Any] | None:
+    """Chroma's where clause: one condition as is, several under $and.
+
+    `customer_only` leaves out internal records ($ne also keeps rows stored with no audience)."""
+    conditions: list[dict[str, Any]] = [{key: value} for key, value in (filters or {}).items() if value]
+    if customer_only:
+        conditions.append({"audience": {"$ne": "internal"}})
     if not conditions:
         return None
     return conditions[0] if len(conditions) == 1 else {"$and": conditions}
@@ -102,7 +109,41 @@ class VectorStore:
                 f"collection '{self.config.collection}' holds vectors of '{stored}' but the config asks "
                 f"for '{self.embedder.model_id}'; run `assistant kb delete --yes` and ingest again"
             )
+        if not (collection.metadata or {}).get(AUDIENCE_KEY):
+            self._migrate_audiences(collection)
         return collection
+
+    def _migrate_audiences(self, collection: Collection) -> None:
+        """Once per collection: records stored before audiences existed get one, in place.
+
+        The ABCD agent guidelines become internal (their hash too, so the next ingest of the
+        same file finds them unchanged); everything else is for customers. No vector changes."""
+        offset, changed = 0, 0
+        while True:
+            got = self._call("read", lambda o=offset: collection.get(include=["metadatas"], limit=_PAGE,
+                                                                     offset=o))
+            ids, metas = [], []
+            for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                meta = dict(meta or {})
+                if "audience" in meta:
+                    continue
+                internal = str(meta.get("source", "")) in INTERNAL_SOURCES
+                meta["audience"] = "internal" if internal else "customer"
+                if internal:
+                    meta["hash"] = Record.from_metadata(rid, meta).content_hash()
+                ids.append(rid)
+                metas.append(meta)
+            if ids:
+                self._call("write", lambda i=ids, m=metas: collection.update(ids=i, metadatas=m))
+                changed += len(ids)
+            if len(got["ids"]) < _PAGE:
+                break
+            offset += _PAGE
+        done = {**(collection.metadata or {}), AUDIENCE_KEY: 1}
+        self._call("write", lambda: collection.modify(metadata=done))
+        if changed:
+            log.info("collection '%s': %d records stored before audiences now carry one", collection.name,
+                     changed)
 
     def count(self) -> int:
         return self._call("count", lambda: self.collection.count())
@@ -148,13 +189,13 @@ class VectorStore:
         for s in range(0, len(ids), _PAGE):
             self._call("write", lambda s=s: self.collection.delete(ids=list(ids[s : s + _PAGE])))
 
-    def query(self, vectors: np.ndarray, n: int, filters: Mapping[str, str] | None = None
-              ) -> list[list[tuple[str, float, dict[str, Any]]]]:
+    def query(self, vectors: np.ndarray, n: int, filters: Mapping[str, str] | None = None, *,
+              customer_only: bool = False) -> list[list[tuple[str, float, dict[str, Any]]]]:
         """Per query vector, up to n (id, cosine distance, metadata), nearest first."""
         if n <= 0 or len(vectors) == 0:
             return [[] for _ in range(len(vectors))]
         got = self._call("query", lambda: self.collection.query(
-            query_embeddings=vectors, n_results=n, where=_where(filters),
+            query_embeddings=vectors, n_results=n, where=_where(filters, customer_only),
             include=["metadatas", "distances"]))
         return [
             list(zip(ids, dists, (dict(m or {}) for m in metas), strict=True))

@@ -114,7 +114,7 @@ class FakeDialogue:
 
 
 class FakeKnowledge:
-    def search(self, query: str, k: int | None = None) -> list[dict[str, Any]]:
+    def search(self, query: str, k: int | None = None, *, audience: str = "customer") -> list[dict[str, Any]]:
         return [{"id": "bitext-1", "score": 0.9, "text": f"answer about {query}"}][: k or 5]
 
 

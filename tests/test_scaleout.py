@@ -101,6 +101,10 @@ def cluster_env(pg_url: str, redis_url: str, chroma_server: int, data_dir: Path)
             "ASSISTANT_BUS__BACKEND": "redis", "ASSISTANT_BUS__URL": redis_url,
             "ASSISTANT_SERVER__TOKEN_SECRET": SECRET, "ASSISTANT_SERVER__SHUTDOWN_GRACE": "1",
             "ASSISTANT_LLM__BACKEND": "openai", "ASSISTANT_LLM__OPENAI__BASE_URL": model.base_url,
+            # The stand-in's fixed text is in no record, and "are you still there?" is in no record
+            # either: unguarded and never unsure, so every turn streams the stand-in's answer.
+            "ASSISTANT_DIALOGUE__GROUNDING": "off", "ASSISTANT_DIALOGUE__MIN_SCORE": "0",
+            "ASSISTANT_DIALOGUE__UNSURE_MARGIN": "0",
             "ASSISTANT_LLM__OPENAI__MODEL": "paced", "ASSISTANT_LLM__OPENAI__TIMEOUT": "10",
             "ASSISTANT_KNOWLEDGE__CHROMA__MODE": "http",
             "ASSISTANT_KNOWLEDGE__CHROMA__PORT": str(chroma_server),

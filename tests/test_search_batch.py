@@ -36,13 +36,13 @@ class Counting:
         self.kb = kb
         self.calls: list[int] = []
 
-    def search(self, query: str, k: int | None = None) -> list:
+    def search(self, query: str, k: int | None = None, *, audience: str = "customer") -> list:
         self.calls.append(1)
-        return self.kb.search(query, k)
+        return self.kb.search(query, k, audience=audience)  # type: ignore[arg-type]
 
-    def search_many(self, queries: list[str], k: int | None = None) -> list:
+    def search_many(self, queries: list[str], k: int | None = None, *, audience: str = "customer") -> list:
         self.calls.append(len(queries))
-        return self.kb.search_many(queries, k)
+        return self.kb.search_many(queries, k, audience=audience)  # type: ignore[arg-type]
 
 
 class ids:  # noqa: N801 - reads as a function in the asserts
@@ -124,9 +124,9 @@ async def test_a_knowledge_base_without_search_many_is_searched_one_by_one(kb: K
         def __init__(self) -> None:
             self.calls = 0
 
-        def search(self, query: str, k: int | None = None) -> list:
+        def search(self, query: str, k: int | None = None, *, audience: str = "customer") -> list:
             self.calls += 1
-            return kb.search(query, k)
+            return kb.search(query, k, audience=audience)  # type: ignore[arg-type]
 
     plain = Plain()
     got = await asyncio.gather(*(BatchedSearch(plain).search(q, 2) for q in QUESTIONS[:3]))
@@ -141,10 +141,10 @@ class Slow:
         self.kb = kb
         self.spans: list[tuple[float, float]] = []
 
-    def search(self, query: str, k: int | None = None) -> list:
+    def search(self, query: str, k: int | None = None, *, audience: str = "customer") -> list:
         return self.search_many([query], k)[0]
 
-    def search_many(self, queries: list[str], k: int | None = None) -> list:
+    def search_many(self, queries: list[str], k: int | None = None, *, audience: str = "customer") -> list:
         import time
 
         start = time.monotonic()

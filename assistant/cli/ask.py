@@ -35,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
     p = subparsers.add_parser("eval", parents=[common], help="run and score many turns from a JSONL file",
                               description="Each line: {id, text?, image?, audio?, expect: {intent?, "
-                                          "route?}}; paths are relative to the file. Models load once.")
+                                          "route?}} (route: answer, handoff or unsure); paths are relative "
+                                          "to the file. Models load once. Answers are scored too: grounded, "
+                                          "invented, cut_off, looping, on_topic, language_match.")
     p.add_argument("cases", type=Path, metavar="CASES.jsonl")
     p.add_argument("--json", action="store_true", help="one JSON line per case, then a summary line")
     p.add_argument("--retrieve-only", action="store_true",
@@ -92,6 +94,8 @@ def _print_event(event: Event) -> None:
         sys.stdout.flush()
     elif kind == "answer":
         print(" [interrupted]" if wire["interrupted"] else "")
+        if not wire["grounded"]:
+            print("  (unsure: the history holds no answer to this)")
         for i, s in enumerate(wire["sources"], 1):
             print(f"  [{i}] {s['id']}  {s['intent'] or '-'}  {s['category'] or '-'}  score {s['score']:.3f}")
     elif kind == "status":
@@ -115,7 +119,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _eval(args: argparse.Namespace, settings: Settings, cases: list) -> int:
-    from assistant.evaluation import run_case, summarize
+    from assistant.evaluation import TopicJudge, run_case, summarize
     from assistant.runtime import build_runtime
 
     results: list[CaseResult] = []
@@ -124,10 +128,12 @@ async def _eval(args: argparse.Namespace, settings: Settings, cases: list) -> in
         store = settings.store.model_copy(update={"backend": "sqlite", "url": str(Path(tmp) / "eval.db")})
         settings = settings.model_copy(update={"store": store})
         async with build_runtime(settings, load_llm=not args.retrieve_only) as rt:
+            judge = None if args.retrieve_only else TopicJudge(rt.knowledge)
             if not args.json:
                 print(f"{'id':<18} {'route':<8} {'expected':<9} {'top intent':<26} {'ok':<3} {'ms':>7}")
             for case in cases:
-                result = await run_case(rt.dialogue, rt.store, case, retrieve_only=args.retrieve_only)
+                result = await run_case(rt.dialogue, rt.store, case, retrieve_only=args.retrieve_only,
+                                        judge=judge)
                 results.append(result)
                 if args.json:
                     print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
@@ -144,8 +150,12 @@ async def _eval(args: argparse.Namespace, settings: Settings, cases: list) -> in
 
 
 def _print_row(expected: str, r: CaseResult) -> None:
+    flags = "" if r.check is None else " ".join(
+        name for name, bad in (("ungrounded", not r.check.grounded), ("invented", r.check.invented),
+                               ("cut-off", r.check.cut_off), ("looping", r.check.looping),
+                               ("off-topic", r.on_topic is False)) if bad)
     print(f"{r.id[:18]:<18} {r.route:<8} {expected[:9]:<9} {r.top_intent[:26]:<26} "
-          f"{'yes' if r.ok else 'NO':<3} {r.timings.get('total', 0):>7.0f}", flush=True)
+          f"{'yes' if r.ok else 'NO':<3} {r.timings.get('total', 0):>7.0f} {flags}".rstrip(), flush=True)
 
 
 def _input_error(message: str) -> Exception:

@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                    help="delete stored records of these sources that the files no longer contain")
     p.add_argument("--map", action="extend", nargs="+", default=[], metavar="FIELD=COLUMN",
                    help="column of a record field for csv/jsonl, e.g. --map request=question id=ticket_id")
+    p.add_argument("--audience", default=None, choices=("customer", "internal"),
+                   help="who may read these records: internal ones (procedures, guidelines) serve agents "
+                        "only, never quoted to a customer (default: what the file says, else customer)")
     p.set_defaults(handler=cmd_ingest)
 
     p = sub.add_parser("search", parents=[common], help="find the records nearest to a query",
@@ -45,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("query", metavar="QUERY", help="what a customer might ask, or - for stdin")
     p.add_argument("-k", type=int, default=None, metavar="N", help="hits per query (default: default_k)")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a readable list")
-    for key in ("category", "product", "source", "intent", "kind"):
+    for key in ("category", "product", "source", "intent", "kind", "audience"):
         p.add_argument(f"--{key}", default=None, metavar=key[0].upper(), help=f"only records of this {key}")
     p.set_defaults(handler=cmd_search)
 
@@ -81,7 +84,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     mapping = parse_mapping(args.map, settings.knowledge.mapping)
     with open_kb(settings) as kb, _progress() as progress:
         report = kb.ingest(args.paths, format=args.format, mapping=mapping, prune=args.prune,
-                           progress=progress)
+                           audience=args.audience, progress=progress)
     for problem in report.problems:
         print(problem, file=sys.stderr)
     for warning in report.warnings:
@@ -120,14 +123,16 @@ class _progress:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    filters = {key: getattr(args, key) for key in ("category", "product", "source", "intent", "kind")}
-    with open_kb(settings) as kb:
+    filters = {key: getattr(args, key) for key in ("category", "product", "source", "intent", "kind",
+                                                   "audience")}
+    with open_kb(settings) as kb:  # an operator's search: internal records too (--audience to narrow)
         if args.query != "-":
-            hits = kb.search(args.query, args.k, filters=filters)
+            hits = kb.search(args.query, args.k, filters=filters, audience="any")
             _print_hits(hits, args.json)
             return 0
         for batch in _batches(line.strip() for line in sys.stdin):
-            for query, hits in zip(batch, kb.search_many(batch, args.k, filters), strict=True):
+            found = kb.search_many(batch, args.k, filters, audience="any")
+            for query, hits in zip(batch, found, strict=True):
                 if args.json:
                     print(json.dumps({"query": query, "hits": [h.to_json() for h in hits]},
                                      ensure_ascii=False), flush=True)
@@ -158,7 +163,8 @@ def _print_hits(hits: list[Hit], as_json: bool) -> None:
             continue
         first = hit.text.strip().splitlines()[0] if hit.text.strip() else ""
         label = hit.record.intent or hit.record.kind
-        print(f"{hit.score:.3f}  {hit.id}  [{label}]  {first[:100]}")
+        internal = " (internal)" if hit.record.audience == "internal" else ""
+        print(f"{hit.score:.3f}  {hit.id}  [{label}]{internal}  {first[:100]}")
     sys.stdout.flush()
 
 
@@ -172,7 +178,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     print(f"embedding model: {stats['embedding_model']}")
     chroma = stats["chroma"]
     print(f"chroma: {chroma['mode']} {chroma['location']} (collection {chroma['collection']})")
-    for key in ("by_source", "by_category", "by_kind"):
+    for key in ("by_source", "by_category", "by_kind", "by_audience"):
         if stats[key]:
             print(f"{key.replace('_', ' ')}:")
             for name, count in stats[key].items():

@@ -1,17 +1,20 @@
-"""No generator at all: the answer is the best retrieved record's resolution.
+"""No generator at all: the answer is the best retrieved record's resolution, composed
+for this customer (assistant.compose: placeholders from [company] and the conversation).
 
-The fallback when no model can be loaded, and the baseline the generative
-backends are measured against. It streams word by word so clients see the same
-flow of deltas as from a model.
+The default answer path (nothing generated, nothing invented: see
+benchmarks/answer_quality.py), the fallback when no model can be loaded, and what
+the grounding guard falls back to when a model's sentences are all unsupported.
+It streams word by word so clients see the same flow of deltas as from a model.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from assistant.compose import compose
 from assistant.llm.base import ChatRequest, Delta
 
 NO_RECORD = "I could not find this in our records; I can connect you with a person."
@@ -23,16 +26,19 @@ class ExtractiveBackend:
     name = "extractive"
     supports_images = False
 
-    def __init__(self, no_record: str = NO_RECORD) -> None:
+    def __init__(self, no_record: str = NO_RECORD, company: Mapping[str, str] | None = None) -> None:
         self.no_record = no_record
+        self.company = dict(company or {})
 
     @classmethod
     def from_settings(cls, settings: Any) -> ExtractiveBackend:
-        return cls()
+        return cls(company=settings.company)
 
     def answer(self, request: ChatRequest) -> str:
-        best = request.references[0].text.strip() if request.references else ""
-        return best or self.no_record
+        if not request.references:
+            return self.no_record
+        said = [m.content for m in request.messages if m.role == "user"]
+        return compose(request.references[0], self.company, said) or self.no_record
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         for word in _WORDS.findall(self.answer(request)):

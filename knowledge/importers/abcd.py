@@ -76,7 +76,7 @@ def read_guidelines(path: Path, opts: ReadOptions) -> Iterator[Item]:
                 record = Record(
                     id=f"{opts.source}:{slug(flow)}/{slug(name)}:{i}", request=subject, resolution=chunk,
                     subject=subject, intent=slug(name), category=slug(flow), source=opts.source,
-                    kind="policy",
+                    kind="policy", audience="internal",  # agents' procedures, never a customer's answer
                 )
                 yield redacted(record, opts.redactor)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from knowledge.errors import FormatError
 from knowledge.importers.common import IdMaker, ReadOptions, RowProblem, clean, redacted, split_tags, text_key
-from knowledge.records import Record
+from knowledge.records import AUDIENCES, Record
 
 Item = Record | RowProblem
 
@@ -23,6 +23,7 @@ BITEXT_FLAGS = {
 }
 _MAPPED_FIELDS = (
     "id", "request", "resolution", "subject", "intent", "category", "tags", "product", "created_at",
+    "audience",
 )
 
 
@@ -103,12 +104,17 @@ class _RowBuilder:
         record_id = self._id(line, value)
         if isinstance(record_id, RowProblem):
             return record_id
+        audience = value["audience"].lower() or "customer"
+        if audience not in AUDIENCES:
+            return RowProblem(self.path, line,
+                              f"audience '{value['audience']}' is not one of {', '.join(AUDIENCES)}")
         tags = get(m.tags) if m.tags else None
         record = Record(
             id=record_id, request=value["request"], resolution=value["resolution"],
             subject=value["subject"], intent=value["intent"], category=value["category"],
             tags=tuple(clean(t) for t in tags) if isinstance(tags, list) else split_tags(value["tags"]),
             product=value["product"], created_at=value["created_at"], source=self.opts.source, kind="qa",
+            audience=audience,
         )
         return redacted(record, self.opts.redactor)
 

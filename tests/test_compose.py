@@ -1,0 +1,37 @@
+"""Answers composed from the best record (assistant.compose): placeholders made this customer's."""
+
+from __future__ import annotations
+
+from assistant.compose import compose, customer_values
+from knowledge.records import Hit, Record
+
+RESOLUTION = ("I understand that you're having difficulty locating order number {{Order Number}}. "
+              "Search for the order with the number {{Order Number Anonymized}} on our {{Website Name}}, "
+              "or call us at {{Customer Support Phone Number}}.")
+HIT = Hit(record=Record(id="r1", request="where is order 3707955617", resolution=RESOLUTION,
+                        intent="track_order"), score=0.9, text="")
+
+
+def test_the_order_number_the_customer_gave_fills_the_record() -> None:
+    text = compose(HIT, {}, ["hi, my order #48213 never arrived"])
+    assert "order number 48213" in text and "the number 48213" in text and "{{" not in text
+
+
+def test_without_one_the_answer_stays_generic_and_reads_well() -> None:
+    text = compose(HIT, {}, ["where is my parcel?"])
+    assert text.startswith("I understand that you're having difficulty locating your order.")
+    assert "Search for the order on our website" in text
+    assert "our customer support phone number" in text
+
+
+def test_company_config_values_fill_their_placeholders() -> None:
+    text = compose(HIT, {"website_name": "acme.example", "customer_support_phone_number": "+1 555 0100"}, [])
+    assert "acme.example" in text and "+1 555 0100" in text
+
+
+def test_order_invoice_and_tracking_numbers_in_many_spellings() -> None:
+    assert customer_values(["order ORD-55102 pls"])["order_number"] == "ORD-55102"
+    assert customer_values(["purchase no. 771-2290"])["purchase_id"] == "771-2290"
+    assert customer_values(["invoice #INV-2024-881 is wrong"])["invoice_number"] == "INV-2024-881"
+    assert customer_values(["tracking number 1Z999AA10123456784"])["tracking_number"] == "1Z999AA10123456784"
+    assert customer_values(["I ordered 3 items on 12/03"]) == {}

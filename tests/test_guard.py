@@ -1,0 +1,72 @@
+"""The grounding guard around a model (assistant.guard), fed sentences a small model really wrote."""
+
+from __future__ import annotations
+
+from assistant.guard import GroundedBackend
+from assistant.llm.base import ChatMessage, ChatRequest
+from assistant.llm.fake import FakeLLM
+from knowledge.records import Hit, Record
+
+RESOLUTION = ("To close your account, log in and open the account settings. Select the option to "
+              "close or delete your account and confirm. Contact {{Customer Support Phone Number}} "
+              "if you need help.")
+HIT = Hit(record=Record(id="r1", request="close my account", resolution=RESOLUTION, intent="delete_account"),
+          score=0.9, text=RESOLUTION.replace("{{Customer Support Phone Number}}", "our support team"))
+QUESTION = "I want to close my Freemium account, order 48213"
+
+
+def request() -> ChatRequest:
+    return ChatRequest(messages=(ChatMessage(role="system", content="rules"),
+                                 ChatMessage(role="user", content=QUESTION)), references=(HIT,))
+
+
+async def answer(deltas: list[str], company: dict[str, str] | None = None) -> tuple[list[str], FakeLLM]:
+    model = FakeLLM(deltas)
+    guard = GroundedBackend(model, company=company)
+    return [d.text async for d in guard.stream(request())], model
+
+
+async def test_supported_sentences_pass_and_an_invented_phone_number_is_dropped() -> None:
+    out, _ = await answer(["To close your Freemium account, log in ", "and open the account settings. ",
+                           "You can call us at 09 32 23 23 any time. ",
+                           "Select the option to close your account and confirm."])
+    text = "".join(out)
+    assert "09 32 23 23" not in text
+    assert text.startswith("To close your Freemium account, log in and open the account settings.")
+    assert text.endswith("Select the option to close your account and confirm.")
+
+
+async def test_each_sentence_goes_out_as_soon_as_it_is_complete() -> None:
+    out, _ = await answer(["Log in and open ", "the account settings. Select the ", "option to close it."])
+    assert out == ["Log in and open the account settings. ", "Select the option to close it."]
+
+
+async def test_a_company_phone_number_may_be_said() -> None:
+    out, _ = await answer(["Contact our support team at +1 555 0100 if you need help."],
+                          company={"customer_support_phone_number": "+1 555 0100"})
+    assert "+1 555 0100" in "".join(out)
+
+
+async def test_a_sentence_cut_off_at_the_token_limit_is_not_sent() -> None:
+    out, _ = await answer(["Log in and open the account settings. ", "Select the option to close"])
+    assert "".join(out) == "Log in and open the account settings. "
+
+
+async def test_a_loop_stops_the_model() -> None:
+    looping = ["Log in and open the account settings. "] * 50
+    out, model = await answer(looping)
+    assert "".join(out) == "Log in and open the account settings. "
+    assert model.yielded < 50 and model.closed_early == 1
+
+
+async def test_code_and_sign_off_placeholders_are_dropped() -> None:
+    out, _ = await answer(["Log in and open the account settings.\n", "<?php close_account($id); ?>\n",
+                           "Best regards,\n", "[Your Name]"])
+    assert "".join(out) == "Log in and open the account settings.\n"
+
+
+async def test_when_nothing_is_supported_the_best_record_is_the_answer() -> None:
+    out, _ = await answer(["Visit www.facebook.com/subscribe to close it. ", "It takes 14 days."])
+    text = "".join(out)
+    assert text.startswith("To close your account, log in and open the account settings.")
+    assert "our customer support phone number" in text and "facebook" not in text
