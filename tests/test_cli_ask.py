@@ -131,7 +131,9 @@ def write_cases(tmp_path: Path) -> Path:
                                                                                      "route": "answer"}},
         {"id": "human", "text": "can I talk to a human agent?", "expect": {"route": "handoff"}},
         {"id": "invoice-q", "text": "can I speak about my invoice?", "expect": {"route": "answer"}},
-        {"id": "screenshot", "text": "what is this?", "image": "faq.png", "expect": {"route": "answer"}},
+        # a membership FAQ and gift cards: nothing in this knowledge base answers them
+        {"id": "screenshot", "text": "what is this?", "image": "faq.png", "expect": {"route": "unsure"}},
+        {"id": "gift", "text": "Do you sell gift cards?", "expect": {"route": "unsure"}},
     ]
     path = tmp_path / "cases.jsonl"
     path.write_text("\n".join(json.dumps(c) for c in cases) + "\n")
@@ -146,9 +148,15 @@ def test_eval_json_prints_one_line_per_case_and_a_summary(data_dir, tmp_path, ca
     assert "membership" in by_id["screenshot"]["image_text"].lower()
     assert all(line["ok"] for line in by_id.values())
     assert "total" in by_id["refund"]["timings"]
+    assert by_id["gift"]["answer"] == "I'm sorry, I don't have information on that in our records. " \
+        "Shall I connect you with a person?" and by_id["gift"]["unsure"] == "weak_match"
+    # the answers themselves are scored: the refund answer is a record's own resolution
+    assert by_id["refund"]["grounded"] and by_id["refund"]["invented"] == [] and by_id["refund"]["on_topic"]
     summary = lines[-1]["summary"]
-    assert summary == {**summary, "cases": 4, "hit_at_1": 1.0, "route_accuracy": 1.0,
-                       "handoff_precision": 1.0, "handoff_recall": 1.0}
+    assert summary == {**summary, "cases": 5, "hit_at_1": 1.0, "route_accuracy": 1.0,
+                       "handoff_precision": 1.0, "handoff_recall": 1.0, "unsure_precision": 1.0,
+                       "unsure_recall": 1.0, "grounded": 1.0, "invented": 0.0, "cut_off": 0.0,
+                       "looping": 0.0, "on_topic": 1.0}
 
 
 def test_eval_retrieve_only_stops_before_generation(data_dir, tmp_path, capsys) -> None:
@@ -166,6 +174,7 @@ def test_eval_prints_a_readable_table(data_dir, tmp_path, capsys) -> None:
 
 def test_eval_names_the_line_of_a_bad_case(data_dir, tmp_path, capsys) -> None:
     cases = tmp_path / "bad.jsonl"
-    cases.write_text('{"id": "a", "text": "hi"}\n{"id": "b", "expect": {"route": "maybe"}}\n')
+    cases.write_text('{"id": "a", "text": "hi", "expect": {"route": "unsure"}}\n'
+                     '{"id": "b", "expect": {"route": "maybe"}}\n')
     assert main(cli(data_dir, "eval", str(cases))) == 2
     assert "bad.jsonl:2" in capsys.readouterr().err

@@ -215,11 +215,49 @@ async def test_asking_for_a_person_hands_off_with_the_reason(settings, store) ->
     assert llm.requests == []
 
 
+async def test_a_question_the_history_does_not_cover_is_answered_honestly(settings, store) -> None:
+    llm = FakeLLM(["Refunds take 5 days."])
+    dm = manager(settings, store, llm)
+    conv = await dm.new_conversation()
+    trace = TurnTrace()
+    events = [e async for e in dm.handle(Turn(conv.id, "the blue widget squeaks at night"), trace=trace)]
+    answer = events[-1]
+    assert isinstance(answer, AnswerCompleted) and not answer.grounded and answer.sources == ()
+    assert answer.text == settings.dialogue.unsure_answer and trace.unsure == "weak_match"
+    assert llm.requests == []  # no record was put before the model: nothing to paraphrase wrongly
+    covered = await run(dm, Turn(conv.id, "how long does a refund take"))
+    assert covered[-1].grounded and covered[-1].text == "Refunds take 5 days."
+
+
+async def test_two_equally_near_records_of_different_intents_are_unsure(settings, store) -> None:
+    refunds = [r for r in RECORDS if r.id.startswith("refund")]
+    dm = manager(settings, store, knowledge=FakeKnowledge(refunds), min_score=0.3)
+    conv = await dm.new_conversation()
+    trace = TurnTrace()
+    # "refund" and "a" are shared with both records, and nothing else: either answer is a guess
+    events = [e async for e in dm.handle(Turn(conv.id, "a refund"), trace=trace, answer=False)]
+    assert trace.unsure == "disagree" and [e.type for e in events] == ["message"]
+
+
+async def test_internal_records_are_never_searched_for_a_customer(settings, store) -> None:
+    guideline = Record(id="g-1", request="refund policy for agents", audience="internal", intent="get_refund",
+                       resolution="Select the [Offer Refund] option, then [End Conversation].")
+    knowledge = FakeKnowledge([*RECORDS, guideline])
+    dm = manager(settings, store, FakeLLM(["Open Orders and press Request refund."]), knowledge=knowledge)
+    conv = await dm.new_conversation()
+    events = await run(dm, Turn(conv.id, "refund policy for agents"))
+    assert all(s.id != "g-1" for s in events[-1].sources)
+    await dm.take_over(conv.id, "alice")
+    (suggestion,) = [e async for e in dm.suggest(conv.id)]
+    assert suggestion.internal and suggestion.sources[0].id == "g-1"
+
+
 async def test_two_weak_turns_in_a_row_hand_off(settings, store) -> None:
     dm = manager(settings, store, min_score=0.45, low_confidence_turns=2)
     conv = await dm.new_conversation()
     first = await run(dm, Turn(conv.id, "the blue widget squeaks at night"))
-    assert isinstance(first[-1], AnswerCompleted)  # the first weak turn is still answered
+    assert isinstance(first[-1], AnswerCompleted)  # the first weak turn is still answered (unsure)
+    assert not first[-1].grounded
     second = await run(dm, Turn(conv.id, "my gizmo is purple now"))
     assert isinstance(second[-1], StatusChanged)
     assert (second[-1].state, second[-1].reason) == ("waiting_human", "low_confidence")
