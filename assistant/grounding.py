@@ -119,7 +119,8 @@ def content_words(text: str) -> list[str]:
 
 def evidence_texts(references: Sequence[Hit], said: Sequence[str], company: Mapping[str, str]) -> list[str]:
     """What an answer may draw on: the cited records, the customer's words, the company's values."""
-    refs = [t for h in references for t in (h.text, h.record.resolution, h.record.subject)]
+    refs = [t for h in references for t in (h.text, h.record.subject)]  # h.text: without the record's
+    # own customer's numbers (knowledge.placeholders.unpersonalise), which no other customer may read
     return [*refs, *said, *(str(v) for v in company.values())]
 
 

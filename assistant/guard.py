@@ -54,7 +54,7 @@ class GroundedBackend:
         evidence = Evidence(evidence_texts(request.references, said, self.company))
         references = "\n".join(h.text for h in request.references)
         markdown_ok = strip_markdown(references) != references
-        said: set[str] = set()
+        seen: set[str] = set()  # sentences said so far: one said twice is a loop
         kept = 0
         buffer = ""
         async with aclosing(self.inner.stream(request)) as deltas:  # type: ignore[type-var]
@@ -64,11 +64,11 @@ class GroundedBackend:
                 *complete, buffer = split_sentences(buffer) or [""]
                 for sentence in complete:
                     norm = normalized(sentence)
-                    if len(norm.split()) >= 4 and norm in said:
+                    if len(norm.split()) >= 4 and norm in seen:
                         log.info("grounding: the model repeats itself; answer stopped")
                         buffer = ""
                         break
-                    said.add(norm)
+                    seen.add(norm)
                     text = self._judge(sentence, evidence, references, markdown_ok)
                     if text:
                         kept += 1

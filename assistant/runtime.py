@@ -23,6 +23,7 @@ from assistant.dialogue import DialogueManager
 from assistant.errors import AssistantError
 from assistant.guard import GroundedBackend
 from assistant.llm.base import LLMBackend
+from assistant.llm.extractive import ExtractiveBackend
 from assistant.settings import Settings
 from assistant.store.base import ConversationStore
 from assistant.vision import ImageReader
@@ -73,7 +74,9 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
         fallback = ""
         if llm is None:
             model, fallback = await _chat_backend(settings, load=load_llm)
-            strict = settings.dialogue.grounding == "strict"
+            # The extractive backend says only what a record says: there is nothing to check.
+            generates = not isinstance(model, ExtractiveBackend)
+            strict = settings.dialogue.grounding == "strict" and generates
             llm = GroundedBackend(model, company=settings.company) if strict else model
         else:
             model = llm
@@ -94,7 +97,6 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
 async def _chat_backend(settings: Settings, *, load: bool) -> tuple[LLMBackend, str]:
     """The configured backend, loaded; or the extractive one and the reason why."""
     from assistant.llm import LLM_BACKENDS
-    from assistant.llm.extractive import ExtractiveBackend
 
     try:
         backend = LLM_BACKENDS.create(settings.llm.backend, settings)

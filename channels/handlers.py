@@ -59,9 +59,11 @@ class ChatHandlers(Protocol):
 
 
 class KnowledgeSearch(Protocol):
-    """The part of the knowledge base agents use; search may be sync or async."""
+    """The part of the knowledge base agents use; search may be sync or async.
 
-    def search(self, query: str, k: int | None = None) -> Any: ...
+    Agents pass audience="any": internal records (guidelines) are theirs to read."""
+
+    def search(self, query: str, k: int | None = None, *, audience: str = "customer") -> Any: ...
 
 
 class Runtime(Protocol):

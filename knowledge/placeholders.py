@@ -8,7 +8,7 @@ phrase that still reads well ("log into our website").
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _DETERMINER_BEFORE = re.compile(r"\b(?:the|a|an|our|your|my|their|this|that)\s+$", re.IGNORECASE)
@@ -70,6 +70,41 @@ _ORDER_PHRASE = re.compile(r"\b(?:(?:the|your|this|my)\s+)?(?:order|purchase)\s+
                            r"(?:number\s+|no\.?\s+|#\s*|id\s+)?(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE)
 _WITH_NUMBER = re.compile(r"\s+(?:with\s+(?:the\s+)?(?:number|id)|number|#)\s*(\{\{\s*[^}]*?\s*\}\})",
                           re.IGNORECASE)
+
+
+_ID = r"([A-Z]{0,4}[-#]?\d[\w-]{2,}\d|\d{3,})"
+# What a customer may name by number, the placeholder that stands for it, and the keys it fills.
+_NUMBERED: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
+    "Order Number": (re.compile(rf"\b(?:order|purchase|ord)\s*(?:number|no\.?|num|nr|id|ref)?\s*[:#]?\s*{_ID}"
+                                rf"|(?<![\w#])#\s?(\d{{3,}})\b", re.IGNORECASE),
+                     ("order_number", "order_id", "purchase_id", "purchase_number")),
+    "Invoice Number": (re.compile(rf"\b(?:invoice|bill)\s*(?:number|no\.?|num|nr|id)?\s*[:#]?\s*{_ID}",
+                                  re.IGNORECASE), ("invoice_number", "bill_number")),
+    "Tracking Number": (re.compile(rf"\btracking\s*(?:number|no\.?|code|id)?\s*[:#]?\s*{_ID}", re.IGNORECASE),
+                        ("tracking_number",)),
+}
+
+
+def numbered_values(texts: Sequence[str]) -> dict[str, str]:
+    """Placeholder values a customer gave, the latest mention winning: {"order_number": "48213", …}."""
+    values: dict[str, str] = {}
+    for text in texts:
+        for pattern, keys in _NUMBERED.values():
+            for m in pattern.finditer(text):
+                values.update(dict.fromkeys(keys, next(g for g in m.groups() if g)))
+    return values
+
+
+def unpersonalise(resolution: str, request: str) -> str:
+    """The resolution with the original customer's own numbers put back as placeholders.
+
+    A historical answer repeats the number its customer gave ("cancel order 113542617735902");
+    the next customer must read their own number, or "your order", never that one."""
+    for name, (pattern, _) in _NUMBERED.items():
+        for m in pattern.finditer(request):
+            value = next(g for g in m.groups() if g)
+            resolution = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", f"{{{{{name}}}}}", resolution)
+    return resolution
 
 
 def fill(text: str, company: Mapping[str, str]) -> str:

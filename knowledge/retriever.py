@@ -108,10 +108,10 @@ class Retriever:
         return results
 
     def hit(self, record_id: str, score: float, meta: dict[str, Any]) -> Hit:
-        from knowledge.placeholders import fill
+        from knowledge.placeholders import fill, unpersonalise
 
         record = Record.from_metadata(record_id, meta)
-        text = fill(record.resolution, self.company)
+        text = fill(unpersonalise(record.resolution, record.request), self.company)
         return Hit(record=record, score=float(score), text=text, metadata=meta)
 
     def as_langchain(self, k: int | None = None, filters: Mapping[str, str] | None = None) -> Any:

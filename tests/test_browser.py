@@ -143,8 +143,9 @@ def test_a_screenshot_is_read_and_answered(customer: Widget) -> None:
     assert read and "membership" in read[0]["text"].lower()
     assert customer.el.locator(".msg.user img.thumb").count() == 1
     answer = customer.of_type("answer")[0]
-    used = answer["text"] + " ".join(s["title"] for s in answer["sources"])
-    assert "member" in used.lower()
+    # Membership is covered only by the agents' guidelines, which are internal: the honest answer.
+    assert answer["grounded"] is False and answer["sources"] == []
+    assert "don't have information on that" in customer.page.locator(DONE).first.inner_text()
     customer.shot("widget-image.png", top=".msg.user")
 
 

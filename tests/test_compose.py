@@ -35,3 +35,12 @@ def test_order_invoice_and_tracking_numbers_in_many_spellings() -> None:
     assert customer_values(["invoice #INV-2024-881 is wrong"])["invoice_number"] == "INV-2024-881"
     assert customer_values(["tracking number 1Z999AA10123456784"])["tracking_number"] == "1Z999AA10123456784"
     assert customer_values(["I ordered 3 items on 12/03"]) == {}
+
+
+def test_the_number_the_records_own_customer_gave_is_never_repeated_to_another() -> None:
+    resolution = "I see you want to cancel order number 113542617735902. Open 113542617735902 in My Orders."
+    record = Record(id="r2", request="how can I cancel purchase 113542617735902?", resolution=resolution,
+                    intent="cancel_order")
+    hit = Hit(record=record, score=0.9, text="")
+    assert "113542617735902" not in compose(hit, {}, ["cancel my order please"])
+    assert compose(hit, {}, ["cancel order 48213"]).count("48213") == 2

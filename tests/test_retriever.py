@@ -126,7 +126,8 @@ def test_without_a_head_only_the_k_nearest_are_fetched(data_dir: Path) -> None:
                                            "cancel the order", "reset my password"])])
     asked: list[int] = []
     query = kb.retriever.store.query
-    kb.retriever.store.query = lambda vectors, n, where=None: asked.append(n) or query(vectors, n, where)
+    kb.retriever.store.query = lambda vectors, n, where=None, **kw: (asked.append(n)
+                                                                    or query(vectors, n, where, **kw))
     hits = kb.search("I want my money back", 2)
     assert kb.retriever.head() is None and asked == [2]
     assert [h.id for h in hits] == [h.id for h in KnowledgeBase(KnowledgeConfig(rerank_depth=0),

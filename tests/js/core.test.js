@@ -120,3 +120,20 @@ test("an interrupted answer offers its question again until the talk moves on", 
     .forEach((f) => waiting.apply(f));
   assert.equal(waiting.questionOf(waiting.byId.get("a1")), null);
 });
+
+test("an unsure answer and a suggestion drawn on internal records are marked as such", () => {
+  const log = new ConversationLog();
+  for (const f of [
+    { type: "message", seq: 1, message_id: "u1", text: "do you sell gift cards?" },
+    { type: "answer_started", seq: 2, message_id: "a1" },
+    { type: "answer", seq: 3, message_id: "a1", text: "I don't have information on that.", sources: [],
+      grounded: false },
+    { type: "answer_started", seq: 4, message_id: "a2" },
+    { type: "answer", seq: 5, message_id: "a2", text: "It is on its way.", sources: [] },
+    { type: "suggestion", seq: 6, message_id: "s1", text: "Offer a refund.", internal: true },
+  ]) log.apply(f);
+  const [unsure, sure] = log.ofKind("bot");
+  assert.equal(unsure.grounded, false);
+  assert.equal(sure.grounded, true);
+  assert.equal(log.ofKind("suggestion")[0].internal, true);
+});

@@ -84,5 +84,6 @@ export function flattenHit(hit) {
   return {
     id: hit.id, score: hit.score, request: hit.request || meta.subject || "",
     resolution: hit.text || hit.resolution || "", intent: meta.intent || "", category: meta.category || "",
+    internal: meta.audience === "internal",
   };
 }

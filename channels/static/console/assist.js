@@ -43,6 +43,11 @@ export class Assist {
     const body = box.appendChild(doc.createElement("div"));
     body.className = "suggestion-text";
     setRichText(body, item.text || "(no suggestion: nothing similar in the knowledge base)");
+    if (item.internal) {
+      const note = box.appendChild(doc.createElement("p"));
+      note.className = "internal-note";
+      note.textContent = "Drawn on internal guidelines: reword it for the customer before sending.";
+    }
     if (item.sources?.length) box.appendChild(sourcesList(doc, item.sources)).open = true;
     this.$("#insert-suggestion").disabled = !item.text || !!item.streaming;
   }
@@ -74,8 +79,8 @@ export class Assist {
     setRichText(a, hit.resolution);
     const meta = li.appendChild(doc.createElement("div"));
     meta.className = "meta";
-    meta.textContent = [hit.category, hit.intent, `similarity ${Number(hit.score || 0).toFixed(2)}`]
-      .filter(Boolean).join(" · ");
+    meta.textContent = [hit.internal ? "internal" : "", hit.category, hit.intent,
+      `similarity ${Number(hit.score || 0).toFixed(2)}`].filter(Boolean).join(" · ");
     const b = li.appendChild(doc.createElement("button"));
     b.type = "button";
     b.textContent = "Insert";

@@ -37,6 +37,10 @@ const PAINTERS = {
     li.appendChild(el(doc, "span", "who", item.streaming ? "Assistant (answering…)" : "Assistant"));
     setRichText(li.appendChild(el(doc, "div", "body")), item.text);
     if (item.interrupted) li.appendChild(el(doc, "span", "rating", "(interrupted)"));
+    if (item.grounded === false) {
+      li.classList.add("unsure");
+      li.appendChild(el(doc, "span", "unsure-note", "Unsure: nothing in the knowledge base answers this"));
+    }
     if (item.sources?.length) li.appendChild(sourcesList(doc, item.sources)).open = true;
     if (item.rating) li.appendChild(el(doc, "span", "rating", `Customer rated this answer ${item.rating === "up" ? "helpful" : "not helpful"}`));
   },

@@ -147,12 +147,13 @@ const HANDLERS = {
     const item = log._bot(f.message_id);
     Object.assign(item, {
       text: f.text, sources: f.sources || [], interrupted: !!f.interrupted, streaming: false,
+      grounded: f.grounded !== false, // false: the history held no answer and the text says so
     });
     return item;
   },
   suggestion(log, f) {
     const item = log._bot(f.message_id, "suggestion");
-    Object.assign(item, { text: f.text, sources: f.sources || [], streaming: false });
+    Object.assign(item, { text: f.text, sources: f.sources || [], streaming: false, internal: !!f.internal });
     return item;
   },
   agent_message(log, f) {

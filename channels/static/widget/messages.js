@@ -19,7 +19,7 @@ export function sourcesList(doc, sources) {
   for (const s of sources) {
     const label = [s.title || s.id, [s.category, s.intent].filter(Boolean).join(" / ")]
       .filter(Boolean).join(" — ");
-    const li = el(doc, "li", "source", label);
+    const li = el(doc, "li", "source", s.audience === "internal" ? `${label} (internal)` : label);
     if (typeof s.score === "number") li.title = `similarity ${s.score.toFixed(2)}`;
     li.dataset.id = s.id;
     list.appendChild(li);
