@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python benchmarks/retrieval.py
 	$(BIN)/python benchmarks/speech.py
 	$(BIN)/python benchmarks/answers.py
+	$(BIN)/python benchmarks/answer_quality.py
 	$(BIN)/python benchmarks/load.py
 
 clean:

@@ -3,14 +3,16 @@
 A resolution's {{Placeholders}} are filled from the [company] config and from what
 the customer said in this conversation (the order number they gave), otherwise
 with generic words that stay true ("your order", "our website"); the number the
-record's own customer gave is never repeated to another. Nothing is generated, so
-nothing can be invented: this is the default answer path.
+record's own customer gave is never repeated to another, and a sentence holding a
+placeholder nothing fills is left out. Nothing is generated, so nothing can be
+invented: this is the default answer path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from assistant.grounding import placeholders_in, split_sentences
 from knowledge.placeholders import fill, numbered_values, unpersonalise
 from knowledge.records import Hit
 
@@ -25,4 +27,7 @@ def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] 
     if not hit.record.resolution:
         return hit.text.strip()
     resolution = unpersonalise(hit.record.resolution, hit.record.request)
-    return fill(resolution, {**company, **customer_values(customer_texts)}).strip()
+    filled = fill(resolution, {**company, **customer_values(customer_texts)})
+    # A placeholder nothing fills ("from [start time] to [end time]") would be read as is: that
+    # sentence goes, the rest of the answer stays.
+    return "".join(s for s in split_sentences(filled) if not placeholders_in(s)).strip()

@@ -35,6 +35,7 @@ GENERIC: dict[str, str] = {
     "customer_support_email": _EMAIL, "customer_support_email_address": _EMAIL,
     "customer_service_email": _EMAIL, "customer_service_email_address": _EMAIL,
     "support_email": _EMAIL, "support_email_address": _EMAIL, "email_support": _EMAIL,
+    "email_address": _EMAIL, "feedback_email_address": _EMAIL,
     "customer_support_email_or_phone_number": "our customer support email or phone number",
     "customer_support_contact_information": "our customer support contact details",
     "live_chat": "live chat", "chat": "live chat",
@@ -49,6 +50,9 @@ GENERIC: dict[str, str] = {
     "tracking_number": "your tracking number",
     "purchase_date": "your purchase date", "payment_method": "your payment method",
     "name_field": "your name", "number_of_days": "the number of days stated in our policy",
+    "person_name": "the person you mentioned", "refund_amount": "the refund amount",
+    "delivery_city": "your city", "delivery_country": "your country",
+    "reference_number": "your reference number",
 }
 ALIASES: dict[str, str] = {"company_name": "name"}  # [company] name = "Acme" also fills {{Company Name}}
 
@@ -85,6 +89,9 @@ _NUMBERED: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
 }
 
 
+_ID_TOKEN = re.compile(r"(?<![\w-])[A-Za-z]{0,4}-?\d{4,}[\w-]*(?![\w-])")
+
+
 def numbered_values(texts: Sequence[str]) -> dict[str, str]:
     """Placeholder values a customer gave, the latest mention winning: {"order_number": "48213", …}."""
     values: dict[str, str] = {}
@@ -104,6 +111,12 @@ def unpersonalise(resolution: str, request: str) -> str:
         for m in pattern.finditer(request):
             value = next(g for g in m.groups() if g)
             resolution = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", f"{{{{{name}}}}}", resolution)
+    # Any other id-like token of the request (four digits or more) that the answer repeats.
+    kind = ("Order Number" if re.search(r"\b(?:order|purchase)", request, re.IGNORECASE)
+            else "Invoice Number" if re.search(r"\b(?:invoice|bill)", request, re.IGNORECASE)
+            else "Reference Number")
+    for token in set(_ID_TOKEN.findall(request)):
+        resolution = re.sub(rf"#?(?<![\w-]){re.escape(token)}(?![\w-])", f"{{{{{kind}}}}}", resolution)
     return resolution
 
 
@@ -116,6 +129,9 @@ def fill(text: str, company: Mapping[str, str]) -> str:
         base = key(name.group(1)).removesuffix("_anonymized") if name else ""
         return base in _ORDER_KEYS and _company_value(name.group(1), company) is None  # type: ignore[union-attr]
 
+    # Some answers write a known placeholder in square brackets: "[Customer Support Phone Number]".
+    text = _BRACKETED.sub(lambda m: f"{{{{{m.group(1)}}}}}" if _known(m.group(1), company) else m.group(0),
+                          text)
     text = _ORDER_PHRASE.sub(lambda m: "your order" if unknown_order(m) else m.group(0), text)
     text = _WITH_NUMBER.sub(lambda m: "" if unknown_order(m) else m.group(0), text)
     return _PLACEHOLDER.sub(lambda m: _replacement(m, company), text)
@@ -132,6 +148,13 @@ def _replacement(m: re.Match[str], company: Mapping[str, str]) -> str:
     if not m.string[:m.start()].strip() or _SENTENCE_START.search(before):
         value = value[:1].upper() + value[1:]
     return value
+
+
+_BRACKETED = re.compile(r"\[([A-Z][A-Za-z ]{2,40})\]")
+
+
+def _known(name: str, company: Mapping[str, str]) -> bool:
+    return key(name) in GENERIC or _company_value(name, company) is not None
 
 
 def _company_value(name: str, company: Mapping[str, str]) -> str | None:

@@ -44,3 +44,12 @@ def test_the_number_the_records_own_customer_gave_is_never_repeated_to_another()
     hit = Hit(record=record, score=0.9, text="")
     assert "113542617735902" not in compose(hit, {}, ["cancel my order please"])
     assert compose(hit, {}, ["cancel order 48213"]).count("48213") == 2
+
+
+def test_bracketed_placeholders_are_filled_and_a_sentence_with_an_unknown_one_is_left_out() -> None:
+    resolution = ("Our team can be reached at [Customer Support Phone Number] or through [Live Chat].\n"
+                  "We answer from [start time] to [end time].\nThank you for your patience.")
+    hit = Hit(record=Record(id="r3", request="how do I reach you", resolution=resolution), score=0.9, text="")
+    text = compose(hit, {"customer_support_phone_number": "+1 555 0100"}, [])
+    assert text == ("Our team can be reached at +1 555 0100 or through live chat.\n"
+                    "Thank you for your patience.")

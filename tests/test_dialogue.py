@@ -231,7 +231,7 @@ async def test_a_question_the_history_does_not_cover_is_answered_honestly(settin
 
 async def test_two_equally_near_records_of_different_intents_are_unsure(settings, store) -> None:
     refunds = [r for r in RECORDS if r.id.startswith("refund")]
-    dm = manager(settings, store, knowledge=FakeKnowledge(refunds), min_score=0.3)
+    dm = manager(settings, store, knowledge=FakeKnowledge(refunds), min_score=0.3, unsure_margin=0.05)
     conv = await dm.new_conversation()
     trace = TurnTrace()
     # "refund" and "a" are shared with both records, and nothing else: either answer is a guess

@@ -324,3 +324,23 @@ def test_demo_copy_keeps_source_names(tmp_path: Path) -> None:
     copy = tmp_path / "export.csv"
     shutil.copy(BITEXT, copy)
     assert records(copy)[0].source == "bitext"  # the Bitext layout, whatever the file is called
+
+
+def test_a_bitext_answer_never_keeps_its_own_customers_details() -> None:
+    """Order and invoice ids, names, amounts and places the customer gave become placeholders."""
+    import csv
+
+    from knowledge.importers import read_records
+
+    path = Path(__file__).parent.parent / "demo" / "bitext" / "records.csv"
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = {r["instruction"].strip(): r for r in csv.DictReader(f)}
+    checked = 0
+    for record in read_records(path, format="bitext"):
+        row = rows.get(record.request)
+        if row is None or row["entity_type"] not in ("order_id", "invoice_id", "person_name"):
+            continue
+        value = row["entity_value"].lstrip("#")
+        assert value not in record.resolution, (record.id, value)
+        checked += 1
+    assert checked > 500

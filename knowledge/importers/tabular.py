@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ def read_bitext(path: Path, opts: ReadOptions) -> Iterator[Item]:
             yield RowProblem(str(path), line, "empty instruction" if not request else "empty response")
             continue
         intent = clean(cells["intent"])
+        resolution = bitext_placeholders(resolution, request, cells.get("entity_type", ""),
+                                         cells.get("entity_value", ""))
         # The id ignores the response, so an edited answer replaces the old version of the record.
         record = Record(
             id=ids.make(text_key(request, intent)), request=request, resolution=resolution,
@@ -50,6 +53,32 @@ def read_bitext(path: Path, opts: ReadOptions) -> Iterator[Item]:
             source=opts.source, kind="qa",
         )
         yield redacted(record, opts.redactor)
+
+
+# A Bitext answer repeats its customer's own details ("cancel order 370795561790", "the bill from
+# Mr. Jones"): they become placeholders, so the next customer reads their own or a generic phrase.
+BITEXT_ENTITIES = {"order_id": "Order Number", "invoice_id": "Invoice Number", "person_name": "Person Name",
+                   "refund_amount": "Refund Amount", "delivery_city": "Delivery City",
+                   "delivery_country": "Delivery Country"}
+
+
+def bitext_placeholders(resolution: str, request: str, entity_type: str, entity_value: str) -> str:
+    name, value = BITEXT_ENTITIES.get(clean(entity_type)), clean(entity_value).lstrip("#$")
+    if not name or not value:
+        return resolution
+    # The request may hold a longer form of the value (the dataset cut some ids short).
+    longer = (m.group(0).strip(".,;:!?#$") for m in re.finditer(rf"\S*{re.escape(value)}\S*", request))
+    forms = {value, *longer}
+    for form in sorted(forms, key=len, reverse=True):
+        v = re.escape(form)
+        if name == "Refund Amount":  # "$12", not the 12 of "12 days"
+            pattern = rf"[$€£]\s?{v}(?![\w.])|(?<![\w.]){v}\s?(?:dollars|euros|USD|EUR)\b"
+        elif name in ("Order Number", "Invoice Number"):  # with the digits the dataset cut off
+            pattern = rf"#?(?<![\w]){v}[\w-]*"
+        else:
+            pattern = rf"[#$]?(?<![\w]){re.escape(form)}(?![\w])"
+        resolution = re.sub(pattern, f"{{{{{name}}}}}", resolution)
+    return resolution
 
 
 def bitext_tags(cell: str) -> tuple[str, ...]:
