@@ -175,10 +175,10 @@ async def test_one_bad_append_in_a_batch_does_not_fail_the_others(data_dir):
 async def test_reads_do_not_wait_for_the_writing_thread(data_dir):
     store = SQLiteStore(data_dir / "conversations.db")
     await store.open()
+    gate = threading.Event()
     try:
         conv = await store.create()
         first = await store.append(Note(conversation_id=conv.id, text="first"))
-        gate = threading.Event()
         assert store._executor is not None
         store._executor.submit(gate.wait)  # the writer is busy (a long commit, say)
         pending = asyncio.ensure_future(store.append(Note(conversation_id=conv.id, text="second")))
@@ -190,4 +190,5 @@ async def test_reads_do_not_wait_for_the_writing_thread(data_dir):
         second = await pending
         assert await store.events(conv.id) == [first, second]  # and at once what was acknowledged next
     finally:
+        gate.set()  # a failed assert above must not leave the writer blocked, and close() waiting on it
         await store.close()
