@@ -132,6 +132,8 @@ def fill(text: str, company: Mapping[str, str]) -> str:
     # Some answers write a known placeholder in square brackets: "[Customer Support Phone Number]".
     text = _BRACKETED.sub(lambda m: f"{{{{{m.group(1)}}}}}" if _known(m.group(1), company) else m.group(0),
                           text)
+    # "visit our website at {{Website URL}}" with no URL reads "visit our website", not "… at our website"
+    text = _WEBSITE_AT.sub(lambda m: m.group(0) if _company_value(m.group(2), company) else m.group(1), text)
     text = _ORDER_PHRASE.sub(lambda m: "your order" if unknown_order(m) else m.group(0), text)
     text = _WITH_NUMBER.sub(lambda m: "" if unknown_order(m) else m.group(0), text)
     return _PLACEHOLDER.sub(lambda m: _replacement(m, company), text)
@@ -150,6 +152,7 @@ def _replacement(m: re.Match[str], company: Mapping[str, str]) -> str:
     return value
 
 
+_WEBSITE_AT = re.compile(r"\b(website|site)\s+(?:at|on)\s+\{\{\s*(website[^}]*?)\s*\}\}", re.IGNORECASE)
 _BRACKETED = re.compile(r"\[([A-Z][A-Za-z ]{2,40})\]")
 
 

@@ -428,6 +428,9 @@ def test_a_person_takes_over_replies_hands_back_and_saves_the_case(customer: Wid
     # Agent assist: a draft from the knowledge base, inserted, edited, sent.
     expect(page.locator("#insert-suggestion")).to_be_enabled(timeout=60_000)
     assert page.locator("#suggestion details.sources li").count() > 0
+    # A draft drawn on the agents' guidelines says so, above the draft.
+    internal_sources = page.locator("#suggestion details.sources li", has_text="(internal)").count()
+    assert (page.locator("#suggestion .internal-note").count() == 1) == (internal_sources > 0)
     page.click("#insert-suggestion")
     draft = page.locator("#reply").input_value()
     assert draft
@@ -468,6 +471,21 @@ def test_a_person_takes_over_replies_hands_back_and_saves_the_case(customer: Wid
     first = page.locator(".kb-hit").first
     expect(first).to_contain_text("photo of the tear")
     expect(first).to_contain_text("[EMAIL]")  # redacted before it was stored
+    console.close()
+
+
+def test_the_console_shows_an_unsure_answer_as_such(customer: Widget, browser: Any, server: Any) -> None:
+    from playwright.sync_api import expect
+
+    customer.ask("Do you sell gift cards?")
+    customer.wait_answers(1)
+    assert customer.of_type("answer")[0]["grounded"] is False
+    console = Console(browser, server.url).sign_in()
+    console.page.locator(f".conv-item[data-conversation-id='{conversation_id(customer)}']").click()
+    bot = console.page.locator("#history .item.bot").first
+    expect(bot.locator(".unsure-note")).to_contain_text("nothing in the knowledge base answers this")
+    assert bot.locator("details.sources").count() == 0
+    console.shot("console-unsure.png")
     console.close()
 
 

@@ -72,3 +72,9 @@ def test_bitext_answers_are_left_without_braces() -> None:
     assert not any("{{" in t or "}}" in t for t in filled)
     # The determiner is not doubled for the most frequent placeholder ("our {{Website Name}}").
     assert not any(re.search(r"\bour our\b|\bthe the\b|\ba the\b", t) for t in filled)
+
+
+def test_a_website_with_no_address_is_not_named_twice() -> None:
+    assert fill("Visit our website at {{Website URL}}.", {}) == "Visit our website."
+    assert fill("Visit our website at {{Website URL}}.", {"website_url": "acme.example"}) == \
+        "Visit our website at acme.example."

@@ -40,14 +40,14 @@ export class Assist {
     const box = this.$("#suggestion");
     const doc = box.ownerDocument;
     box.replaceChildren();
-    const body = box.appendChild(doc.createElement("div"));
-    body.className = "suggestion-text";
-    setRichText(body, item.text || "(no suggestion: nothing similar in the knowledge base)");
-    if (item.internal) {
+    if (item.internal) { // first, so a long draft cannot scroll it out of sight
       const note = box.appendChild(doc.createElement("p"));
       note.className = "internal-note";
       note.textContent = "Drawn on internal guidelines: reword it for the customer before sending.";
     }
+    const body = box.appendChild(doc.createElement("div"));
+    body.className = "suggestion-text";
+    setRichText(body, item.text || "(no suggestion: nothing similar in the knowledge base)");
     if (item.sources?.length) box.appendChild(sourcesList(doc, item.sources)).open = true;
     this.$("#insert-suggestion").disabled = !item.text || !!item.streaming;
   }
