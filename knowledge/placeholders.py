@@ -72,6 +72,9 @@ def placeholders(text: str) -> list[str]:
 _ORDER_KEYS = ("order_number", "order_id", "purchase_id", "purchase_number")
 _ORDER_PHRASE = re.compile(r"\b(?:(?:the|your|this|my)\s+)?(?:order|purchase)\s+"
                            r"(?:number\s+|no\.?\s+|#\s*|id\s+)?(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE)
+_INVOICE_KEYS = ("invoice_number", "bill_number")
+_INVOICE_PHRASE = re.compile(r"\b(?:(?:the|your|this|my)\s+)?(?:invoice|bill)\s+"
+                             r"(?:number\s+|no\.?\s+|#\s*|id\s+)?(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE)
 _WITH_NUMBER = re.compile(r"\s+(?:with\s+(?:the\s+)?(?:number|id)|number|#)\s*(\{\{\s*[^}]*?\s*\}\})",
                           re.IGNORECASE)
 
@@ -124,10 +127,13 @@ def fill(text: str, company: Mapping[str, str]) -> str:
     """Replace every {{Placeholder}} by the company's value, or by a readable generic phrase.
 
     `company` may also hold values the customer gave (an order number): the caller merges them."""
-    def unknown_order(m: re.Match[str]) -> bool:
+    def unknown(m: re.Match[str], keys: tuple[str, ...]) -> bool:
         name = _PLACEHOLDER.fullmatch(m.group(1))
         base = key(name.group(1)).removesuffix("_anonymized") if name else ""
-        return base in _ORDER_KEYS and _company_value(name.group(1), company) is None  # type: ignore[union-attr]
+        return base in keys and _company_value(name.group(1), company) is None  # type: ignore[union-attr]
+
+    def unknown_order(m: re.Match[str]) -> bool:
+        return unknown(m, _ORDER_KEYS)
 
     # Some answers write a known placeholder in square brackets: "[Customer Support Phone Number]".
     text = _BRACKETED.sub(lambda m: f"{{{{{m.group(1)}}}}}" if _known(m.group(1), company) else m.group(0),
@@ -135,6 +141,7 @@ def fill(text: str, company: Mapping[str, str]) -> str:
     # "visit our website at {{Website URL}}" with no URL reads "visit our website", not "… at our website"
     text = _WEBSITE_AT.sub(lambda m: m.group(0) if _company_value(m.group(2), company) else m.group(1), text)
     text = _ORDER_PHRASE.sub(lambda m: "your order" if unknown_order(m) else m.group(0), text)
+    text = _INVOICE_PHRASE.sub(lambda m: "your invoice" if unknown(m, _INVOICE_KEYS) else m.group(0), text)
     text = _WITH_NUMBER.sub(lambda m: "" if unknown_order(m) else m.group(0), text)
     return _PLACEHOLDER.sub(lambda m: _replacement(m, company), text)
 

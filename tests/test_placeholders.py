@@ -78,3 +78,9 @@ def test_a_website_with_no_address_is_not_named_twice() -> None:
     assert fill("Visit our website at {{Website URL}}.", {}) == "Visit our website."
     assert fill("Visit our website at {{Website URL}}.", {"website_url": "acme.example"}) == \
         "Visit our website at acme.example."
+
+
+def test_an_invoice_with_no_number_reads_your_invoice() -> None:
+    assert fill("I'm here to help you retrieve invoice {{Invoice Number}}.", {}) == \
+        "I'm here to help you retrieve your invoice."
+    assert fill("Find invoice {{Invoice Number}}.", {"invoice_number": "INV-7"}) == "Find invoice INV-7."
