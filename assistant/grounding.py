@@ -102,6 +102,7 @@ what which who whom whose when where why how again further once up down out off 
 don't can't won't i'm you're we're it's that's let's i'll we'll you'll i've we've you've please
 thank thanks sorry glad happy help assist assistance hear understand know need want like feel free
 reach out let question questions further additional anything else ensure sure kindly
+follow following step steps below
 """)
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 

@@ -6,7 +6,8 @@ Text is held back until a sentence is complete, then judged by assistant.groundi
 a sentence that invents a specific (a phone number, a link, an amount, a name…),
 holds code, markup or a sign-off placeholder, or is mostly not in the evidence is
 dropped; a sentence said twice stops the model (a loop); the last sentence is
-dropped when the model stopped in the middle of it. If nothing survives, the
+dropped when the model stopped in the middle of it, and a sentence that announces
+what follows ("Here are the steps:") goes out only with it. If nothing survives, the
 answer is the best reference composed for the customer (assistant.compose), so
 the customer always reads something true. The evidence is the request itself:
 its references, the customer's messages and the [company] values.
@@ -50,12 +51,7 @@ class GroundedBackend:
         await self.inner.aclose()
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
-        said = [m.content for m in request.messages if m.role == "user"]
-        evidence = Evidence(evidence_texts(request.references, said, self.company))
-        references = "\n".join(h.text for h in request.references)
-        markdown_ok = strip_markdown(references) != references
-        seen: set[str] = set()  # sentences said so far: one said twice is a loop
-        kept = 0
+        gate = _Gate(request, self.company)
         buffer = ""
         async with aclosing(self.inner.stream(request)) as deltas:  # type: ignore[type-var]
             async for delta in deltas:
@@ -63,38 +59,72 @@ class GroundedBackend:
                 # The last piece may still grow: it waits for the next delta or the end.
                 *complete, buffer = split_sentences(buffer) or [""]
                 for sentence in complete:
-                    norm = normalized(sentence)
-                    if len(norm.split()) >= 4 and norm in seen:
-                        log.info("grounding: the model repeats itself; answer stopped")
+                    text = gate.take(sentence)
+                    if text is None:  # a loop: stop the model (closing the stream stops generation)
                         buffer = ""
                         break
-                    seen.add(norm)
-                    text = self._judge(sentence, evidence, references, markdown_ok)
                     if text:
-                        kept += 1
                         yield Delta(text)
                 else:
                     continue
-                break  # a loop: stop the model (closing the stream stops generation)
-        if buffer.strip() and not is_cut_off(buffer):
-            text = self._judge(buffer, evidence, references, markdown_ok)
-            if text:
-                kept += 1
-                yield Delta(text)
-        elif buffer.strip():
-            log.info("grounding: dropped a sentence cut off at the token limit: %r", buffer.strip()[:80])
-        if not kept:
+                break
+        text = gate.finish(buffer)
+        if text:
+            yield Delta(text)
+        if not gate.sent:
             log.info("grounding: no sentence of the model was supported; answering from the best record")
             async for delta in self.fallback.stream(request):
                 yield delta
 
-    def _judge(self, sentence: str, evidence: Evidence, references: str, markdown_ok: bool) -> str:
+
+class _Gate:
+    """Judges one answer's sentences in order and says what may be sent of each."""
+
+    def __init__(self, request: ChatRequest, company: Mapping[str, str]) -> None:
+        said = [m.content for m in request.messages if m.role == "user"]
+        self.evidence = Evidence(evidence_texts(request.references, said, company))
+        self.references = "\n".join(h.text for h in request.references)
+        self.markdown_ok = strip_markdown(self.references) != self.references
+        self.seen: set[str] = set()  # sentences said so far: one said twice is a loop
+        self.pending = ""  # "Follow these steps:" waits for what it announces
+        self.sent = 0
+
+    def take(self, sentence: str) -> str | None:
+        """What to send now ("" for nothing yet); None when the model repeats itself."""
+        norm = normalized(sentence)
+        if len(norm.split()) >= 4 and norm in self.seen:
+            log.info("grounding: the model repeats itself; answer stopped")
+            return None
+        self.seen.add(norm)
+        text = self._judge(sentence)
+        if not text.strip():
+            return ""
+        if text.rstrip().endswith(":"):
+            self.pending += text
+            return ""
+        text, self.pending = self.pending + text, ""
+        self.sent += 1
+        return text
+
+    def finish(self, rest: str) -> str:
+        """The last piece when the model stopped: dropped when cut off mid-sentence."""
+        if rest.strip() and is_cut_off(rest):
+            log.info("grounding: dropped a sentence cut off at the token limit: %r", rest.strip()[:80])
+        elif rest.strip():
+            text = self.take(rest)
+            if text:
+                return text
+        if self.pending:
+            log.info("grounding: dropped %r: nothing it announces was supported", self.pending.strip()[:80])
+        return ""
+
+    def _judge(self, sentence: str) -> str:
         """The sentence as it may be sent, or "" when it must not be."""
-        if not markdown_ok:
+        if not self.markdown_ok:
             sentence = strip_markdown(sentence)
         if not sentence.strip():
             return sentence
-        verdict = check_sentence(sentence, evidence, references)
+        verdict = check_sentence(sentence, self.evidence, self.references)
         if verdict.ok:
             return sentence
         log.info("grounding: dropped a sentence (%s): %r", verdict.problem(), sentence.strip()[:120])

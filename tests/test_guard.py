@@ -70,3 +70,12 @@ async def test_when_nothing_is_supported_the_best_record_is_the_answer() -> None
     text = "".join(out)
     assert text.startswith("To close your account, log in and open the account settings.")
     assert "our customer support phone number" in text and "facebook" not in text
+
+
+async def test_a_sentence_announcing_steps_goes_out_only_with_a_step() -> None:
+    out, _ = await answer(["To close your account, follow these steps:\n",
+                           "1. Log in and open the account settings.\n"])
+    assert out == ["To close your account, follow these steps:\n1. Log in and open the account settings.\n"]
+    out, _ = await answer(["Log in and open the account settings. ", "To close it, follow these steps:\n",
+                           "1. Call 09 32 23 23."])
+    assert "".join(out) == "Log in and open the account settings. "  # nothing left dangling on ':'
