@@ -115,7 +115,8 @@ def _stem(word: str) -> str:
 
 
 def content_words(text: str) -> list[str]:
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and not w.isdigit()]
+    stems = (_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and not w.isdigit())
+    return [s for s in stems if s not in _STOP]  # "reached" is "reach", a courtesy word too
 
 
 def evidence_texts(references: Sequence[Hit], said: Sequence[str], company: Mapping[str, str]) -> list[str]:

@@ -7,8 +7,8 @@ a sentence that invents a specific (a phone number, a link, an amount, a name…
 holds code, markup or a sign-off placeholder, or is mostly not in the evidence is
 dropped; a sentence said twice stops the model (a loop); the last sentence is
 dropped when the model stopped in the middle of it, and a sentence that announces
-what follows ("Here are the steps:") goes out only with it. If nothing survives, the
-answer is the best reference composed for the customer (assistant.compose), so
+what follows ("Here are the steps:") goes out only with it. If nothing of substance
+survives, the best reference composed for the customer follows (assistant.compose), so
 the customer always reads something true. The evidence is the request itself:
 its references, the customer's messages and the [company] values.
 """
@@ -22,6 +22,7 @@ from contextlib import aclosing
 from assistant.grounding import (
     Evidence,
     check_sentence,
+    content_words,
     evidence_texts,
     is_cut_off,
     normalized,
@@ -72,9 +73,13 @@ class GroundedBackend:
         if text:
             yield Delta(text)
         if not gate.sent:
-            log.info("grounding: no sentence of the model was supported; answering from the best record")
+            # Nothing, or only courtesy ("I'm glad you reached out."), survived: the record says it.
+            log.info("grounding: no sentence of substance was supported; answering from the best record")
             async for delta in self.fallback.stream(request):
                 yield delta
+
+
+SUBSTANCE = 3  # content words that make a sentence more than courtesy
 
 
 class _Gate:
@@ -87,7 +92,7 @@ class _Gate:
         self.markdown_ok = strip_markdown(self.references) != self.references
         self.seen: set[str] = set()  # sentences said so far: one said twice is a loop
         self.pending = ""  # "Follow these steps:" waits for what it announces
-        self.sent = 0
+        self.sent = 0  # sentences of substance sent
 
     def take(self, sentence: str) -> str | None:
         """What to send now ("" for nothing yet); None when the model repeats itself."""
@@ -103,7 +108,7 @@ class _Gate:
             self.pending += text
             return ""
         text, self.pending = self.pending + text, ""
-        self.sent += 1
+        self.sent += len(content_words(text)) >= SUBSTANCE
         return text
 
     def finish(self, rest: str) -> str:

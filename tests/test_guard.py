@@ -79,3 +79,11 @@ async def test_a_sentence_announcing_steps_goes_out_only_with_a_step() -> None:
     out, _ = await answer(["Log in and open the account settings. ", "To close it, follow these steps:\n",
                            "1. Call 09 32 23 23."])
     assert "".join(out) == "Log in and open the account settings. "  # nothing left dangling on ':'
+
+
+async def test_courtesy_alone_is_followed_by_the_best_record() -> None:
+    out, _ = await answer(["I'm glad you reached out about this. ",
+                           "Your invoice was paid by PayPal on 3 May."])
+    text = "".join(out)
+    assert text.startswith("I'm glad you reached out about this. To close your account, log in")
+    assert "PayPal" not in text
