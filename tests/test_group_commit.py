@@ -180,7 +180,11 @@ async def test_reads_do_not_wait_for_the_writing_thread(data_dir):
         conv = await store.create()
         first = await store.append(Note(conversation_id=conv.id, text="first"))
         assert store._executor is not None
-        store._executor.submit(gate.wait)  # the writer is busy (a long commit, say)
+        busy = threading.Event()
+        store._executor.submit(lambda: (busy.set(), gate.wait()))  # the writer is busy (a long commit, say)
+        # Only once the writer has left the drain that committed `first` (a slow thread could
+        # otherwise take `second` into that drain before blocking on the gate).
+        assert await asyncio.to_thread(busy.wait, 10)
         pending = asyncio.ensure_future(store.append(Note(conversation_id=conv.id, text="second")))
         # A reconnecting client's replay is answered meanwhile, with what was acknowledged.
         assert await asyncio.wait_for(store.events(conv.id), 5) == [first]
