@@ -2,7 +2,10 @@
 
 Bitext answers say "log into our {{Website Name}}". `fill` puts in the company's
 own value (key `website_name`) when the config sets one, otherwise a generic
-phrase that still reads well ("log into our website").
+phrase that still reads well ("log into our website"). `unpersonalise` first turns
+the numbers a record's own customer gave back into placeholders, and
+`numbered_values` reads the ones the current customer gives, so an answer speaks
+of this customer's order, never another's.
 """
 
 from __future__ import annotations
