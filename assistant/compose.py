@@ -13,21 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from assistant.grounding import placeholders_in, split_sentences
-from knowledge.placeholders import fill, numbered_values, unpersonalise
+from knowledge.placeholders import numbered_values, resolution_for
 from knowledge.records import Hit
-
-
-def customer_values(texts: Sequence[str]) -> dict[str, str]:
-    """Placeholder values the customer gave: {"order_number": "48213", ...}."""
-    return numbered_values(texts)
 
 
 def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] = ()) -> str:
     """The record's resolution with its placeholders filled for this customer."""
     if not hit.record.resolution:
         return hit.text.strip()
-    resolution = unpersonalise(hit.record.resolution, hit.record.request)
-    filled = fill(resolution, {**company, **customer_values(customer_texts)})
+    values = {**company, **numbered_values(customer_texts)}  # the order number they gave, say
+    filled = resolution_for(hit.record.resolution, hit.record.request, values)
     # A placeholder nothing fills ("from [start time] to [end time]") would be read as is: that
     # sentence goes, the rest of the answer stays.
     return "".join(s for s in split_sentences(filled) if not placeholders_in(s)).strip()

@@ -33,12 +33,12 @@ from assistant.llm.extractive import ExtractiveBackend
 from assistant.media import MediaReader, Speech, Understood
 from assistant.prompt import PromptBuilder, history_messages, retrieval_query, user_content
 from assistant.routing import NO_HANDOFF, HandoffDecision, HandoffDetector, unsure_reason
-from assistant.search_batch import Audience, BatchedSearch
+from assistant.search_batch import BatchedSearch
 from assistant.store.base import ConversationInfo, ConversationStore
 from assistant.vision import ImageReader
 from channels.handlers import Turn  # the channels' interface type: one class on both sides
 from knowledge.errors import KnowledgeError
-from knowledge.records import Hit
+from knowledge.records import Audience, Hit
 
 if TYPE_CHECKING:
     from assistant.settings import Settings

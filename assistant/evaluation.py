@@ -34,7 +34,7 @@ from assistant.events import (
 from assistant.grounding import AnswerCheck, check_answer, evidence_texts
 from assistant.images import sniff_image_type
 from assistant.language import detect
-from assistant.search_batch import Audience
+from assistant.search_batch import Searchable
 from assistant.store.base import ConversationStore
 from knowledge.records import Hit
 
@@ -42,10 +42,8 @@ ROUTES = ("answer", "handoff", "unsure")
 ON_TOPIC_CANDIDATES = 20  # records whose resolutions an answer is compared with
 
 
-class Searchable(Protocol):
-    """What on-topic scoring needs of knowledge.base.KnowledgeBase (blocking)."""
-
-    def search(self, query: str, k: int | None = None, *, audience: Audience = "customer") -> list[Hit]: ...
+class Embedding(Searchable, Protocol):
+    """What on-topic scoring needs of knowledge.base.KnowledgeBase (blocking): search and embed."""
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -57,7 +55,7 @@ class TopicJudge:
     text finds; their resolutions are then compared with the answer itself (each
     resolution embedded once per judge, so a long evaluation stays quick)."""
 
-    def __init__(self, knowledge: Searchable, candidates: int = ON_TOPIC_CANDIDATES) -> None:
+    def __init__(self, knowledge: Embedding, candidates: int = ON_TOPIC_CANDIDATES) -> None:
         self.knowledge = knowledge
         self.candidates = candidates
         self._vectors: dict[str, np.ndarray] = {}

@@ -72,15 +72,13 @@ def specifics(text: str) -> list[Specific]:
         for m in pattern.finditer(text):
             if any(m.start() < end and start < m.end() for start, end in taken):
                 continue
-            if kind == "number" and not re.search(r"\d", m.group(0)):
-                continue
             taken.append(m.span())
             found.append(Specific(kind, m.group(0).strip(" .,-()")))
-    found += [Specific("name", w) for w in _names(text, taken)]
+    found += [Specific("name", w) for w in _names(text)]
     return found
 
 
-def _names(text: str, taken: Sequence[tuple[int, int]]) -> list[str]:
+def _names(text: str) -> list[str]:
     """Capitalised words inside a sentence (not its first word): product and place names."""
     names = []
     for sentence in split_sentences(text):

@@ -21,9 +21,9 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
-from knowledge.records import Hit
+from knowledge.records import Audience, Hit
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,6 @@ MAX_BATCH = 16  # past this, a batch's latency grows faster than the work per qu
 # Two calls at once: a question that comes while one runs need not wait for it (on the
 # load benchmark's 2 cores, p99 time to first delta 49-53 ms against 68-72 ms with one).
 CONCURRENCY = 2
-
-
-Audience = Literal["customer", "any"]  # who reads the hits: internal records are for agents only
 
 
 class Searchable(Protocol):

@@ -21,8 +21,8 @@ from knowledge.config import ColumnMapping, KnowledgeConfig
 from knowledge.embeddings import Embedder
 from knowledge.errors import QueryError
 from knowledge.ingest import Ingestor, IngestReport
-from knowledge.records import AUDIENCES, Hit, Record
-from knowledge.retriever import Audience, Retriever
+from knowledge.records import AUDIENCES, Audience, Hit, Record
+from knowledge.retriever import Retriever
 from knowledge.vectorstore import VectorStore, open_store
 
 log = logging.getLogger(__name__)

@@ -70,18 +70,6 @@ def placeholders(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(text)))
 
 
-# An order number the answer has no value for: "locating order number {{Order Number}}" reads
-# "locating your order", and "the purchase with the id {{Purchase ID}}" reads "the purchase".
-_ORDER_KEYS = ("order_number", "order_id", "purchase_id", "purchase_number")
-_ORDER_PHRASE = re.compile(r"\b(?:(?:the|your|this|my)\s+)?(?:order|purchase)\s+"
-                           r"(?:number\s+|no\.?\s+|#\s*|id\s+)?(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE)
-_INVOICE_KEYS = ("invoice_number", "bill_number")
-_INVOICE_PHRASE = re.compile(r"\b(?:(?:the|your|this|my)\s+)?(?:invoice|bill)\s+"
-                             r"(?:number\s+|no\.?\s+|#\s*|id\s+)?(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE)
-_WITH_NUMBER = re.compile(r"\s+(?:with\s+(?:the\s+)?(?:number|id)|number|#)\s*(\{\{\s*[^}]*?\s*\}\})",
-                          re.IGNORECASE)
-
-
 _ID = r"([A-Z]{0,4}[-#]?\d[\w-]{2,}\d|\d{3,})"
 # What a customer may name by number, the placeholder that stands for it, and the keys it fills.
 _NUMBERED: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
@@ -93,6 +81,24 @@ _NUMBERED: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
     "Tracking Number": (re.compile(rf"\btracking\s*(?:number|no\.?|code|id)?\s*[:#]?\s*{_ID}", re.IGNORECASE),
                         ("tracking_number",)),
 }
+_ORDER_KEYS = _NUMBERED["Order Number"][1]
+
+
+def _naming(nouns: str) -> re.Pattern[str]:
+    """"the order number {{X}}", "invoice #{{X}}": a noun that names the placeholder after it."""
+    return re.compile(rf"\b(?:(?:the|your|this|my)\s+)?(?:{nouns})\s+(?:number\s+|no\.?\s+|#\s*|id\s+)?"
+                      r"(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE)
+
+
+# A number the answer has no value for: "locating order number {{Order Number}}" reads "locating
+# your order", "invoice {{Invoice Number}}" reads "your invoice", and "the purchase with the id
+# {{Purchase ID}}" reads "the purchase".
+_UNNAMED: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
+    (_naming("order|purchase"), "your order", _ORDER_KEYS),
+    (_naming("invoice|bill"), "your invoice", _NUMBERED["Invoice Number"][1]),
+    (re.compile(r"\s+(?:with\s+(?:the\s+)?(?:number|id)|number|#)\s*(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE),
+     "", _ORDER_KEYS),
+]
 
 
 _ID_TOKEN = re.compile(r"(?<![\w-])[A-Za-z]{0,4}-?\d{4,}[\w-]*(?![\w-])")
@@ -126,6 +132,13 @@ def unpersonalise(resolution: str, request: str) -> str:
     return resolution
 
 
+def resolution_for(resolution: str, request: str, values: Mapping[str, str]) -> str:
+    """A record's resolution as a customer may read it: its own customer's numbers put back as
+    placeholders, then every placeholder filled from `values` ([company] and what this customer
+    said) or with a generic phrase."""
+    return fill(unpersonalise(resolution, request), values)
+
+
 def fill(text: str, company: Mapping[str, str]) -> str:
     """Replace every {{Placeholder}} by the company's value, or by a readable generic phrase.
 
@@ -135,17 +148,15 @@ def fill(text: str, company: Mapping[str, str]) -> str:
         base = key(name.group(1)).removesuffix("_anonymized") if name else ""
         return base in keys and _company_value(name.group(1), company) is None  # type: ignore[union-attr]
 
-    def unknown_order(m: re.Match[str]) -> bool:
-        return unknown(m, _ORDER_KEYS)
-
     # Some answers write a known placeholder in square brackets: "[Customer Support Phone Number]".
     text = _BRACKETED.sub(lambda m: f"{{{{{m.group(1)}}}}}" if _known(m.group(1), company) else m.group(0),
                           text)
     # "visit our website at {{Website URL}}" with no URL reads "visit our website", not "… at our website"
     text = _WEBSITE_AT.sub(lambda m: m.group(0) if _company_value(m.group(2), company) else m.group(1), text)
-    text = _ORDER_PHRASE.sub(lambda m: "your order" if unknown_order(m) else m.group(0), text)
-    text = _INVOICE_PHRASE.sub(lambda m: "your invoice" if unknown(m, _INVOICE_KEYS) else m.group(0), text)
-    text = _WITH_NUMBER.sub(lambda m: "" if unknown_order(m) else m.group(0), text)
+    for pattern, generic, keys in _UNNAMED:
+        def named(m: re.Match[str], generic: str = generic, keys: tuple[str, ...] = keys) -> str:
+            return generic if unknown(m, keys) else m.group(0)
+        text = pattern.sub(named, text)
     return _PLACEHOLDER.sub(lambda m: _replacement(m, company), text)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-AUDIENCES = ("customer", "internal")
+AUDIENCES = ("customer", "internal")  # a record's audience
+Audience = Literal["customer", "any"]  # who reads a search's hits: internal records are for agents only
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from knowledge.embeddings import Embedder
 from knowledge.errors import QueryError
 from knowledge.intents import IntentHead
-from knowledge.records import Hit, Record
+from knowledge.records import Audience, Hit, Record
 from knowledge.vectorstore import VectorStore
 
 FILTER_KEYS = ("category", "product", "source", "intent", "kind", "audience")
-Audience = Literal["customer", "any"]  # who will read the hits: a customer, or an agent
 PROMOTE_MARGIN = 0.2  # how much less similar than the top hit the predicted intent's record may be
 HEAD_RELOAD_SECONDS = 30.0  # how often a long-running process looks for a retrained intent head
 
@@ -108,10 +107,10 @@ class Retriever:
         return results
 
     def hit(self, record_id: str, score: float, meta: dict[str, Any]) -> Hit:
-        from knowledge.placeholders import fill, unpersonalise
+        from knowledge.placeholders import resolution_for
 
         record = Record.from_metadata(record_id, meta)
-        text = fill(unpersonalise(record.resolution, record.request), self.company)
+        text = resolution_for(record.resolution, record.request, self.company)
         return Hit(record=record, score=float(score), text=text, metadata=meta)
 
     def as_langchain(self, k: int | None = None, filters: Mapping[str, str] | None = None) -> Any:

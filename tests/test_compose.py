@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.compose import compose, customer_values
+from assistant.compose import compose
+from knowledge.placeholders import numbered_values as customer_values
 from knowledge.records import Hit, Record
 
 RESOLUTION = ("I understand that you're having difficulty locating order number {{Order Number}}. "
