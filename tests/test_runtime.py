@@ -64,3 +64,15 @@ async def test_a_warm_runtime_has_loaded_the_knowledge_base_and_settled_the_heap
 async def test_warming_an_empty_knowledge_base_does_not_stop_the_server(settings) -> None:
     async with build_runtime(with_llm(settings, backend="extractive"), warm=True) as rt:
         assert rt.readiness()["knowledge"]
+
+
+async def test_a_generating_backend_answers_through_the_grounding_guard(settings) -> None:
+    from assistant.guard import GroundedBackend
+
+    async with build_runtime(with_llm(settings, backend="fixed")) as rt:
+        assert isinstance(rt.llm, GroundedBackend) and rt.llm.name == "fixed"
+    off = settings.model_copy(update={"dialogue": settings.dialogue.model_copy(update={"grounding": "off"})})
+    async with build_runtime(with_llm(off, backend="fixed")) as rt:
+        assert not isinstance(rt.llm, GroundedBackend)
+    async with build_runtime(with_llm(settings, backend="extractive")) as rt:  # says only what records say
+        assert not isinstance(rt.llm, GroundedBackend)

@@ -177,3 +177,26 @@ async def test_a_finished_runner_not_yet_dropped_does_not_hold_a_place(kb: Knowl
     searcher._runners.add(finished)  # the moment before the callback removes it
     hits = await asyncio.wait_for(searcher.search(QUESTIONS[0], 2), 10)
     assert ids(hits) == ids(kb.search(QUESTIONS[0], 2))
+
+
+
+async def test_customer_and_agent_questions_are_not_mixed(kb: KnowledgeBase) -> None:
+    """A batch is searched for one audience: an agent's question must not make a customer's
+    search include internal records, nor a customer's hide them from the agent."""
+    asked: dict[str, str] = {}  # question -> the audience it was searched for
+
+    class Recording(Counting):
+        def search(self, query: str, k: int | None = None, *, audience: str = "customer") -> list:
+            asked[query] = audience
+            return super().search(query, k, audience=audience)
+
+        def search_many(self, queries: list[str], k: int | None = None, *,
+                        audience: str = "customer") -> list:
+            asked.update(dict.fromkeys(queries, audience))
+            return super().search_many(queries, k, audience=audience)
+
+    searcher = BatchedSearch(Recording(kb), concurrency=1)
+    await asyncio.gather(searcher.search(QUESTIONS[0], 2), searcher.search(QUESTIONS[1], 2, audience="any"),
+                         searcher.search(QUESTIONS[2], 2), searcher.search(QUESTIONS[3], 2, audience="any"))
+    assert asked == {QUESTIONS[0]: "customer", QUESTIONS[1]: "any", QUESTIONS[2]: "customer",
+                     QUESTIONS[3]: "any"}
