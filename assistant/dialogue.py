@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.answering import collect, sources_of, stream_answer
 from assistant.errors import ConversationError, InputError
@@ -32,7 +32,7 @@ from assistant.llm.base import ChatMessage, ChatRequest, LLMBackend
 from assistant.llm.extractive import ExtractiveBackend
 from assistant.media import MediaReader, Speech, Understood
 from assistant.prompt import PromptBuilder, history_messages, retrieval_query, user_content
-from assistant.routing import NO_HANDOFF, HandoffDecision, HandoffDetector, unsure_reason
+from assistant.routing import NO_HANDOFF, HandoffDecision, HandoffDetector, PersonModel, unsure_reason
 from assistant.search_batch import BatchedSearch
 from assistant.store.base import ConversationInfo, ConversationStore
 from assistant.vision import ImageReader
@@ -72,14 +72,18 @@ def new_id() -> str:
 
 class DialogueManager:
     def __init__(self, settings: Settings, *, store: ConversationStore, knowledge: Knowledge,
-                 llm: LLMBackend, speech: Speech | None, image_reader: ImageReader) -> None:
+                 llm: LLMBackend, speech: Speech | None, image_reader: ImageReader,
+                 person: PersonModel | None = None) -> None:
         self.settings = settings
         self.store = store
         self.knowledge = knowledge
         self.llm = llm
         self.searcher = BatchedSearch(knowledge)  # concurrent turns' questions in one call
         d = settings.dialogue
-        self.detector = HandoffDetector(triggers=d.handoff_triggers, min_score=d.min_score,
+        # person: the learned "asks for a person" classifier (assistant.handoff_model); without
+        # one only triggers and low confidence hand over.
+        self.detector = HandoffDetector(model=person, threshold=d.handoff_threshold,
+                                        triggers=d.handoff_triggers, min_score=d.min_score,
                                         low_confidence_turns=d.low_confidence_turns)
         self.prompts = PromptBuilder(system_prompt=d.system_prompt, company=settings.company,
                                      count_tokens=llm.count_tokens,
@@ -167,14 +171,19 @@ class DialogueManager:
         cid = turn.conversation_id
         own_words = " ".join(filter(None, [turn.text.strip(), understood.transcript]))
         query = self._query("\n".join(filter(None, [own_words, *understood.image_texts])), log)
+        # Only the customer's own words can ask for a person: a screenshot of someone else's
+        # chat saying "talk to an agent" is not a request. Classified while the search runs.
+        asks = (asyncio.create_task(asyncio.to_thread(self.detector.on_request, own_words,
+                                                      understood.language)) if own_words else None)
         try:
             hits = await (early if early is not None else self._search(query))
+            decision = await asks if asks is not None else NO_HANDOFF
         except KnowledgeError as exc:
             yield await self.store.append(ErrorEvent(conversation_id=cid, code=exc.code, message=exc.message))
             return
-        # Only the customer's own words can ask for a person: a screenshot of someone else's
-        # chat saying "talk to an agent" is not a request.
-        decision = self.detector.on_request(own_words, hits) if own_words else NO_HANDOFF
+        finally:
+            if asks is not None:
+                _discard(asks)
         d = self.settings.dialogue
         unsure = "" if decision.handoff else unsure_reason(hits, min_score=d.min_score,
                                                            margin=d.unsure_margin)
@@ -183,7 +192,7 @@ class DialogueManager:
             decision = self.detector.on_confidence(best, _earlier_best_scores(log))
         trace.query, trace.hits, trace.decision, trace.unsure = query, hits, decision, unsure
         if decision.handoff:
-            yield await self._status(cid, "waiting_human", decision.reason)
+            yield await self._status(cid, "waiting_human", decision.reason, detail=decision.detail)
             return
         if not answer:
             return
@@ -288,12 +297,12 @@ class DialogueManager:
         return [await self.store.append(Feedback(conversation_id=conversation_id, message_id=message_id,
                                                  rating=rating, comment=comment))]  # type: ignore[arg-type]
 
-    async def _status(self, cid: str, state: str, reason: str, agent: str = "") -> Event:
+    async def _status(self, cid: str, state: str, reason: str, agent: str = "", detail: str = "") -> Event:
         return await self.store.append(StatusChanged(conversation_id=cid, state=state,  # type: ignore[arg-type]
-                                                     reason=reason, agent=agent))
+                                                     reason=reason, agent=agent, detail=detail))
 
 
-def _discard(task: asyncio.Task[list[Hit]]) -> None:
+def _discard(task: asyncio.Task[Any]) -> None:
     """Cancel a search nobody will await, or mark its failure as seen (no asyncio warning)."""
     if not task.done():
         task.cancel()

@@ -109,6 +109,7 @@ class StatusChanged(Event):
     state: State
     reason: str = ""  # customer_request | low_confidence | trigger:<pattern> | agent | closed | …
     agent: str = ""  # name of the agent who took over, when there is one
+    detail: str = ""  # which signal fired on what, e.g. "classifier 0.93: get me a person"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,11 +1,12 @@
 """Deciding when a conversation goes to a person, and why.
 
-Three rules, each naming its reason: the customer asks for a person
-("customer_request": phrase patterns, backed by the knowledge base's vote for the
-Bitext `contact_human_agent` intent), retrieval stays weak for several turns in a
-row ("low_confidence"), or a configured regex matches ("trigger:<pattern>").
-Asking *about* something ("can I speak about my invoice?") or asking for the
-customer-service desk's hours is not asking for a person.
+Three signals, each naming itself in the stored reason: the customer asks for a
+person ("customer_request": the learned classifier of assistant.handoff_model
+over the message, at `dialogue.handoff_threshold`),
+retrieval stays weak for several turns in a row ("low_confidence"), or a
+configured regex matches ("trigger:<pattern>"). One rule is kept because it is
+meaning, not wording: a sentence that declines a person ("no need for an agent,
+just tell me the fee") never counts as asking for one.
 """
 
 from __future__ import annotations
@@ -13,111 +14,94 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from assistant.errors import ConfigError
+from assistant.language import detect
 from knowledge.records import Hit
 
 HUMAN_INTENT = "contact_human_agent"
 
-# Who the customer wants: a person, not "customer service" (which Bitext files under
-# contact_customer_service: opening hours, phone numbers).
-_WHO = (r"(?:human(?:\s+being)?s?|person|people|some\s?(?:one|body)|some\s?on[e]?|somone|somenoe|somneone"
-        r"|operator|agent|rep(?:resentative)?|assist[a-z]*nt|staff(?:\s+member)?|employee"
-        r"|manager|supervisor|e?p[er]{1,2}s+on|real\s+one)")
-# Words that may sit between the verb and who: articles, adjectives, expletives.
-_FILLER = (r"(?:(?:a|an|the|some|one|your|real|actual|live|human|reall?y|bloody|damn|goddamn|fucking"
-           r"|customer(?:\s+(?:service|support|care))?|support|service|sales|senior|of\s+your)\s+){0,4}")
-_VERB = (r"(?:ta[a-z]?l?k[a-z]*|taok|speak[a-z]*|spea?k|chat[a-z]*|cat|contact[a-z]*|reach|call"
-         r"|get\s+(?:in\s+touch|hold)|get\s+through|put\s+(?:me\s+)?through|be\s+(?:put\s+through|transferred|connected|passed)"
-         r"|transfer\s+me|connect\s+me|pass\s+me|hand\s+me\s+over|escalate\s+(?:this|me|it)?)")
+_PERSON = (r"(?:agents?|humans?|persons?|people|some\s?one|some\s?body|any\s?one|any\s?body|operators?"
+           r"|rep(?:resentative)?s?|staff|advisors?|specialists?|managers?|supervisors?|employees?)")
+_ARTICLE = r"(?:(?:a|an|any|the|your|one\s+of\s+your|real|live|human|actual)\s+){0,2}"
+# Declining a person: a negation whose object is a person, or "don't transfer me".
+_DECLINES = re.compile("|".join(f"(?:{p})" for p in [
+    rf"\b(?:do\s*n[o']?t|never|no\s+need\s+to)\s+(?:really\s+)?(?:want|need|wish)\s+"
+    rf"(?:to\s+(?:talk|speak|chat)\s+(?:to|with)\s+|to\s+(?:call|contact|bother)\s+)?{_ARTICLE}{_PERSON}\b",
+    rf"\bwithout\s+(?:(?:talking|speaking|chatting)\s+(?:to|with)\s+|(?:calling|contacting|bothering)\s+)?"
+    rf"{_ARTICLE}{_PERSON}\b",
+    rf"\bno\s+need\s+(?:for|of)\s+{_ARTICLE}{_PERSON}\b",
+    r"\b(?:do\s*n[o']?t|please\s+don'?t)\s+(?:transfer|connect|escalate|pass)\s+(?:me|this|it)\b",
+]), re.IGNORECASE)
 
-_REQUEST_PATTERNS = [
-    # "talk to a human", "speak with a live agent", "contact somebody", "chat wth somebody"
-    rf"\b{_VERB}\s+(?:(?:to|with|wth|wirh|w/|wit|tosomebody|over\s+to|through\s+to)\s*)?{_FILLER}{_WHO}\b(?!\s+of\b)",
-    # "I want a human", "get me a real person", "need a live agent now"
-    rf"\b(?:want|need|get\s+me|give\s+me|get|like|prefer|request(?:ing)?)\s+(?:to\s+(?:have|get)\s+)?"
-    rf"(?:a|an|some|the|one)\s+{_FILLER}{_WHO}\b(?!\s+of\b)(?!'s)",
-    # "human please", "agent!", "representative", "real person now"
-    rf"^\W*(?:(?:a|an|the)\s+)?(?:real\s+|live\s+|actual\s+)?{_WHO}\W*(?:please|pls|plz|now|asap)?\W*$",
-    # "transfer me", "escalate this to your team", "connect me to support staff"
-    r"\b(?:transfer|escalate|forward)\s+(?:me|this|my\s+(?:case|chat|issue))\b",
-    # "is there a human I can talk to", "are there any real people there"
-    rf"\b(?:is|are)\s+there\s+(?:a|an|any)\s+{_FILLER}{_WHO}\b",
-    r"\bstop\s+(?:the\s+)?bot\b|\bno\s+(?:more\s+)?bots?\b|\bnot\s+(?:a|the|this)\s+(?:bot|robot|machine)\b",
-]
-# Turns that mention a person but do not ask for one.
-_NOT_A_REQUEST = [
-    r"\b(?:do\s*n[o']?t|never|no\s+need\s+to)\s+(?:really\s+)?(?:want|need|wish|care)\s+(?:to\s+)?"
-    r"(?:talk|speak|chat|contact|be\s+transferred|a|an|any|your)\b",
-    r"\bwithout\s+(?:talking|speaking|chatting|calling|contacting|an?\s+(?:agent|human|person))",
-    r"\bno\s+(?:need\s+for\s+)?(?:an?\s+)?(?:agent|human|person|operator)s?\b(?!\s*\?)",
-    r"\bare\s+you\s+(?:a\s+)?(?:real|human|person|bot|robot)",
-    r"\b(?:agent|person|human)\s+of\b",  # "agent of change", "person of interest"
-    r"\b(?:travel|insurance|estate|secret|user|delivery)\s+agents?\b",
-    r"\bhuman\s+(?:resources|error|rights)\b",
-]
-_REQUEST = re.compile("|".join(f"(?:{p})" for p in _REQUEST_PATTERNS), re.IGNORECASE)
-_NEGATED = re.compile("|".join(f"(?:{p})" for p in _NOT_A_REQUEST), re.IGNORECASE)
+
+class PersonModel(Protocol):
+    """assistant.handoff_model.PersonClassifier: calibrated p(asks for a person) per text (blocking)."""
+
+    def probabilities(self, texts: Sequence[str]) -> Sequence[float]: ...
 
 
 @dataclass(frozen=True)
 class HandoffDecision:
     handoff: bool
     reason: str = ""  # customer_request | low_confidence | trigger:<pattern>
-    detail: str = ""  # what matched, for logs and the console
+    detail: str = ""  # which signal fired and on what: "classifier 0.93: <sentence>", the trigger's match
 
 
 NO_HANDOFF = HandoffDecision(handoff=False)
 
 
-def asks_for_person(text: str) -> bool:
-    """True when the words themselves ask for a person (no knowledge base needed).
-
-    Judged sentence by sentence, so "Are you a bot? I want a real person." asks."""
-    return any(_REQUEST.search(s) and not _NEGATED.search(s) for s in _sentences(text))
-
-
 def declines_person(text: str) -> bool:
-    """A sentence that mentions a person without asking for one ("I don't need an agent")."""
-    return any(_NEGATED.search(s) for s in _sentences(text))
+    """The text declines a person ("I don't need an agent", "please don't transfer me")."""
+    return _DECLINES.search(text) is not None
 
 
-def _sentences(text: str) -> list[str]:
+def sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.?!;])\s+|\n+", " ".join(text.split())) if s]
 
 
-def votes_for_person(hits: Sequence[Hit], *, share: float = 0.5, min_score: float = 0.6) -> bool:
-    """The nearest records are mostly `contact_human_agent` requests, and near enough."""
-    if not hits or hits[0].score < min_score:
-        return False
-    total = sum(h.score for h in hits) or 1.0
-    human = sum(h.score for h in hits if h.record.intent == HUMAN_INTENT)
-    return hits[0].record.intent == HUMAN_INTENT and human / total >= share
+def candidate_parts(text: str) -> list[str]:
+    """What the classifier reads: the whole message, or, when part of it declines a person
+    ("no need for an agent. just the fee"), each of its other sentences."""
+    whole = " ".join(text.split())
+    if not declines_person(whole):
+        return [whole] if whole else []
+    return [s for s in sentences(whole) if not declines_person(s)]
 
 
 class HandoffDetector:
     """Decides, for one customer turn, whether it goes to a person."""
 
-    def __init__(self, *, triggers: Sequence[str] = (), min_score: float = 0.45,
-                 low_confidence_turns: int = 2, vote_share: float = 0.5, vote_min_score: float = 0.6) -> None:
+    def __init__(self, *, model: PersonModel | None = None, threshold: float = 0.5,
+                 triggers: Sequence[str] = (), min_score: float = 0.45, low_confidence_turns: int = 2,
+                 languages: Sequence[str] = ("en",)) -> None:
+        self.model = model  # None: only triggers and low confidence hand over
+        self.threshold = threshold
+        self.languages = frozenset(languages)  # what the model was trained on (the packaged encoder: English)
         self.triggers = [(p, _compile(p)) for p in triggers]
         self.min_score = min_score
         self.low_confidence_turns = low_confidence_turns
-        self.vote_share = vote_share
-        self.vote_min_score = vote_min_score
 
-    def on_request(self, text: str, hits: Sequence[Hit] = ()) -> HandoffDecision:
-        """The rules that need only this turn: triggers, then the customer's own words."""
+    def on_request(self, text: str, language: str = "") -> HandoffDecision:
+        """The signals that need only this turn's words: triggers, then the classifier (blocking).
+
+        `language` is the turn's, when known (a voice note's; else guessed from the words): the
+        classifier only reads languages it learned, so in others only triggers hand over (and
+        the widget's "talk to a person" button, and low confidence)."""
         for pattern, regex in self.triggers:
-            if regex.search(text):
-                return HandoffDecision(True, f"trigger:{pattern}", regex.search(text).group(0))  # type: ignore[union-attr]
-        if asks_for_person(text):
-            return HandoffDecision(True, "customer_request", "phrase")
-        if declines_person(text):
-            return NO_HANDOFF  # "no need for an agent, just tell me …": the vote must not overrule
-        if votes_for_person(hits, share=self.vote_share, min_score=self.vote_min_score):
-            return HandoffDecision(True, "customer_request", f"similar to {hits[0].id}")
-        return NO_HANDOFF
+            match = regex.search(text)
+            if match:
+                return HandoffDecision(True, f"trigger:{pattern}", match.group(0))
+        parts = candidate_parts(text)
+        language = language or detect(text)
+        if self.model is None or not parts or (language and language not in self.languages):
+            return NO_HANDOFF
+        p = list(self.model.probabilities(parts))
+        best = max(range(len(p)), key=p.__getitem__)
+        if p[best] < self.threshold:
+            return NO_HANDOFF
+        return HandoffDecision(True, "customer_request", f"classifier {p[best]:.2f}: {parts[best][:120]}")
 
     def on_confidence(self, best_score: float | None,
                       earlier_best: Sequence[float | None]) -> HandoffDecision:

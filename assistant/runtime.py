@@ -22,6 +22,7 @@ from assistant import heap
 from assistant.dialogue import DialogueManager
 from assistant.errors import AssistantError
 from assistant.guard import GroundedBackend
+from assistant.handoff_model import PersonClassifier, classifier_folder
 from assistant.llm.base import LLMBackend
 from assistant.llm.extractive import ExtractiveBackend
 from assistant.settings import Settings
@@ -85,10 +86,11 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
         if speech is not None:
             stack.callback(speech.close)
         reader = _image_reader(settings, model)
+        person = PersonClassifier(classifier_folder(settings.data_dir))  # loads on first use
         dialogue = DialogueManager(settings, store=store, knowledge=knowledge, llm=llm, speech=speech,
-                                   image_reader=reader)
+                                   image_reader=reader, person=person)
         if warm:
-            await asyncio.to_thread(_warm_knowledge, knowledge)
+            await asyncio.to_thread(_warm_knowledge, knowledge, person)
             heap.settle()
         yield Runtime(settings=settings, store=store, knowledge=knowledge, llm=llm, speech=speech,
                       image_reader=reader, dialogue=dialogue, fallback_reason=fallback)
@@ -113,12 +115,13 @@ async def _chat_backend(settings: Settings, *, load: bool) -> tuple[LLMBackend, 
         return ExtractiveBackend.from_settings(settings), exc.message
 
 
-def _warm_knowledge(knowledge: Any) -> None:
-    """Load the embedding model and open Chroma with one search; a knowledge base that
-    cannot search yet (none ingested, Chroma server down) is only logged: the turns
-    that need it will say so to the customer."""
+def _warm_knowledge(knowledge: Any, person: PersonClassifier) -> None:
+    """Load the embedding model and the handoff classifier and open Chroma with one
+    search; a knowledge base that cannot search yet (none ingested, Chroma server
+    down) is only logged: the turns that need it will say so to the customer."""
     started = time.perf_counter()
     try:
+        person.load()
         knowledge.search("hello", 1)
     except Exception as exc:  # noqa: BLE001 - the server starts anyway; turns report the error
         log.warning("the knowledge base could not be warmed up: %s", exc)

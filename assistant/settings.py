@@ -93,6 +93,13 @@ class DialogueConfig(_Options):
     grounding: Literal["strict", "off"] = "strict"  # strict: a generated sentence its sources lack is dropped
     low_confidence_turns: int = Field(2, ge=1)  # consecutive low-confidence turns before a handoff
     handoff_triggers: list[str] = []  # extra regexes that hand the conversation to a person
+    # The learned "asks for a person" classifier (assistant.handoff_model): its calibrated
+    # probability at or above this hands over: 0.5 = more likely than not. On
+    # benchmarks/data/dev.jsonl 0.3-0.6 tie (precision 1.0, recall 0.967); 0.2 caught one more
+    # there but took a German question for a request (docs/understanding.md).
+    handoff_threshold: float = Field(0.5, ge=0, le=1)
+    # Intents of the knowledge base whose records are requests for a person (`assistant tune --handoff`).
+    handoff_intents: list[str] = ["contact_human_agent"]
     history_turns: int = Field(6, ge=0)  # earlier turns considered for follow-up questions
 
 

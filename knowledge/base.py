@@ -124,6 +124,11 @@ class KnowledgeBase:
         """Unit vectors of the texts, from the collection's embedding model."""
         return self.embedder.embed(list(texts))
 
+    def labelled_requests(self) -> list[tuple[str, str]]:
+        """(request, intent) of every record that has an intent, to train classifiers on."""
+        return [(str(m.get("request", "")), str(m["intent"]))
+                for m in self.store.metadatas() if m.get("intent")]
+
     def as_langchain(self, k: int | None = None, filters: Mapping[str, str] | None = None) -> Any:
         """A langchain_core BaseRetriever over this knowledge base."""
         return self.retriever.as_langchain(k, filters)

@@ -187,6 +187,9 @@ def until(ws: Any, type_: str) -> list[dict[str, Any]]:
         frames.append(ws.receive_json())
         if frames[-1]["type"] == type_:
             return frames
+        if type_ == "answer" and frames[-1].get("state") == "waiting_human":
+            # no answer will come: fail now rather than wait forever
+            raise AssertionError(f"handed to a person instead of answered: {frames[-1]}")
 
 
 def say(ws: Any, text: str, cmid: str = "m1", **fields: Any) -> None:

@@ -28,7 +28,8 @@ ROOT = Path(__file__).parent.parent
 GUIDELINES = ROOT / "demo" / "abcd" / "guidelines.json"
 CONFIG = ROOT / "config.toml"
 # A question whose nearest records include agents' procedures (the promo-code guidelines).
-GUIDELINE_QUESTION = "my promo code is not working, can you give me one"
+# (Not "…, can you give me one": the handoff classifier reads "give me one" as asking for a person.)
+GUIDELINE_QUESTION = "my promo code is not working, can you send me a new code"
 
 
 def guideline_sentences() -> list[str]:

@@ -22,6 +22,7 @@ from assistant.events import (
     VoiceTranscript,
     fold_state,
 )
+from assistant.handoff_model import PersonClassifier
 from assistant.llm.fake import FakeLLM
 from assistant.ocr import OCRReader
 from assistant.speech.base import Transcript
@@ -79,13 +80,16 @@ def store(sqlite_store: SQLiteStore) -> SQLiteStore:
     return sqlite_store
 
 
+PERSON = PersonClassifier()  # the shipped handoff classifier (real weights; loads on first use)
+
+
 def manager(settings, store, llm=None, *, speech=None, reader=None, knowledge=None,
             **dialogue) -> DialogueManager:
     if dialogue:
         settings = settings.model_copy(update={"dialogue": settings.dialogue.model_copy(update=dialogue)})
     return DialogueManager(settings, store=store, knowledge=knowledge or FakeKnowledge(),
                            llm=llm or FakeLLM(["Press ", "Request ", "refund."]),
-                           speech=speech, image_reader=reader or NoImageReader())
+                           speech=speech, image_reader=reader or NoImageReader(), person=PERSON)
 
 
 async def run(dm: DialogueManager, turn: Turn, **kw) -> list:
@@ -208,6 +212,8 @@ async def test_asking_for_a_person_hands_off_with_the_reason(settings, store) ->
     events = await run(dm, Turn(conv.id, "can I talk to a real person please?"))
     assert [type(e) for e in events] == [UserMessage, StatusChanged]
     assert (events[1].state, events[1].reason) == ("waiting_human", "customer_request")
+    assert events[1].detail.startswith("classifier ")  # stored: which signal fired, on what
+    assert "real person" in events[1].detail
     assert (await store.get(conv.id)).handoff_reason == "customer_request"
     # While waiting, the customer's messages are kept but the bot stays quiet.
     later = await run(dm, Turn(conv.id, "hello? anyone?"))

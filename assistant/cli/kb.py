@@ -82,7 +82,7 @@ def parse_mapping(pairs: list[str], base: ColumnMapping) -> ColumnMapping:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     mapping = parse_mapping(args.map, settings.knowledge.mapping)
-    with open_kb(settings) as kb, _progress() as progress:
+    with open_kb(settings) as kb, Progress() as progress:
         report = kb.ingest(args.paths, format=args.format, mapping=mapping, prune=args.prune,
                            audience=args.audience, progress=progress)
     for problem in report.problems:
@@ -93,10 +93,11 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.skipped else 0
 
 
-class _progress:
+class Progress:
     """A tqdm bar on a terminal; otherwise a plain line at most every few seconds."""
 
-    def __init__(self, every: float = 5.0) -> None:
+    def __init__(self, desc: str = "ingest", unit: str = "records", every: float = 5.0) -> None:
+        self.desc, self.unit = desc, unit
         self.every = every
         self.bar: Any = None
         self.last = 0.0
@@ -109,13 +110,13 @@ class _progress:
             if self.bar is None:
                 from tqdm import tqdm
 
-                self.bar = tqdm(total=total, unit="rec", desc="ingest", file=sys.stderr)
+                self.bar = tqdm(total=total, unit=self.unit, desc=self.desc, file=sys.stderr)
             self.bar.update(done - self.bar.n)
             return
         now = time.monotonic()
         if done in (0, total) or now - self.last >= self.every:
             self.last = now
-            print(f"ingest: {done}/{total} records", file=sys.stderr, flush=True)
+            print(f"{self.desc}: {done}/{total} {self.unit}", file=sys.stderr, flush=True)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
