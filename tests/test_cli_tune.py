@@ -35,7 +35,8 @@ def test_tune_learns_the_history_s_own_requests_for_a_person(data_dir: Path, cap
     assert tune(data_dir, "--handoff", "--epochs", "1") == 0
     out = capsys.readouterr()
     summary = json.loads(out.out)
-    assert summary["by_kind"]["knowledge_base"] == 24 and summary["out"] == str(data_dir / "models" / "handoff")
+    assert summary["by_kind"]["knowledge_base"] == 24
+    assert summary["out"] == str(data_dir / "models" / "handoff")
     assert "knowledge base: 12 requests for a person (contact_human_agent) and 12 other records" in out.err
     assert "tune handoff:" in out.err  # progress while it trains
     assert classifier_folder(data_dir) == data_dir / "models" / "handoff"  # the assistant now uses it
