@@ -63,6 +63,9 @@ class SpeechConfig(_Options):
     backend: str = "faster-whisper"  # faster-whisper | openai-whisper
     model: str = "base"  # base | tiny.en | small (packaged), a hub name, or a folder/checkpoint
     language: str = ""  # "" detects; or force one, e.g. "en"
+    # Detection chooses among the languages customers speak: a synthetic or accented English voice
+    # was heard as Latin, Arabic or French when any of Whisper's 99 could win. [] = any.
+    languages: list[str] = ["en", "es", "fr", "de", "it", "pt", "nl"]
     beam_size: int = Field(1, ge=1)  # 1 = greedy (fast)
     threads: int = Field(2, ge=1)  # CPU threads per transcription
     concurrency: int = Field(1, ge=1)  # transcriptions running at once

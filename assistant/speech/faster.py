@@ -53,7 +53,7 @@ class FasterWhisperTranscriber(WhisperBackend):
         language = language or self.options.language
         probability = None
         if language is None and model.model.is_multilingual:
-            language, probability = _detect(model, samples)
+            language, probability = _detect(model, samples, self.options.languages)
         duration = len(samples) / SAMPLE_RATE
         prompt = whisper_prompt(self.options.vocabulary, prompt)
         parts, found = self._decode(model, samples, language, prompt)
@@ -85,11 +85,15 @@ def _runaway(segments: tuple[Segment, ...], duration: float) -> bool:
     return words > MAX_WORDS_PER_SECOND * duration + 5
 
 
-def _detect(model: Any, samples: np.ndarray) -> tuple[str, float]:
+def _detect(model: Any, samples: np.ndarray, allowed: tuple[str, ...] = ()) -> tuple[str, float]:
+    """The likeliest language, among `allowed` when given, and its probability."""
     # Trim the feature extractor's extra last frame, as transcription does, so the
     # detection window equals transcription's first window and its encoding is reused.
     features = model.feature_extractor(samples)[..., :-1]
-    language, probability, _ = model.detect_language(features=features)
+    language, probability, everyone = model.detect_language(features=features)
+    if allowed and language not in allowed:
+        language, probability = max(((lang, p) for lang, p in everyone if lang in allowed),
+                                    key=lambda pair: pair[1], default=(language, probability))
     return language, float(probability)
 
 

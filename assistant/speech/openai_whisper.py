@@ -81,6 +81,8 @@ class OpenAIWhisperTranscriber(WhisperBackend):
         language = language or self.options.language
         if not model.is_multilingual:
             language = "en"
+        elif language is None and self.options.languages:
+            language = _detect(whisper, model, samples, self.options.languages)
         beam = self.options.beam_size
         try:
             with self._decoding:
@@ -105,3 +107,10 @@ def _imports() -> tuple[Any, Any]:
     except ImportError:
         raise DependencyMissing("openai-whisper", "openai-whisper") from None
     return whisper, torch
+
+
+def _detect(whisper: Any, model: Any, samples: np.ndarray, allowed: tuple[str, ...]) -> str:
+    """The likeliest of the allowed languages in the first 30 s."""
+    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(samples), model.dims.n_mels).to(model.device)
+    _, probabilities = model.detect_language(mel)
+    return max(allowed, key=lambda lang: probabilities.get(lang, 0.0))

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 class WhisperOptions:
     model: str = "base"  # packaged size (base, tiny.en, small), a hub name, or a path
     language: str | None = None  # None detects it; "en" etc. forces it
+    languages: tuple[str, ...] = ()  # detection picks among these only (() = any Whisper knows)
     beam_size: int = 1  # 1 = greedy, the fastest
     threads: int = 2  # CPU threads per transcription
     workers: int = 1  # transcriptions the model may run at once
@@ -29,6 +30,7 @@ class WhisperOptions:
         return cls(
             model=config.model,
             language=config.language or None,
+            languages=tuple(config.languages),
             beam_size=config.beam_size,
             threads=config.threads,
             workers=config.concurrency,
