@@ -171,6 +171,8 @@ class AgentConnection:
         wanted = [i for i in frame.inboxes if "*" in mine or i in mine] if frame.inboxes else mine
         if "*" in wanted:
             raise ProtocolError("Name the inboxes to subscribe to.", code="bad_field")
+        if not wanted:  # an empty filter would list every inbox
+            raise AccessError("You do not handle these inboxes.", code="forbidden")
         infos = await self.service.store.list(inboxes=tuple(wanted))
         await self.out.send({"type": "conversations", "conversations": [summary(i) for i in infos]})
         old = self.tasks.pop("inbox", None)

@@ -121,6 +121,19 @@ def test_agents_cannot_act_outside_their_inboxes(client: TestClient) -> None:
         assert customer.receive_json()["type"] == "pong"  # nothing reached the customer's log
 
 
+def test_an_agent_cannot_list_inboxes_they_do_not_handle(client: TestClient) -> None:
+    """Subscribing only to inboxes one does not handle once listed every inbox's conversations."""
+    with client.websocket_connect("/ws/chat") as customer, client.websocket_connect("/ws/agent") as otto:
+        hello(customer)  # a conversation in inbox "default"
+        agent_hello(otto, "token-otto")  # handles inbox "other" only
+        for inboxes in (["default"], ["nope"]):
+            otto.send_json({"type": "subscribe", "inboxes": inboxes})
+            error = otto.receive_json()
+            assert error["type"] == "error" and error["code"] == "forbidden", error
+        otto.send_json({"type": "subscribe", "inboxes": ["other", "default"]})  # only "other" is listed
+        assert otto.receive_json() == {"type": "conversations", "conversations": []}
+
+
 def test_a_bad_token_closes_the_agent_socket(client: TestClient) -> None:
     with client.websocket_connect("/ws/agent") as agent:
         agent.send_json({"type": "open", "conversation_id": "c"})
