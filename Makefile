@@ -30,9 +30,11 @@ $(STAMP): pyproject.toml requirements-models.txt
 system-deps:
 	bash scripts/system-deps.sh
 
-# Idempotent: a second run embeds nothing and adds nothing.
+# Idempotent: a second run embeds nothing and adds nothing. The handoff classifier learns the
+# demo history's own wording once (about 90 s; `assistant tune --handoff` again after new records).
 demo-kb: install
 	$(BIN)/assistant kb ingest demo/bitext/records.csv demo/abcd/guidelines.json demo/abcd/abcd_sample.json
+	test -f data/models/handoff/head.json || $(BIN)/assistant tune --handoff
 
 lint: install
 	$(BIN)/ruff check assistant knowledge channels tests benchmarks
@@ -44,6 +46,7 @@ bench: install
 	$(BIN)/python benchmarks/speech.py
 	$(BIN)/python benchmarks/answers.py
 	$(BIN)/python benchmarks/answer_quality.py
+	$(BIN)/python benchmarks/understanding.py
 	$(BIN)/python benchmarks/load.py
 
 clean:
