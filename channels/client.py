@@ -145,8 +145,8 @@ class ChatClient:
     async def handoff(self, reason: str = "customer_request") -> None:
         await self._send({"type": "handoff", "reason": reason})
 
-    async def feedback(self, message_id: str, rating: str) -> None:
-        await self._send({"type": "feedback", "message_id": message_id, "rating": rating})
+    async def feedback(self, message_id: str, rating: str, comment: str = "") -> None:
+        await self._send({"type": "feedback", "message_id": message_id, "rating": rating, "comment": comment})
 
     async def upload(self, path: str | Path, data: bytes | None = None) -> str:
         """POST the file to /api/uploads of this server; returns the attachment id."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -63,6 +64,7 @@ class AgentConnection:
         self.agent: AgentIdentity | None = None
         self.token = ""  # checked again on every frame and by _watch: a dead token stops working
         self.tasks: dict[str, asyncio.Task[None]] = {}  # "inbox" and conversation ids
+        self.last_typing: dict[str, float] = {}  # conversation id -> when this agent last signalled typing
         self.watch: asyncio.Task[None] | None = None  # the token's periodic check, after hello
 
     async def run(self) -> None:
@@ -163,6 +165,10 @@ class AgentConnection:
         elif isinstance(frame, Suggest):
             await publish(dialogue.suggest(cid))
         elif isinstance(frame, Typing):
+            now = time.monotonic()
+            if now - self.last_typing.get(cid, 0.0) < 1.0:  # the protocol's one a second
+                return
+            self.last_typing[cid] = now
             await self.service.bus.publish(conv_topic(cid), ephemeral_message(
                 cid, {"type": "typing", "conversation_id": cid, "from": "agent", "agent": agent.name}))
 

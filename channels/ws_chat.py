@@ -94,11 +94,13 @@ class ChatConnection:
         elif isinstance(frame, Message):
             await self.on_message(frame, self.info)
         elif isinstance(frame, Handoff):
+            self.spend()  # every frame that writes to the log counts against the rate limits
             await self.service.publish_result(
                 await self.service.dialogue.request_handoff(self.info.id, frame.reason or "customer_request"))
         elif isinstance(frame, FeedbackFrame):
-            await self.service.publish_result(
-                await self.service.dialogue.feedback(self.info.id, frame.message_id, frame.rating))
+            self.spend()
+            await self.service.publish_result(await self.service.dialogue.feedback(
+                self.info.id, frame.message_id, frame.rating, frame.comment))
         elif isinstance(frame, Typing):
             await self.on_typing(self.info)
 
@@ -166,10 +168,7 @@ class ChatConnection:
         if self.service.turns.busy_with(info.id, frame.client_msg_id) or \
                 await self.service.store.find_client_message(info.id, frame.client_msg_id):
             return  # a resend: the stored message is in the log already (or will be)
-        if not self.bucket.take():
-            raise rate_limited("on this connection")
-        if not self.service.ip_buckets.take(self.ip):
-            raise rate_limited("from your address")
+        self.spend()
         if self.service.shutting_down:
             raise ChannelError("The server is restarting; send again in a moment.", code="shutting_down")
         for attachment_id in frame.attachments:
@@ -180,6 +179,13 @@ class ChatConnection:
                                       attachments=tuple(frame.attachments),
                                       client_msg_id=frame.client_msg_id, user_id=self.user_id))
         self.last_typing = 0.0  # the message ends this burst of typing: signal the next one at once
+
+    def spend(self) -> None:
+        """One write: from this connection's bucket and this address's (LimitError when empty)."""
+        if not self.bucket.take():
+            raise rate_limited("on this connection")
+        if not self.service.ip_buckets.take(self.ip):
+            raise rate_limited("from your address")
 
     async def on_typing(self, info: ConversationInfo) -> None:
         now = time.monotonic()

@@ -104,9 +104,9 @@ class FakeDialogue:
         return await self.store.append(AgentMessage(conversation_id=conversation_id, message_id=_id("g"),
                                                     text=text, agent=agent))
 
-    async def feedback(self, conversation_id: str, message_id: str, rating: str) -> Event:
+    async def feedback(self, conversation_id: str, message_id: str, rating: str, comment: str = "") -> Event:
         return await self.store.append(Feedback(conversation_id=conversation_id, message_id=message_id,
-                                                rating=rating))  # type: ignore[arg-type]
+                                                rating=rating, comment=comment))  # type: ignore[arg-type]
 
     async def suggest(self, conversation_id: str) -> AsyncIterator[Event]:
         yield await self.store.append(Suggestion(conversation_id=conversation_id, message_id=_id("s"),

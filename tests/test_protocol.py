@@ -117,6 +117,23 @@ def test_messages_beyond_the_rate_are_refused_with_rate_limited(client: TestClie
         still_usable(ws)
 
 
+def test_feedback_counts_against_the_rate_and_keeps_its_comment(client: TestClient) -> None:
+    """3,000 feedback frames from one socket were once all stored (and their comments dropped)."""
+    with client.websocket_connect("/ws/chat") as ws:
+        hello(ws)
+        say(ws, "q0", "m0")
+        answer = until(ws, "answer")[-1]
+        ws.send_json({"type": "feedback", "message_id": answer["message_id"], "rating": "down",
+                      "comment": "The fee was wrong"})
+        stored = until(ws, "feedback")[-1]
+        assert (stored["rating"], stored["comment"]) == ("down", "The fee was wrong")
+        ws.send_json({"type": "feedback", "message_id": answer["message_id"], "rating": "up"})
+        until(ws, "feedback")
+        ws.send_json({"type": "feedback", "message_id": answer["message_id"], "rating": "up"})
+        assert error_code(ws) == "rate_limited"  # the bucket holds 3: one message, two feedbacks
+        still_usable(ws)
+
+
 def test_the_per_ip_rate_spans_connections(settings: Any) -> None:
     tight = with_server(settings, messages_per_minute=10, messages_per_minute_ip=2)
     with TestClient(create_app(tight, FakeRuntimeFactory(), authenticator=FakeAuthenticator())) as client:

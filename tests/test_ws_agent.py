@@ -134,6 +134,21 @@ def test_an_agent_cannot_list_inboxes_they_do_not_handle(client: TestClient) -> 
         assert otto.receive_json() == {"type": "conversations", "conversations": []}
 
 
+def test_an_agent_s_typing_reaches_the_customer_at_most_once_a_second(client: TestClient) -> None:
+    with client.websocket_connect("/ws/chat") as customer, client.websocket_connect("/ws/agent") as dana:
+        cid = hello(customer)["conversation_id"]
+        agent_hello(dana)
+        for _ in range(20):
+            dana.send_json({"type": "typing", "conversation_id": cid})
+        dana.send_json({"type": "ping"})
+        assert dana.receive_json()["type"] == "pong"  # every typing frame was handled
+        customer.send_json({"type": "ping"})
+        frames = []
+        while (frame := customer.receive_json())["type"] != "pong":
+            frames.append(frame)
+    assert [f["type"] for f in frames] == ["typing"]
+
+
 def test_a_bad_token_closes_the_agent_socket(client: TestClient) -> None:
     with client.websocket_connect("/ws/agent") as agent:
         agent.send_json({"type": "open", "conversation_id": "c"})
