@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from assistant.errors import AssistantError
+from knowledge.errors import KnowledgeError
 from channels.auth import AgentAuth
 from channels.auth_http import add_cors
 from channels.handlers import Authenticator, RuntimeFactory
@@ -35,7 +36,8 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 # Error codes the store and the knowledge base raise that have a status of their own.
 _STATUS = {"conversation_not_found": 404, "attachment_not_found": 404, "bad_transition": 409,
-           "bad_query": 400, "model_busy": 503, "model_unavailable": 503}
+           "bad_query": 400, "model_busy": 503, "model_unavailable": 503,
+           "embedding_error": 503, "vector_store_error": 503}
 
 
 def create_app(settings: Any, runtime_factory: RuntimeFactory, *,
@@ -98,6 +100,8 @@ def _routes(app: FastAPI) -> None:
     app.add_api_websocket_route("/ws/chat", chat_socket)
     app.add_api_websocket_route("/ws/agent", agent_socket)
     app.add_exception_handler(AssistantError, _error_response)  # type: ignore[arg-type]
+    # The knowledge base's own errors (a blank search, Chroma down) have codes too: never a 500.
+    app.add_exception_handler(KnowledgeError, _error_response)  # type: ignore[arg-type]
     _static(app)
 
 

@@ -96,6 +96,20 @@ def test_knowledge_search_is_for_agents(client: TestClient) -> None:
     assert client.get("/api/kb/search", params={"q": "refund"}).status_code == 401
 
 
+@pytest.mark.parametrize("blank", [" ", "\t", "\n", "\x1f"])
+def test_a_blank_knowledge_search_is_a_coded_400(client: TestClient, factory: FakeRuntimeFactory,
+                                                  settings: Any, blank: str) -> None:
+    """Was a plain-text 500 (the knowledge base's QueryError was outside the app's error root)."""
+    from knowledge.base import KnowledgeBase
+
+    assert factory.runtime is not None
+    with KnowledgeBase(settings.knowledge, settings.data_dir) as kb:  # the real one: its rules
+        factory.runtime.knowledge = kb  # type: ignore[assignment]
+        r = client.get("/api/kb/search", params={"q": blank}, headers=AGENT)
+        assert r.status_code == 400 and r.json()["code"] == "bad_query", r.text
+        assert client.get("/healthz").status_code == 200  # the connection is still good
+
+
 def test_health_and_readiness(client: TestClient, factory: FakeRuntimeFactory) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
