@@ -131,13 +131,16 @@ FRAME_TYPES: dict[str, frozenset[str]] = {
 
 
 def parse_client_frame(raw: str | bytes, endpoint: Literal["chat", "agent"] = "chat") -> Any:
-    """One client frame, typed; or ProtocolError(bad_json | unknown_type | bad_field)."""
+    """One client frame, typed; or ProtocolError(bad_json | bad_text | unknown_type | bad_field)."""
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested 1,000+ deep
         raise ProtocolError("The frame is not valid JSON.", code="bad_json") from None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise ProtocolError("A frame is a JSON object with a string 'type'.", code="bad_json")
+    if not _encodable(data):
+        raise ProtocolError("The frame holds text that is not valid Unicode (a lone surrogate).",
+                            code="bad_text")
     if data["type"] not in FRAME_TYPES[endpoint]:
         known = ", ".join(sorted(FRAME_TYPES[endpoint]))
         raise ProtocolError(f"Unknown frame type '{data['type'][:40]}'; expected one of: {known}.",
@@ -146,6 +149,21 @@ def parse_client_frame(raw: str | bytes, endpoint: Literal["chat", "agent"] = "c
         return _ADAPTERS[endpoint].validate_python(data)
     except ValidationError as exc:
         raise ProtocolError(_describe(exc), code="bad_field") from None
+
+
+def _encodable(value: Any) -> bool:
+    """Every string in it can be stored as UTF-8 ("\\udfff" from JSON cannot)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
 
 
 def _describe(exc: ValidationError) -> str:

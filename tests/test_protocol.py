@@ -37,6 +37,10 @@ def test_good_frames_parse_to_typed_frames() -> None:
     ('{"type": "hello", "last_seq": "3"}', "bad_field"),
     ('{"type": "hello", "last_seq": -1}', "bad_field"),
     ('{"type": "feedback", "message_id": "m", "rating": "meh"}', "bad_field"),
+    ("[" * 5000 + "]" * 5000, "bad_json"),  # was RecursionError: code internal
+    ('{"type": "message", "text": "hi \\udfff", "client_msg_id": "c"}', "bad_text"),  # was lost in the store
+    ('{"type": "hello", "resume_token": "\\udfff"}', "bad_text"),
+    ('{"type": "hello", "user_id": "u", "user_hash": "\\ud800"}', "bad_text"),
 ])
 def test_bad_frames_raise_a_stable_code(raw: str, code: str) -> None:
     with pytest.raises(ProtocolError) as err:
@@ -95,6 +99,8 @@ def test_every_bad_input_gets_its_code_and_the_socket_stays_usable(client: TestC
             (json.dumps({"type": "message", "text": "x", "attachments": ["nope"], "client_msg_id": "c"}),
              "attachment_not_found"),
             (json.dumps({"type": "hello"}), "bad_field"),  # a second hello
+            ('{"type": "message", "text": "\\udfff", "client_msg_id": "c"}', "bad_text"),
+
         ]
         for raw, code in cases:
             ws.send_text(raw)
