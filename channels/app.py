@@ -21,7 +21,6 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from assistant.errors import AssistantError
-from knowledge.errors import KnowledgeError
 from channels.auth import AgentAuth
 from channels.auth_http import add_cors
 from channels.handlers import Authenticator, RuntimeFactory
@@ -30,6 +29,7 @@ from channels.metrics import Metrics
 from channels.recovery import sweeping
 from channels.revocation import AccountCheck
 from channels.service import Service
+from knowledge.errors import KnowledgeError
 
 log = logging.getLogger(__name__)
 
