@@ -20,8 +20,6 @@ from assistant.errors import ConfigError
 from assistant.language import detect
 from knowledge.records import Hit
 
-HUMAN_INTENT = "contact_human_agent"
-
 _PERSON = (r"(?:agents?|humans?|persons?|people|some\s?one|some\s?body|any\s?one|any\s?body|operators?"
            r"|rep(?:resentative)?s?|staff|advisors?|specialists?|managers?|supervisors?|employees?)")
 _ARTICLE = r"(?:(?:a|an|any|the|your|one\s+of\s+your|real|live|human|actual)\s+){0,2}"
