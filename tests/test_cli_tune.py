@@ -40,5 +40,6 @@ def test_tune_learns_the_history_s_own_requests_for_a_person(data_dir: Path, cap
     assert "knowledge base: 12 requests for a person (contact_human_agent) and 12 other records" in out.err
     assert "tune handoff:" in out.err  # progress while it trains
     assert classifier_folder(data_dir) == data_dir / "models" / "handoff"  # the assistant now uses it
+    assert [p.name for p in (data_dir / "models").iterdir()] == ["handoff"]  # swapped in whole, no leftovers
     p = PersonClassifier(classifier_folder(data_dir)).probabilities(["get me a human", "what's my balance"])
     assert p[0] > 0.5 > p[1]
