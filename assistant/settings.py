@@ -127,6 +127,8 @@ class ServerConfig(_Options):
     workers: int = Field(1, ge=1)  # uvicorn worker processes
     allowed_origins: list[str] = []  # widget origins allowed to connect; [] allows any
     max_frame_bytes: int = Field(65_536, ge=256)  # largest websocket text frame
+    # Largest HTTP request body but an upload (uploads: vision/speech max_bytes); refused unread.
+    max_body_bytes: int = Field(1_048_576, ge=1024)
     max_message_chars: int = Field(4_000, ge=1)  # longest customer message
     max_attachments: int = Field(4, ge=0)  # attachments per message
     messages_per_minute: int = Field(30, ge=1)  # per connection

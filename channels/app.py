@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from assistant.errors import AssistantError
 from channels.auth import AgentAuth
 from channels.auth_http import add_cors
+from channels.body_limit import BodyLimit, limits_from_settings
 from channels.handlers import Authenticator, RuntimeFactory
 from channels.limits import IpBuckets, Limits
 from channels.metrics import Metrics
@@ -72,6 +73,7 @@ def create_app(settings: Any, runtime_factory: RuntimeFactory, *,
                               "Websocket protocol: docs/protocol.md.")
     app.state.metrics = metrics
     add_cors(app, settings.server.allowed_origins)
+    app.add_middleware(BodyLimit, limit_for=limits_from_settings(settings))  # before any body is read
     _routes(app)
     return app
 
