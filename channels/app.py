@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.errors import AssistantError
 from channels.auth import AgentAuth
@@ -104,12 +106,32 @@ def _routes(app: FastAPI) -> None:
     app.add_exception_handler(AssistantError, _error_response)  # type: ignore[arg-type]
     # The knowledge base's own errors (a blank search, Chroma down) have codes too: never a 500.
     app.add_exception_handler(KnowledgeError, _error_response)  # type: ignore[arg-type]
+    # FastAPI's own refusals answer in the documented shape too, {"code", "message"}.
+    app.add_exception_handler(RequestValidationError, _validation_response)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_response)  # type: ignore[arg-type]
     _static(app)
 
 
 async def _error_response(request: Request, exc: Any) -> JSONResponse:
     status = getattr(exc, "http_status", None) or _STATUS.get(exc.code, 400)
     return JSONResponse({"code": exc.code, "message": exc.message}, status_code=status)
+
+
+async def _validation_response(request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+    message = f"{where}: {first.get('msg', 'invalid')}"
+    return JSONResponse({"code": "bad_request", "message": message}, status_code=400)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_type"}
+
+
+async def _http_response(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    message = exc.detail if isinstance(exc.detail, str) else "The request was refused."
+    return JSONResponse({"code": code, "message": message}, status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
 
 
 def _static(app: FastAPI) -> None:

@@ -110,6 +110,16 @@ def test_a_blank_knowledge_search_is_a_coded_400(client: TestClient, factory: Fa
         assert client.get("/healthz").status_code == 200  # the connection is still good
 
 
+def test_fastapi_s_own_refusals_have_the_documented_shape(client: TestClient) -> None:
+    """Validation errors were 422 {"detail": [...]}, unknown routes {"detail": "Not Found"}."""
+    r = client.get("/api/kb/search", params={"q": "refund", "k": 0}, headers=AGENT)
+    assert r.status_code == 400 and r.json()["code"] == "bad_request" and "k" in r.json()["message"]
+    r = client.get("/api/no-such-thing")
+    assert r.status_code == 404 and r.json() == {"code": "not_found", "message": "Not Found"}
+    r = client.delete("/healthz")
+    assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
+
+
 def test_health_and_readiness(client: TestClient, factory: FakeRuntimeFactory) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
