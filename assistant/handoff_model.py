@@ -90,6 +90,13 @@ def kb_examples(requests: Iterable[tuple[str, str]], handoff_intents: Iterable[s
     return out
 
 
+def training_set(requests: Iterable[tuple[str, str]] = (),
+                 handoff_intents: Iterable[str] = ()) -> list[Example]:
+    """What `assistant tune --handoff` trains on: the built-in examples (and their sentence
+    fragments) plus a history's (request, intent) pairs as kb_examples makes them."""
+    return with_fragments(builtin_examples()) + kb_examples(requests, handoff_intents)
+
+
 def _torch() -> Any:
     try:
         import torch

@@ -195,16 +195,16 @@ def tune_handoff(settings: Any, work: Path) -> dict[str, Any]:
     the classifier fine-tuned on the built-in examples and this history, into the data dir."""
     import shutil
 
-    from assistant.handoff_model import builtin_examples, kb_examples, train, with_fragments
+    from assistant.handoff_model import train, training_set
     from knowledge.base import KnowledgeBase
 
     tuned = work / "handoff-tuned"
     summary: dict[str, Any] = {}
     if not tuned.exists():
         with KnowledgeBase(settings.knowledge, settings.data_dir, settings.company) as kb:
-            own = kb_examples(kb.labelled_requests(), settings.dialogue.handoff_intents)
+            requests = kb.labelled_requests()
         started = time.perf_counter()
-        summary = train(with_fragments(builtin_examples()) + own, tuned)
+        summary = train(training_set(requests, settings.dialogue.handoff_intents), tuned)
         summary["seconds"] = round(time.perf_counter() - started, 1)
     target = settings.data_dir / "models" / "handoff"
     shutil.rmtree(target, ignore_errors=True)

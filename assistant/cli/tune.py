@@ -39,21 +39,22 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.cli.kb import Progress, open_kb
-    from assistant.handoff_model import builtin_examples, kb_examples, train, with_fragments
+    from assistant.handoff_model import kb_examples, train, training_set
 
     if not args.handoff:
         raise InputError("choose what to tune: --handoff", code="nothing_to_tune")
     if args.epochs < 1:
         raise InputError("--epochs must be at least 1", code="bad_argument")
-    examples = with_fragments(builtin_examples())
+    requests: list[tuple[str, str]] = []
     if not args.builtin_only:
         with open_kb(settings) as kb:
-            own = kb_examples(kb.labelled_requests(), settings.dialogue.handoff_intents)
+            requests = kb.labelled_requests()
+        own = kb_examples(requests, settings.dialogue.handoff_intents)
         asks = sum(e.person for e in own)
         intents = ", ".join(settings.dialogue.handoff_intents)
         print(f"knowledge base: {asks} requests for a person ({intents}) "
               f"and {len(own) - asks} other records", file=sys.stderr)
-        examples += own
+    examples = training_set(requests, settings.dialogue.handoff_intents)
     out = args.out or settings.data_dir / "models" / "handoff"
     started = time.perf_counter()
     with Progress(desc="tune handoff", unit="steps") as progress:
