@@ -5,13 +5,16 @@ own value (key `website_name`) when the config sets one, otherwise a generic
 phrase that still reads well ("log into our website"). `unpersonalise` first turns
 the numbers a record's own customer gave back into placeholders, and
 `numbered_values` reads the ones the current customer gives, so an answer speaks
-of this customer's order, never another's.
+of this customer's order, never another's. Amounts ("a refund of $299") and
+times ("6 weeks ago") from the record's request are treated the same way; where
+no generic words can stand for one (NO_GENERIC), the placeholder stays and the
+composer leaves its sentence out.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _DETERMINER_BEFORE = re.compile(r"\b(?:the|a|an|our|your|my|their|this|that)\s+$", re.IGNORECASE)
@@ -57,6 +60,8 @@ GENERIC: dict[str, str] = {
     "delivery_city": "your city", "delivery_country": "your country",
     "reference_number": "your reference number",
 }
+# Placeholders no generic phrase can stand for ("in your case, the period is {{Period}}").
+NO_GENERIC = frozenset({"period", "refund_amount", "amount"})
 ALIASES: dict[str, str] = {"company_name": "name"}  # [company] name = "Acme" also fills {{Company Name}}
 
 
@@ -80,38 +85,85 @@ _NUMBERED: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
                                   re.IGNORECASE), ("invoice_number", "bill_number")),
     "Tracking Number": (re.compile(rf"\btracking\s*(?:number|no\.?|code|id)?\s*[:#]?\s*{_ID}", re.IGNORECASE),
                         ("tracking_number",)),
+    # "$299", "160 dollars": a refund of another customer's amount must not be promised to this one
+    "Refund Amount": (re.compile(r"([$€£]\s?\d[\d,]*(?:\.\d\d)?"
+                                 r"|\b\d[\d,]*(?:\.\d\d)?\s?(?:dollars|euros|pounds|usd|eur|gbp)\b)",
+                                 re.IGNORECASE),
+                      ("refund_amount", "amount")),
+    # "invoices from 6 weeks ago"
+    "Period": (re.compile(r"\b(\d{1,3}\s+(?:days?|weeks?|months?|years?)\s+ago)\b", re.IGNORECASE),
+               ("period",)),
 }
 _ORDER_KEYS = _NUMBERED["Order Number"][1]
 
 
 def _naming(nouns: str) -> re.Pattern[str]:
-    """"the order number {{X}}", "invoice #{{X}}": a noun that names the placeholder after it."""
-    return re.compile(rf"\b(?:(?:the|your|this|my)\s+)?(?:{nouns})\s+(?:number\s+|no\.?\s+|#\s*|id\s+)?"
+    """"the order number {{X}}", "your bill with the number {{X}}": a noun that names the placeholder."""
+    return re.compile(rf"\b(?:(the|your|this|my)\s+)?({nouns})\s+"
+                      r"(?:with\s+(?:the\s+)?(?:number|id)\s+|number\s+|no\.?\s+|#\s*|id\s+)?"
                       r"(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE)
+
+
+_DETERMINED = re.compile(r"\b(?:the|your|this|my|a|an)\s+"
+                         r"(?:(?!(?:to|with|in|of|from|for|on|by)\s)[\w-]+\s+){0,2}$", re.IGNORECASE)
+
+
+def _noun_only(m: re.Match[str]) -> str:
+    """The naming noun without its number: "locating order number {{X}}" reads "locating your order",
+    "the specific invoice with the number {{X}}" reads "the specific invoice"."""
+    determiner, noun = m.group(1), m.group(2)
+    if determiner:  # "the order {{X}}" with no number is this customer's: "your order"
+        return f"{'your' if determiner.lower() == 'the' else determiner} {noun}"
+    return noun if _DETERMINED.search(m.string[:m.start()]) else f"your {noun}"
 
 
 # A number the answer has no value for: "locating order number {{Order Number}}" reads "locating
 # your order", "invoice {{Invoice Number}}" reads "your invoice", and "the purchase with the id
-# {{Purchase ID}}" reads "the purchase".
-_UNNAMED: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
-    (_naming("order|purchase"), "your order", _ORDER_KEYS),
-    (_naming("invoice|bill"), "your invoice", _NUMBERED["Invoice Number"][1]),
+# {{Purchase ID}}" reads "the purchase". A replacement of None keeps the naming noun (_noun_only).
+_UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
+    (_naming("order|purchase"), None, _ORDER_KEYS),
+    (_naming("invoice|bill"), None, _NUMBERED["Invoice Number"][1]),
     (re.compile(r"\s+(?:with\s+(?:the\s+)?(?:number|id)|number|#)\s*(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE),
      "", _ORDER_KEYS),
+    # "a refund for an amount of {{Refund Amount}}" reads "a refund", "after paying {{Refund Amount}}
+    # for a product" reads "after paying for a product"
+    (re.compile(r"(?:\s+(?:of|for|in)(?:\s+(?:an?|the)\s+(?:specific\s+|total\s+|full\s+)?amount\s+of)?"
+                r"|(?<=\byour)|(?<=\bthe)|(?<=\ba)|(?<=\bpaying)|(?<=\bpaid))\s+(\{\{\s*[^}]*?\s*\}\})",
+                re.IGNORECASE), "", ("refund_amount", "amount")),
+    # "invoices from {{Period}}" reads "invoices"; elsewhere the sentence goes (NO_GENERIC)
+    (re.compile(r"\s+from\s+(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE), "", ("period",)),
 ]
 
 
+BRACED_ID = re.compile(r"\{\{\s*([A-Za-z]{0,4}-?\d[\w-]*)\s*\}\}")
 _ID_TOKEN = re.compile(r"(?<![\w-])[A-Za-z]{0,4}-?\d{4,}[\w-]*(?![\w-])")
 
 
 def numbered_values(texts: Sequence[str]) -> dict[str, str]:
     """Placeholder values a customer gave, the latest mention winning: {"order_number": "48213", …}."""
     values: dict[str, str] = {}
+    amounts: set[str] = set()
     for text in texts:
-        for pattern, keys in _NUMBERED.values():
+        for name, (pattern, keys) in _NUMBERED.items():
             for m in pattern.finditer(text):
-                values.update(dict.fromkeys(keys, next(g for g in m.groups() if g)))
+                value = next(g for g in m.groups() if g)
+                values.update(dict.fromkeys(keys, value))
+                if name == "Refund Amount":
+                    amounts.add(_digits(value))
+    if len(amounts) > 1:  # "I paid $50 and got $20 back": which one is the refund is not ours to guess
+        for k in _NUMBERED["Refund Amount"][1]:
+            values.pop(k, None)
     return values
+
+
+def _same_amount(digits: str) -> Callable[[re.Match[str]], str]:
+    def replace(m: re.Match[str]) -> str:
+        return "{{Refund Amount}}" if _digits(m.group(0)) == digits else m.group(0)
+    return replace
+
+
+def _digits(text: str) -> str:
+    return "".join(re.findall(r"\d", text.split(".")[0]))
 
 
 def unpersonalise(resolution: str, request: str) -> str:
@@ -119,9 +171,14 @@ def unpersonalise(resolution: str, request: str) -> str:
 
     A historical answer repeats the number its customer gave ("cancel order 113542617735902");
     the next customer must read their own number, or "your order", never that one."""
+    # An id the dataset wrote in braces ("{{370795561790}}") is an id like any other.
+    resolution = BRACED_ID.sub(r"\1", resolution)
     for name, (pattern, _) in _NUMBERED.items():
         for m in pattern.finditer(request):
             value = next(g for g in m.groups() if g)
+            if name == "Refund Amount":  # "$299" in the request, "299 dollars" in the answer
+                resolution = pattern.sub(_same_amount(_digits(value)), resolution)
+                continue
             resolution = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", f"{{{{{name}}}}}", resolution)
     # Any other id-like token of the request (four digits or more) that the answer repeats.
     kind = ("Order Number" if re.search(r"\b(?:order|purchase)", request, re.IGNORECASE)
@@ -144,7 +201,7 @@ def fill(text: str, company: Mapping[str, str]) -> str:
 
     `company` may also hold values the customer gave (an order number): the caller merges them."""
     def unknown(m: re.Match[str], keys: tuple[str, ...]) -> bool:
-        name = _PLACEHOLDER.fullmatch(m.group(1))
+        name = _PLACEHOLDER.fullmatch(m.group(m.lastindex or 0))
         base = key(name.group(1)).removesuffix("_anonymized") if name else ""
         return base in keys and _company_value(name.group(1), company) is None  # type: ignore[union-attr]
 
@@ -154,9 +211,26 @@ def fill(text: str, company: Mapping[str, str]) -> str:
     # "visit our website at {{Website URL}}" with no URL reads "visit our website", not "… at our website"
     text = _WEBSITE_AT.sub(lambda m: m.group(0) if _company_value(m.group(2), company) else m.group(1), text)
     for pattern, generic, keys in _UNNAMED:
-        def named(m: re.Match[str], generic: str = generic, keys: tuple[str, ...] = keys) -> str:
-            return generic if unknown(m, keys) else m.group(0)
+        def named(m: re.Match[str], generic: str | None = generic, keys: tuple[str, ...] = keys) -> str:
+            if not unknown(m, keys):
+                return m.group(0)
+            return _noun_only(m) if generic is None else generic
         text = pattern.sub(named, text)
+
+    # "on our website, {{Website Name}}" with no name reads "on our website", not "… website, our website"
+    def repeated(m: re.Match[str]) -> str:
+        generic = _generic(m.group(4)).split()
+        said_already = _company_value(m.group(4), company) is None and (
+            generic[-1:] == [m.group(1).lower()] or (m.group(2) == "," and m.group(1).lower() in generic))
+        return m.group(1) if said_already else m.group(0)
+    text = _REPEAT.sub(repeated, text)
+
+    # "our {{Website Name}} website" with no name reads "our website"
+    def repeated_after(m: re.Match[str]) -> str:
+        said_next = _company_value(m.group(2), company) is None and \
+            _generic(m.group(2)).split()[-1:] == [m.group(3).lower()]
+        return m.group(3) if said_next else m.group(0)
+    text = _REPEAT_AFTER.sub(repeated_after, text)
     return _PLACEHOLDER.sub(lambda m: _replacement(m, company), text)
 
 
@@ -164,15 +238,22 @@ def _replacement(m: re.Match[str], company: Mapping[str, str]) -> str:
     value = _company_value(m.group(1), company)
     if value is not None:
         return value
+    if key(m.group(1)) in NO_GENERIC:
+        return m.group(0)  # no generic words say it truly: the composer leaves the sentence out
     value = _generic(m.group(1))
     before = m.string[max(0, m.start() - 40):m.start()]
     if _DETERMINER_BEFORE.search(before):  # "our {{Website Name}}" -> "our website", not "our our website"
         value = _DETERMINER_START.sub("", value)
+    last = re.search(r"(\w+)\s+$", before)  # "during {{Hours}}" must not read "during during …"
+    if last and value.lower().startswith(last.group(1).lower() + " "):
+        value = value[len(last.group(1)) + 1:]
     if not m.string[:m.start()].strip() or _SENTENCE_START.search(before):
         value = value[:1].upper() + value[1:]
     return value
 
 
+_REPEAT = re.compile(r"\b(\w+)(,?)\s+(\{\{\s*([^}]*?)\s*\}\})")
+_REPEAT_AFTER = re.compile(r"(\{\{\s*([^}]*?)\s*\}\})\s+(\w+)\b")
 _WEBSITE_AT = re.compile(r"\b(website|site)\s+(?:at|on)\s+\{\{\s*(website[^}]*?)\s*\}\}", re.IGNORECASE)
 _BRACKETED = re.compile(r"\[([A-Z][A-Za-z ]{2,40})\]")
 

@@ -21,7 +21,7 @@ def test_the_order_number_the_customer_gave_fills_the_record() -> None:
 def test_without_one_the_answer_stays_generic_and_reads_well() -> None:
     text = compose(HIT, {}, ["where is my parcel?"])
     assert text.startswith("I understand that you're having difficulty locating your order.")
-    assert "Search for the order on our website" in text
+    assert "Search for your order on our website" in text
     assert "our customer support phone number" in text
 
 
@@ -54,3 +54,57 @@ def test_bracketed_placeholders_are_filled_and_a_sentence_with_an_unknown_one_is
     text = compose(hit, {"customer_support_phone_number": "+1 555 0100"}, [])
     assert text == ("Our team can be reached at +1 555 0100 or through live chat.\n"
                     "Thank you for your patience.")
+
+
+# Real Bitext rows (demo/bitext/records.csv) that read wrong before: another customer's amount,
+# a half-filled placeholder, and the same words twice.
+
+def _bitext(request: str, response: str, entity_type: str = "", entity_value: str = "") -> Hit:
+    from knowledge.importers.tabular import bitext_placeholders
+    resolution = bitext_placeholders(response, request, entity_type, entity_value)
+    return Hit(record=Record(id="b", request=request, resolution=resolution, intent="x"), score=0.9, text="")
+
+
+REFUND_299 = _bitext("I am waiting for a refund of $299, has it been processed?",
+                     "I understand your concern about the refund of $299. Allow me to assist you with that. "
+                     "Look for the transaction related to the amount of $299.")
+
+
+def test_another_customers_amount_is_never_repeated() -> None:
+    text = compose(REFUND_299, {}, ["Has my refund been processed yet?"])
+    assert text.startswith("I understand your concern about the refund. Allow me to assist you with that.")
+    assert "299" not in text and "{{" not in text  # the sentence that only names the amount goes
+
+
+def test_the_amount_this_customer_gave_is_used_and_two_amounts_are_not_guessed_between() -> None:
+    assert "the refund of $45." in compose(REFUND_299, {}, ["where is my refund of $45?"])
+    text = compose(REFUND_299, {}, ["I paid $80 and only $45 came back, where is the rest?"])
+    assert text.startswith("I understand your concern about the refund.") and "$" not in text
+
+
+def test_an_id_the_dataset_wrote_in_braces_leaves_no_stray_braces() -> None:
+    hit = _bitext("I cannot afford this item, cancel order 113542617735902",
+                  "I understand that you would like to cancel your order with the number "
+                  "{{113542617735902}}. 3. Look for the order {{113542617735902}}.",
+                  "order_id", "113542617735902")
+    text = compose(hit, {}, ["cant afford it anymore, please cancel"])
+    assert "}" not in text and "113542617735902" not in text
+    assert "cancel your order." in text and "Look for your order." in text
+
+
+def test_a_placeholder_after_its_own_generic_words_is_not_said_twice() -> None:
+    hit = _bitext("how do I open an account", "1. Log into your account on our website, {{Website Name}}.\n"
+                  "2. Go to our {{Website Name}} website.\nWe answer during {{Customer Support Hours}}.")
+    text = compose(hit, {}, ["how do I open an account"])
+    assert "on our website." in text and "Go to our website." in text
+    assert "during our business hours" in text and "during during" not in text
+    named = compose(hit, {"website_name": "acme.example"}, [])
+    assert "on our website, acme.example." in named and "Go to our acme.example website." in named
+
+
+def test_a_time_the_records_customer_gave_is_not_theirs_to_read() -> None:
+    hit = _bitext("getting invoice from 8 months ago",
+                  "To obtain an invoice from 8 months ago, please follow these steps:\n"
+                  "Set the date range to cover the desired period, which, in your case, is 8 months ago.")
+    text = compose(hit, {}, ["how do I get an old invoice"])
+    assert text.startswith("To obtain an invoice, please follow these steps:") and "8" not in text

@@ -344,3 +344,27 @@ def test_a_bitext_answer_never_keeps_its_own_customers_details() -> None:
         assert value not in record.resolution, (record.id, value)
         checked += 1
     assert checked > 500
+
+
+def test_every_bitext_answer_reads_as_this_customers() -> None:
+    """Composed for a customer who gave no details, no Bitext answer keeps an amount, period or id
+    from its own request, a stray brace, or a generic phrase said twice ("our website, our website")."""
+    import re
+
+    from assistant.grounding import specifics
+    from knowledge.importers import read_records
+    from knowledge.placeholders import resolution_for
+
+    said_twice = re.compile(r"\b(our website|your order|our customer support phone number|during)"
+                            r",?\s+\1\b", re.IGNORECASE)
+    composed = 0
+    for record in read_records(BITEXT, format="bitext"):
+        text = resolution_for(record.resolution, record.request, {})
+        kinds = ("amount", "number", "date")
+        theirs = {s.text for s in specifics(record.request) if s.kind in kinds}
+        leaked = [s.text for s in specifics(text) if s.kind in kinds and s.text in theirs]
+        assert not leaked, (record.id, leaked)
+        assert not re.search(r"[{}]", re.sub(r"\{\{[\w ]+\}\}", "", text)), record.id  # whole ones only
+        assert not said_twice.search(text), (record.id, said_twice.search(text))
+        composed += 1
+    assert composed > 4000

@@ -12,6 +12,7 @@ from typing import Any
 
 from knowledge.errors import FormatError
 from knowledge.importers.common import IdMaker, ReadOptions, RowProblem, clean, redacted, split_tags, text_key
+from knowledge.placeholders import BRACED_ID
 from knowledge.records import AUDIENCES, Record
 
 Item = Record | RowProblem
@@ -66,6 +67,7 @@ def bitext_placeholders(resolution: str, request: str, entity_type: str, entity_
     name, value = BITEXT_ENTITIES.get(clean(entity_type)), clean(entity_value).lstrip("#$")
     if not name or not value:
         return resolution
+    resolution = BRACED_ID.sub(r"\1", resolution)  # "order number {{370795561790}}"
     # The request may hold a longer form of the value (the dataset cut some ids short).
     longer = (m.group(0).strip(".,;:!?#$") for m in re.finditer(rf"\S*{re.escape(value)}\S*", request))
     forms = {value, *longer}
