@@ -16,6 +16,28 @@ from assistant.grounding import placeholders_in, split_sentences
 from knowledge.placeholders import numbered_values, resolution_for
 from knowledge.records import Hit
 
+THIN = 250  # characters: a resolution this short mostly acknowledges ("Allow me a moment to fetch it.")
+NEAR = 0.08  # a fuller record of the same intent this close in score answers instead
+
+
+def compose_best(references: Sequence[Hit], company: Mapping[str, str],
+                 customer_texts: Sequence[str] = ()) -> str:
+    """The best record composed for this customer; if it only acknowledges the request ("I'm here
+    to help you cancel order 370795561790.", "Give me a moment to look up invoice #85632."), the
+    next record of the same intent that nearly matches as well and actually says what to do."""
+    if not references:
+        return ""
+    best = references[0]
+    first = compose(best, company, customer_texts)
+    if len(first) >= THIN:
+        return first
+    for hit in references[1:]:
+        if hit.record.intent == best.record.intent and best.score - hit.score <= NEAR:
+            fuller = compose(hit, company, customer_texts)
+            if len(fuller) >= THIN:
+                return fuller
+    return first
+
 
 def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] = ()) -> str:
     """The record's resolution with its placeholders filled for this customer."""

@@ -158,7 +158,9 @@ _CODE = re.compile(r"```|<\?php|<\s*/?\s*[a-z][a-z0-9]*(?:\s[^<>]*)?>|\bdef\s+\w
                    r"|\b(?:print|echo|console\.log|return)\s*\(|\$\w+\s*=|;\s*$|\{\s*$|^\s*\}"
                    r"|\b(?:SELECT|INSERT|UPDATE)\b.+\b(?:FROM|INTO|SET)\b|\b(?:import|from)\s+\w+\s+import\b",
                    re.MULTILINE)
-_PLACEHOLDER = re.compile(r"\[[A-Z][^\]\n]{1,40}\]|\{\{[^}]*\}\}|<(?:your|name|company)[^>]*>", re.IGNORECASE)
+# "[Your Name]", "{{Order Number}}", "<company>", and template digits: "X-XX business days", "XXX-XXX-XXXX"
+_PLACEHOLDER = re.compile(r"\[[A-Z][^\]\n]{1,40}\]|\{\{[^}]*\}\}|<(?:your|name|company)[^>]*>|\[X\]"
+                          r"|(?-i:\bX{1,4}(?:-X{1,4})+\b)", re.IGNORECASE)
 _SIGN_OFF = re.compile(r"^\W*(?:best|kind|warm|warmest)?\s*(?:regards|wishes|sincerely|cheers|yours\s+truly"
                        r"|yours\s+sincerely)\b", re.IGNORECASE)
 _MARKDOWN = re.compile(r"\*\*|__|^#+\s", re.MULTILINE)

@@ -90,9 +90,9 @@ _NUMBERED: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
                                  r"|\b\d[\d,]*(?:\.\d\d)?\s?(?:dollars|euros|pounds|usd|eur|gbp)\b)",
                                  re.IGNORECASE),
                       ("refund_amount", "amount")),
-    # "invoices from 6 weeks ago"
-    "Period": (re.compile(r"\b(\d{1,3}\s+(?:days?|weeks?|months?|years?)\s+ago)\b", re.IGNORECASE),
-               ("period",)),
+    # "invoices from 6 weeks ago", "the invoice from last year"
+    "Period": (re.compile(r"\b(\d{1,3}\s+(?:days?|weeks?|months?|years?)\s+ago|last\s+(?:year|month|week)"
+                          r"|yesterday)\b", re.IGNORECASE), ("period",)),
 }
 _ORDER_KEYS = _NUMBERED["Order Number"][1]
 

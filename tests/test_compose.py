@@ -108,3 +108,37 @@ def test_a_time_the_records_customer_gave_is_not_theirs_to_read() -> None:
                   "Set the date range to cover the desired period, which, in your case, is 8 months ago.")
     text = compose(hit, {}, ["how do I get an old invoice"])
     assert text.startswith("To obtain an invoice, please follow these steps:") and "8" not in text
+    mailed = _bitext("I need my invoice from last year by mail",
+                     "Sure, I can help you request your invoice from last year to be mailed to you.")
+    assert compose(mailed, {}, ["can you email me the invoice?"]) == (
+        "Sure, I can help you request your invoice to be mailed to you.")
+    assert "from last year" in compose(mailed, {}, ["I need last year's invoice, from last year"])
+
+
+def test_an_answer_that_only_acknowledges_gives_way_to_a_fuller_one() -> None:
+    from assistant.compose import compose_best
+
+    thin = Hit(record=Record(
+        id="t", request="is it possible to cancel order 370795561790?", intent="cancel_order",
+        resolution="You are wondering if it is possible to cancel order number 370795561790. "
+                   "I'm here to help you through the cancellation process."), score=0.80, text="")
+    steps = ("To cancel your order: 1. Log in to your account. 2. Open Order History. 3. Choose the order "
+             "and select Cancel. 4. Confirm, and you will receive an email confirming the cancellation. If "
+             "the order has already shipped, you can return it instead once it arrives.")
+    full = Hit(record=Record(id="f", request="cancel my order", intent="cancel_order", resolution=steps),
+               score=0.76, text="")
+    other = Hit(record=Record(id="o", request="track order", intent="track_order", resolution=steps),
+                score=0.79, text="")
+    assert compose_best([thin, full], {}, ["can I still cancel order 30917?"]) == steps
+    assert compose_best([thin, other], {}, ["can I still cancel order 30917?"]).startswith(
+        "You are wondering if it is possible to cancel order number 30917.")  # another intent: no
+    far = Hit(record=full.record, score=0.60, text="")
+    assert "30917" in compose_best([thin, far], {}, ["can I still cancel order 30917?"])  # too far: no
+
+
+def test_template_digits_left_in_an_answer_are_not_read_to_a_customer() -> None:
+    hit = _bitext("what delivery methods do you offer",
+                  "We offer several delivery methods.\n1. Standard Shipping: It usually takes X-XX business "
+                  "days for the package to arrive.\n2. Express Shipping: faster delivery for urgent orders.")
+    text = compose(hit, {}, ["what delivery methods do you offer?"])
+    assert "X-XX" not in text and "Express Shipping" in text

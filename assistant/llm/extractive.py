@@ -14,7 +14,7 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from assistant.compose import compose
+from assistant.compose import compose_best
 from assistant.llm.base import ChatRequest, Delta
 
 NO_RECORD = "I could not find this in our records; I can connect you with a person."
@@ -38,7 +38,7 @@ class ExtractiveBackend:
         if not request.references:
             return self.no_record
         said = [m.content for m in request.messages if m.role == "user"]
-        return compose(request.references[0], self.company, said) or self.no_record
+        return compose_best(request.references, self.company, said) or self.no_record
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         for word in _WORDS.findall(self.answer(request)):
