@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python benchmarks/answer_quality.py
 	$(BIN)/python benchmarks/understanding.py
 	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/reports.py
 
 clean:
 	rm -rf $(VENV) data

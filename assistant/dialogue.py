@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from assistant.answering import collect, sources_of, stream_answer
 from assistant.errors import ConversationError, InputError
 from assistant.events import (
+    AgentMessage,
     AnswerCompleted,
     ErrorEvent,
     Event,
@@ -274,8 +275,6 @@ class DialogueManager:
 
     async def agent_reply(self, conversation_id: str, agent: str, text: str) -> list[Event]:
         """An agent's message; an agent who replies has taken over."""
-        from assistant.events import AgentMessage
-
         if not text.strip():
             raise InputError("The reply is empty.", code="empty_message")
         events: list[Event] = []
@@ -291,7 +290,8 @@ class DialogueManager:
         if rating not in ("up", "down"):
             raise InputError("A rating is 'up' or 'down'.", code="bad_feedback")
         log = await self.store.events(conversation_id)
-        if not any(isinstance(e, AnswerCompleted) and e.message_id == message_id for e in log):
+        rateable = (AnswerCompleted, AgentMessage)  # the assistant's answers and the agents' replies
+        if not any(isinstance(e, rateable) and e.message_id == message_id for e in log):
             raise ConversationError(f"There is no answer {message_id!r} in this conversation.",
                                     code="message_not_found")
         return [await self.store.append(Feedback(conversation_id=conversation_id, message_id=message_id,

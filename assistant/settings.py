@@ -121,6 +121,13 @@ class BusConfig(_Options):
     url: str = "redis://127.0.0.1:6379/0"  # Redis URL (backend = redis)
 
 
+class ReportsConfig(_Options):
+    # A conversation with no handoff that has gone quiet this long counts as resolved by the
+    # assistant (unless its last answer was rated down); docs/reports.md.
+    resolved_after: float = Field(1800.0, gt=0)  # seconds
+    gap_similarity: float = Field(0.6, gt=0, le=1)  # how alike two questions are to share a gap
+
+
 class ServerConfig(_Options):
     host: str = "127.0.0.1"  # bind address
     port: int = Field(8080, ge=1, le=65535)  # bind port
@@ -160,6 +167,7 @@ class Settings(BaseSettings):
     dialogue: DialogueConfig = DialogueConfig()
     store: StoreConfig = StoreConfig()
     bus: BusConfig = BusConfig()
+    reports: ReportsConfig = ReportsConfig()
     server: ServerConfig = ServerConfig()
 
     def path(self, *parts: str) -> Path:

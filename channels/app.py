@@ -97,10 +97,12 @@ def _routes(app: FastAPI) -> None:
 
     app.include_router(router)
     app.include_router(auth_router)
-    # The console's and widget's extra endpoints (POST /api/kb/records, GET /api/uploads/{id}).
-    from channels import kb_http, media_http
+    # The console's and widget's extra endpoints (POST /api/kb/records, GET /api/uploads/{id},
+    # GET /api/reports).
+    from channels import kb_http, media_http, reports_http
     app.include_router(kb_http.router)
     app.include_router(media_http.router)
+    app.include_router(reports_http.router)
     app.add_api_websocket_route("/ws/chat", chat_socket)
     app.add_api_websocket_route("/ws/agent", agent_socket)
     app.add_exception_handler(AssistantError, _error_response)  # type: ignore[arg-type]

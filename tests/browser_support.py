@@ -7,7 +7,9 @@ running (with agent "dana", password "correct horse") while working on the UI.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
 import os
 import signal
 import socket
@@ -15,7 +17,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +133,57 @@ def chromium_args(fake_audio: Path) -> list[str]:
             # The "other site" of the embedding test and the server are both on loopback, which
             # Local Network Access checks would block; a real site and server are both public.
             "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests"]
+
+
+class Chat:
+    """A customer on /ws/chat through websockets' sync client, with every frame as the JSON
+    the widget gets (so a test can read `grounded`, `reason`, ...)."""
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        from websockets.sync.client import connect
+
+        self.timeout = timeout
+        self.frames: list[dict[str, Any]] = []
+        self._exit = contextlib.ExitStack()  # websockets wants its connection used in a with block
+        self.ws = self._exit.enter_context(connect(url.replace("http", "ws", 1) + "/ws/chat",
+                                                   open_timeout=timeout))
+        self.ws.send(json.dumps({"type": "hello"}))
+        self.conversation_id = str(self.wait("ready")["conversation_id"])
+
+    def ask(self, text: str) -> dict[str, Any]:
+        """Send a message; returns what ended the turn: the answer, or the move to a person."""
+        start = len(self.frames)
+        self.ws.send(json.dumps({"type": "message", "text": text, "client_msg_id": uuid.uuid4().hex}))
+        return self.wait(lambda f: f["type"] == "answer" or f.get("state") == "waiting_human", after=start)
+
+    def rate(self, answer: dict[str, Any], rating: str) -> None:
+        start = len(self.frames)
+        self.ws.send(json.dumps({"type": "feedback", "message_id": answer["message_id"], "rating": rating}))
+        self.wait(lambda f: f["type"] == "feedback" and f["message_id"] == answer["message_id"], after=start)
+
+    def wait(self, match: str | Callable[[dict[str, Any]], bool], after: int = 0) -> dict[str, Any]:
+        """The first frame from index `after` on of this type (or for which `match` is true)."""
+        test = (lambda f: f["type"] == match) if isinstance(match, str) else match
+        deadline = time.monotonic() + self.timeout
+        seen = after
+        while True:
+            for frame in self.frames[seen:]:
+                if frame["type"] == "error":
+                    raise AssertionError(f"the server sent an error: {frame}")
+                if test(frame):
+                    return frame
+            seen = len(self.frames)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                got = [f["type"] for f in self.frames]
+                raise TimeoutError(f"no such frame in {self.timeout} s; got {got}")
+            self.frames.append(json.loads(self.ws.recv(timeout=left)))
+
+    def close(self) -> None:
+        self._exit.close()
+
+    def __enter__(self) -> Chat:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from assistant.errors import AssistantError
 
 # Modules under assistant.cli that add sub-commands, in --help order.
-COMMAND_MODULES = ["kb", "ask", "speech", "serve", "agents", "chat", "models", "tune"]
+COMMAND_MODULES = ["kb", "ask", "speech", "serve", "agents", "chat", "models", "tune", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:

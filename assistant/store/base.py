@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from assistant.events import Event, State
 
@@ -86,6 +86,21 @@ class ConversationStore(Protocol):
         ...
 
     async def find_client_message(self, conversation_id: str, client_msg_id: str) -> Event | None: ...
+
+    async def events_of(self, conversation_ids: Sequence[str]) -> dict[str, builtins.list[Event]]:
+        """The whole logs of many conversations at once (reports)."""
+        ...
+
+    async def facts(self, since: float, until: float,
+                    inboxes: tuple[str, ...] = ()) -> builtins.list[tuple[Any, ...]]:
+        """Conversations created in [since, until) with their stored report facts, as rows of
+        common.FACTS_SELECT."""
+        ...
+
+    async def put_facts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Store (conversation id, last seq folded, *FACT_COLUMNS) rows: derived data, rebuilt
+        when missing."""
+        ...
 
     async def list(self, *, states: tuple[State, ...] = (), inboxes: tuple[str, ...] = (),
                    limit: int = 200) -> list[ConversationInfo]: ...

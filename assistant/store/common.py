@@ -25,6 +25,33 @@ INFO_COLUMNS = ("id, resume_token, state, last_seq, created_at, updated_at, user
                 "handoff_reason, agent, waiting_since")
 
 
+BULK = 500  # conversations per query when reading many logs at once
+
+# What reports know of a conversation (assistant.reports.Facts, field for field, in this order),
+# folded from its log: derived data in a table of its own, rebuilt whenever it is missing or
+# behind the log. A change of columns is a new table name (report_facts_v2, …).
+FACTS_TABLE = "report_facts_v1"
+FACT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("customer_messages", "INTEGER"), ("voice_notes", "INTEGER"), ("images", "INTEGER"),
+    ("first_message_at", "REAL"), ("first_answer_at", "REAL"), ("answers", "INTEGER"), ("unsure", "INTEGER"),
+    ("handoff_at", "REAL"), ("handoff_reason", "TEXT"), ("agent_reply_at", "REAL"),
+    ("assistant_up", "INTEGER"), ("assistant_down", "INTEGER"), ("agent_up", "INTEGER"),
+    ("agent_down", "INTEGER"), ("last_answer_down", "INTEGER"), ("last_answer_unsure", "INTEGER"),
+    ("state", "TEXT"), ("closed_at", "REAL"), ("reopened", "INTEGER"), ("last_at", "REAL"),
+    ("gaps", "TEXT"),  # JSON list of the questions not answered well; "" for none
+)
+# A facts query's row: the conversation's id, created_at, inbox and last_seq, then the seq the
+# facts were folded up to and the FACT_COLUMNS (all None when the conversation was never folded).
+FACTS_SELECT = ("c.id, c.created_at, c.inbox, c.last_seq, f.seq, "
+                + ", ".join(f"f.{name}" for name, _ in FACT_COLUMNS))
+
+
+def facts_schema(real: str = "REAL") -> str:
+    columns = ", ".join(f"{name} {real if kind == 'REAL' else kind} NOT NULL" for name, kind in FACT_COLUMNS)
+    return (f"CREATE TABLE IF NOT EXISTS {FACTS_TABLE} (conversation_id TEXT PRIMARY KEY"
+            f" REFERENCES conversations (id) ON DELETE CASCADE, seq BIGINT NOT NULL, {columns});")
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS attachments (
 CREATE TABLE IF NOT EXISTS agents (
     name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, display_name TEXT NOT NULL,
     inboxes TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL);
-"""
+CREATE INDEX IF NOT EXISTS conversations_created ON conversations (created_at);
+""" + common.facts_schema(real="DOUBLE PRECISION")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -177,6 +178,36 @@ class PostgresStore:
         if not rows:
             await self.get(conversation_id)  # raises for an unknown conversation
         return [common.decode(conversation_id, r["type"], r["seq"], r["at"], r["payload"]) for r in rows]
+
+    async def events_of(self, conversation_ids: Sequence[str]) -> dict[str, builtins.list[Event]]:
+        out: dict[str, builtins.list[Event]] = {cid: [] for cid in conversation_ids}
+        ids = builtins.list(conversation_ids)
+        for start in range(0, len(ids), common.BULK):
+            rows = await self._call(
+                "fetch", "SELECT conversation_id, seq, type, payload, at FROM events"
+                " WHERE conversation_id = ANY($1::text[]) ORDER BY conversation_id, seq",
+                ids[start:start + common.BULK])
+            for r in rows:
+                cid = r["conversation_id"]
+                out[cid].append(common.decode(cid, r["type"], r["seq"], r["at"], r["payload"]))
+        return out
+
+    # -- derived facts for reports (rebuildable from the log) -----------------------
+
+    async def facts(self, since: float, until: float,
+                    inboxes: tuple[str, ...] = ()) -> builtins.list[tuple[Any, ...]]:
+        rows = await self._call(
+            "fetch", f"SELECT {common.FACTS_SELECT} FROM conversations c LEFT JOIN {common.FACTS_TABLE} f"
+            " ON f.conversation_id = c.id WHERE c.created_at >= $1 AND c.created_at < $2"
+            " AND (cardinality($3::text[]) = 0 OR c.inbox = ANY($3))", since, until, builtins.list(inboxes))
+        return [tuple(r) for r in rows]
+
+    async def put_facts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        names = ["seq", *(name for name, _ in common.FACT_COLUMNS)]
+        marks = ", ".join(f"${i}" for i in range(1, len(names) + 2))
+        await self._call(
+            "executemany", f"INSERT INTO {common.FACTS_TABLE} VALUES ({marks}) ON CONFLICT (conversation_id)"
+            f" DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names)}", builtins.list(rows))
 
     async def find_client_message(self, conversation_id: str, client_msg_id: str) -> Event | None:
         if self._pool is None:

@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS attachments (
 CREATE TABLE IF NOT EXISTS agents (
     name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, display_name TEXT NOT NULL,
     inboxes TEXT NOT NULL, created_at REAL NOT NULL);
-"""
+CREATE INDEX IF NOT EXISTS conversations_created ON conversations (created_at);
+""" + common.facts_schema()
 
 
 class SQLiteStore:
@@ -212,6 +213,41 @@ class SQLiteStore:
                 sql.load_info(conn, conversation_id)  # raises for an unknown conversation
             return [common.decode(conversation_id, t, s, at, p) for s, t, p, at in rows]
         return await self._read(query)
+
+    async def events_of(self, conversation_ids: Sequence[str]) -> dict[str, builtins.list[Event]]:
+        def query(conn: sqlite3.Connection) -> dict[str, builtins.list[Event]]:
+            out: dict[str, builtins.list[Event]] = {cid: [] for cid in conversation_ids}
+            ids = builtins.list(conversation_ids)
+            for start in range(0, len(ids), common.BULK):
+                chunk = ids[start:start + common.BULK]
+                rows = conn.execute(
+                    "SELECT conversation_id, seq, type, payload, at FROM events WHERE conversation_id IN"
+                    f" ({', '.join('?' * len(chunk))}) ORDER BY conversation_id, seq", chunk).fetchall()
+                for cid, seq, type_, payload, at in rows:
+                    out[cid].append(common.decode(cid, type_, seq, at, payload))
+            return out
+        return await self._read(query)
+
+    # -- derived facts for reports (rebuildable from the log) -----------------------
+
+    async def facts(self, since: float, until: float,
+                    inboxes: tuple[str, ...] = ()) -> builtins.list[tuple[Any, ...]]:
+        where = "c.created_at >= ? AND c.created_at < ?"
+        args: builtins.list[Any] = [since, until]
+        if inboxes:
+            where += f" AND c.inbox IN ({', '.join('?' * len(inboxes))})"
+            args.extend(inboxes)
+        return await self._read(lambda conn: conn.execute(
+            f"SELECT {common.FACTS_SELECT} FROM conversations c LEFT JOIN {common.FACTS_TABLE} f"
+            f" ON f.conversation_id = c.id WHERE {where}", args).fetchall())
+
+    async def put_facts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        values = builtins.list(rows)
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            conn.executemany(f"INSERT OR REPLACE INTO {common.FACTS_TABLE}"
+                             f" VALUES ({', '.join('?' * (2 + len(common.FACT_COLUMNS)))})", values)
+        await self._write(upsert)
 
     async def find_client_message(self, conversation_id: str, client_msg_id: str) -> Event | None:
         return await self._read(lambda conn: sql.find_client(conn, conversation_id, client_msg_id))

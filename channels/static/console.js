@@ -1,11 +1,13 @@
 // The agents' console: sign in, follow the live list of conversations over
 // /ws/agent, open one (its whole log, then live events), take over, reply, hand
-// back, close, and save what was resolved to the knowledge base.
+// back, close, and save what was resolved to the knowledge base. A second tab
+// shows the reports and the knowledge gaps to fill.
 
 import { Api, login } from "./console/api.js";
 import { Assist } from "./console/assist.js";
 import { History } from "./console/history.js";
 import { conversationName, Inbox, reasonText } from "./console/inbox.js";
+import { Reports } from "./console/reports.js";
 import { SaveDialog } from "./console/save.js";
 import { Connection } from "./widget/connection.js";
 import { ConversationLog, describeState } from "./widget/core.js";
@@ -26,6 +28,10 @@ class Console {
       requestSuggestion: () => !!this.current && this.send({ type: "suggest", conversation_id: this.current }),
     });
     this.saveDialog = new SaveDialog({ api: this.api, $, onSaved: (r) => this._saved(r) });
+    this.reports = new Reports({
+      root: $("#panel-reports"), token: session.token, saveDialog: this.saveDialog, signOut,
+      knownInboxes: () => [...this.inbox.summaries.values()].map((s) => s.inbox).filter(Boolean),
+    });
     this.current = "";
     this.log = null;
     this.closing = ""; // the conversation this agent is closing: offer to save it when closed
@@ -71,6 +77,7 @@ class Console {
     });
     $("#reply").addEventListener("input", () => this.typing.input());
     $("#signout").addEventListener("click", () => signOut(""));
+    wireTabs($("[role=tablist]"), (tab) => tab.id === "tab-reports" && this.reports.show());
   }
 
   onFrame(frame) {
@@ -80,11 +87,12 @@ class Console {
         if (this.current) this.send({ type: "open", conversation_id: this.current, last_seq: this.log.lastSeq });
         return;
       case "conversations":
-        return this.inbox.replace(frame.conversations || []);
+        this.inbox.replace(frame.conversations || []);
+        return this._waiting();
       case "conversation":
         this.inbox.update(frame);
         if (frame.conversation_id === this.current) this._header();
-        return;
+        return this._waiting();
       case "typing":
         return this._customerTyping(frame);
       case "pong":
@@ -175,6 +183,12 @@ class Console {
     $("#conv").dataset.state = state;
   }
 
+  /** The Inbox tab counts the customers waiting for a person, seen from the Reports tab too. */
+  _waiting() {
+    const n = [...this.inbox.summaries.values()].filter((s) => s.state === "waiting_human").length;
+    $("#tab-inbox").textContent = n ? `Inbox (${n} waiting)` : "Inbox";
+  }
+
   _act(type) {
     if (!this.current || !this.send({ type, conversation_id: this.current })) {
       this._status("Offline: try again when the connection is back.");
@@ -202,6 +216,28 @@ class Console {
   _saved(record) {
     this._status(`Saved to the knowledge base${record?.id ? ` as ${record.id}` : ""}.`);
   }
+}
+
+/** ARIA tabs: a click, Enter or Space selects; arrows, Home and End move the focus along. */
+function wireTabs(tablist, onSelect) {
+  const tabs = [...tablist.querySelectorAll("[role=tab]")];
+  const select = (tab) => {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute("aria-selected", String(on));
+      t.tabIndex = on ? 0 : -1;
+      document.getElementById(t.getAttribute("aria-controls")).hidden = !on;
+    }
+    onSelect(tab);
+  };
+  for (const tab of tabs) tab.addEventListener("click", () => select(tab));
+  tablist.addEventListener("keydown", (e) => {
+    const at = tabs.indexOf(e.target);
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[e.key];
+    if (at < 0 || to === undefined) return;
+    e.preventDefault();
+    tabs[(to + tabs.length) % tabs.length].focus();
+  });
 }
 
 function signOut(message) {

@@ -1,6 +1,7 @@
 // "Save to the knowledge base" after an agent closes a conversation they resolved:
 // the customer's request and the resolution, prefilled from the history and
 // editable, become a new historical record (the server redacts personal data).
+// The reports' knowledge gaps open it too, as a draft with the answer still to write.
 
 /** Prefill: what the customer said (text and voice), and what the agent answered. */
 export function draftRecord(items) {
@@ -18,12 +19,25 @@ export class SaveDialog {
     this.onSaved = onSaved;
     this.dialog = $("#save-dialog");
     this.conversationId = "";
+    this.notify = onSaved; // who hears of the record saved from this opening
+    this.intro = $("#save-intro").textContent;
     $("#save-form").addEventListener("submit", (e) => this._submit(e));
   }
 
   open(conversationId, items) {
-    const { request, resolution } = draftRecord(items);
+    this._show({ conversationId, ...draftRecord(items) }, this.intro, this.onSaved);
+  }
+
+  /** A record to finish, e.g. the answer to a knowledge gap (the conversation is where it was asked). */
+  openDraft({ request, resolution = "", conversationId, intro = "", onSaved = this.onSaved }) {
+    this._show({ conversationId, request, resolution }, intro || this.intro, onSaved);
+    if (!resolution) this.$("#save-resolution").focus(); // the answer is what is missing
+  }
+
+  _show({ conversationId, request, resolution }, intro, onSaved) {
     this.conversationId = conversationId;
+    this.notify = onSaved;
+    this.$("#save-intro").textContent = intro;
     this.$("#save-request").value = request;
     this.$("#save-resolution").value = resolution;
     this.$("#save-error").hidden = true;
@@ -40,7 +54,7 @@ export class SaveDialog {
     try {
       const saved = await this.api.saveRecord({ conversationId: this.conversationId, request, resolution });
       this.dialog.close("saved");
-      this.onSaved(saved);
+      this.notify(saved);
     } catch (err) {
       this._error(`Not saved: ${err.message}`);
     } finally {

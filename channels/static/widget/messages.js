@@ -89,9 +89,11 @@ const PAINTERS = {
     if (item.sources?.length) li.appendChild(sourcesList(doc, item.sources));
     if (!item.streaming && ctx.onFeedback) li.appendChild(thumbs(doc, item, ctx));
   },
-  agent(doc, li, item) {
+  agent(doc, li, item, ctx) {
     li.appendChild(el(doc, "span", "who", item.agent || "Support agent"));
     setRichText(li.appendChild(el(doc, "div", "body")), item.text);
+    // A person's reply is rated like the assistant's: the reports' CSAT for agents.
+    if (ctx.onFeedback) li.appendChild(thumbs(doc, item, ctx));
   },
   system(doc, li, item) {
     li.textContent = item.text;

@@ -1,0 +1,39 @@
+"""`GET /api/reports?days=N&inbox=I`: the support lead's figures and knowledge gaps (agents only).
+
+The same JSON as `assistant report --json` (assistant.reports; docs/reports.md). An
+agent sees the inboxes they handle: all of them together, or one with `inbox`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+
+from channels.auth_http import agent_from_header
+from channels.errors import AccessError
+
+router = APIRouter()
+
+
+@router.get("/api/reports", tags=["agents"])
+async def reports(request: Request, days: Annotated[int, Query(ge=1, le=366)] = 30,
+                  inbox: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+                  gaps: Annotated[int, Query(ge=0, le=100)] = 20,
+                  authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """Outcomes, daily figures and the top knowledge gaps of the conversations started in the
+    last `days` days (UTC days, today included)."""
+    from assistant.reports import report
+
+    service = request.app.state.service
+    agent = await agent_from_header(service, authorization)
+    allowed = tuple(agent.inboxes)
+    if inbox is not None and "*" not in allowed and inbox not in allowed:
+        raise AccessError("That inbox is not one you handle.", code="forbidden")
+    settings = service.settings
+    knowledge = service.runtime.knowledge
+    return await report(service.store, days=days, inbox=inbox,
+                        inboxes=() if "*" in allowed else allowed,
+                        embed=getattr(knowledge, "embed", None),
+                        resolved_after=settings.reports.resolved_after,
+                        gap_similarity=settings.reports.gap_similarity, gap_limit=gaps)
