@@ -1,19 +1,36 @@
-"""Reading the text of a screenshot with tesseract (Debian `tesseract-ocr` + pytesseract).
+"""Reading the text of a screenshot with tesseract (Debian `tesseract-ocr`).
 
 Screenshots are small and full of coloured buttons; tesseract reads them much
 better at about twice the size, in grayscale. A second, inverted pass reads
 dark-mode screenshots and light text on coloured bars (buttons, headers) that the
 first pass skips; the two tesseract processes run side by side.
+
+An image is work a customer can make as large as they like (6000x6000 pixels of
+dense text kept tesseract busy for over ten minutes), so the work is bounded:
+larger images are read at `vision.ocr_max_pixels`, `vision.ocr_concurrency` images
+are read at once (the others wait their turn, first come first served), and each
+has `vision.ocr_timeout` seconds; past that its tesseract processes are killed and
+the turn ends with `image_too_complex`. Tesseract is a child process that dies
+with the server, also on `kill -9` (PR_SET_PDEATHSIG), and `close()` kills any
+still running when the service stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import io
+import logging
 import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from assistant.errors import DependencyMissing
+from assistant.errors import DependencyMissing, ImageError
 from assistant.images import open_image
 from assistant.vision import ImageReading
 
@@ -25,6 +42,9 @@ if TYPE_CHECKING:
 TARGET_WIDTH = 1600  # upscale narrower screenshots towards this width …
 MAX_SCALE = 3.0  # … but never more than this factor
 MAX_UPSCALED_PIXELS = 12_000_000  # keep big photos at their size
+PR_SET_PDEATHSIG = 1
+
+log = logging.getLogger(__name__)
 
 
 class TesseractMissing(DependencyMissing):
@@ -40,13 +60,21 @@ class TesseractMissing(DependencyMissing):
 class OCRReader:
     name = "ocr"
 
-    def __init__(self, *, lang: str = "eng", concurrency: int = 1) -> None:
+    def __init__(self, *, lang: str = "eng", concurrency: int = 1, timeout: float = 20.0,
+                 max_pixels: int = 8_000_000) -> None:
         self.lang = lang
-        self._slots = asyncio.Semaphore(concurrency)
+        self.timeout = timeout
+        self.max_pixels = max_pixels
+        self._slots = asyncio.Semaphore(concurrency)  # FIFO: images are read in the order they came
+        self._children: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+        self._closed = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **_: object) -> OCRReader:
-        return cls(lang=settings.vision.ocr_lang)
+        v = settings.vision
+        return cls(lang=v.ocr_lang, concurrency=v.ocr_concurrency, timeout=v.ocr_timeout,
+                   max_pixels=v.ocr_max_pixels)
 
     async def read(self, data: bytes) -> ImageReading:
         async with self._slots:
@@ -54,34 +82,82 @@ class OCRReader:
         return ImageReading(text=text, method="ocr")
 
     def read_sync(self, data: bytes) -> str:
-        """The cleaned text of a validated image ("" when it holds none)."""
+        """The cleaned text of a validated image ("" when it holds none); ImageError
+        `image_too_complex` when tesseract needs longer than the time limit."""
         from PIL import ImageOps
 
-        gray = _prepare(open_image(data))
+        deadline = time.monotonic() + self.timeout
+        gray = _prepare(open_image(data), self.max_pixels)
         with ThreadPoolExecutor(2) as pool:  # tesseract is a process: two passes use two cores
-            normal, inverted = pool.map(self._tesseract, (gray, ImageOps.invert(gray)))
+            normal, inverted = pool.map(lambda image: self._tesseract(image, deadline),
+                                        (gray, ImageOps.invert(gray)))
         first, second = _clean(normal), _clean(inverted)
         if _is_dark(gray):  # dark mode: the inverted pass is the main reading
             first, second = second, first
         return "\n".join(_merge(first, second))
 
-    def _tesseract(self, image: Image) -> str:
+    def _tesseract(self, image: Image, deadline: float) -> str:
+        program = shutil.which("tesseract")
+        if program is None:
+            raise TesseractMissing()
+        png = io.BytesIO()
+        image.save(png, "PNG", compress_level=1)
+        proc = subprocess.Popen([program, "stdin", "stdout", "-l", self.lang], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+        with self._lock:
+            if self._closed:
+                proc.kill()
+            self._children.add(proc)
         try:
-            import pytesseract
-        except ImportError:
-            raise DependencyMissing("pytesseract", "pytesseract==0.3.13") from None
-        try:
-            return pytesseract.image_to_string(image, lang=self.lang)
-        except pytesseract.TesseractNotFoundError:
-            raise TesseractMissing() from None
+            out, err = proc.communicate(png.getvalue(), timeout=max(0.05, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            log.warning("OCR gave up on a %dx%d image after %.0f s", image.width, image.height, self.timeout)
+            raise ImageError("This image holds too much to read in time. Send a screenshot of just the part "
+                             "that matters, or type the question.", code="image_too_complex") from None
+        finally:
+            with self._lock:
+                self._children.discard(proc)
+        if proc.returncode != 0:
+            log.warning("tesseract failed (%s): %s", proc.returncode, err.decode(errors="replace")[-500:])
+            raise ImageError("The text of this image could not be read.", code="image_unreadable")
+        return out.decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        """Kill the tesseract processes still running (the service is stopping)."""
+        with self._lock:
+            self._closed = True
+            for proc in self._children:
+                proc.kill()
 
 
-def _prepare(image: Image) -> Image:
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # not glibc Linux: children are still killed by close() and the time limit
+        return None
+
+
+_LIBC = _libc()  # loaded before any fork: the child only calls into it
+
+
+def _die_with_parent() -> None:
+    """In the tesseract child, before exec: die when the server process dies, however it dies."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _prepare(image: Image, max_pixels: int = 8_000_000) -> Image:
     from PIL import Image as PILImage
 
     # Alpha is dropped, not composited on white: on the test screenshots a white
     # composite made tesseract skip every white-on-green button.
     gray = image.convert("L")
+    if gray.width * gray.height > max_pixels:  # the work tesseract does grows with the pixels
+        shrink = (max_pixels / (gray.width * gray.height)) ** 0.5
+        size = (max(1, int(gray.width * shrink)), max(1, int(gray.height * shrink)))
+        return gray.resize(size, PILImage.Resampling.LANCZOS)
     # Whole factors: tesseract read the test screenshots worse at 1.9x than at 2x.
     scale = min(MAX_SCALE, round(TARGET_WIDTH / max(gray.width, 1)))
     if scale > 1 and gray.width * gray.height * scale * scale <= MAX_UPSCALED_PIXELS:

@@ -86,6 +86,8 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
         if speech is not None:
             stack.callback(speech.close)
         reader = _image_reader(settings, model)
+        if callable(getattr(reader, "close", None)):  # OCR: kill tesseract processes still running
+            stack.callback(reader.close)  # type: ignore[attr-defined]
         person = PersonClassifier(classifier_folder(settings.data_dir))  # loads on first use
         dialogue = DialogueManager(settings, store=store, knowledge=knowledge, llm=llm, speech=speech,
                                    image_reader=reader, person=person)

@@ -57,6 +57,9 @@ class VisionConfig(_Options):
     max_bytes: int = Field(10_000_000, ge=1)  # largest accepted image file
     max_pixels: int = Field(40_000_000, ge=1)  # width * height; larger images are refused
     ocr_lang: str = "eng"  # tesseract language(s), e.g. "eng+deu"
+    ocr_timeout: float = Field(20.0, gt=0)  # seconds an image may take; then image_too_complex
+    ocr_max_pixels: int = Field(8_000_000, ge=10_000)  # larger images are read scaled down to this
+    ocr_concurrency: int = Field(1, ge=1)  # images read at once; the others wait in order
 
 
 class SpeechConfig(_Options):

@@ -138,9 +138,9 @@ async def test_an_image_without_text_reads_as_empty() -> None:
 
 
 async def test_missing_tesseract_names_the_debian_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pytesseract
+    import assistant.ocr
 
-    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
+    monkeypatch.setattr(assistant.ocr.shutil, "which", lambda name: None)
     with pytest.raises(DependencyMissing) as err:
         await OCRReader().read(encode(Image.new("RGB", (40, 40)), "PNG"))
     assert err.value.code == "dependency_missing"
