@@ -147,11 +147,17 @@ class DialogueManager:
             yield await self._status(turn.conversation_id, "bot", "reopened")
         understood = Understood()
         attachments = [await self.store.get_attachment(a) for a in turn.attachments]
+        refused = False
         async with aclosing(self.media.read(attachments, message_id, understood)) as media:
             async for event in media:
+                refused = refused or isinstance(event, ErrorEvent)
                 yield await self.store.append(event)
         text = user_content(turn.text, understood.transcript, understood.image_texts)
         if not text:
+            if not refused:  # read fine, but nothing in it: say so rather than leave the question open
+                yield await self.store.append(ErrorEvent(
+                    conversation_id=turn.conversation_id, code="nothing_to_read", message_id=message_id,
+                    message="I could not find any words in what you sent. Could you type your question?"))
             return  # only unusable attachments: their errors ended the turn
         if state == "human":
             async with aclosing(self._suggest_for(turn.conversation_id, [*log, message], text)) as drafts:

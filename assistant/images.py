@@ -8,10 +8,13 @@ decompression bomb is refused without allocating it.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 
 from assistant.errors import ImageError
+
+log = logging.getLogger(__name__)
 
 # magic bytes -> (format, content type); WebP is "RIFF....WEBP" and checked apart.
 _MAGIC: tuple[tuple[bytes, str, str], ...] = (
@@ -81,7 +84,9 @@ def _header_size(data: bytes) -> tuple[int, int]:
         raise ImageError("The image has far too many pixels to be decoded safely.",
                          code="image_too_many_pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"The image cannot be read: {exc}", code="image_corrupt") from None
+        log.info("image refused: %s", exc)  # the details are for the operator, not the customer
+        raise ImageError("The image cannot be read: the file is damaged or not an image.",
+                         code="image_corrupt") from None
 
 
 def _decode(data: bytes) -> None:
@@ -93,7 +98,8 @@ def _decode(data: bytes) -> None:
         raise ImageError("The image has far too many pixels to be decoded safely.",
                          code="image_too_many_pixels") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"The image is corrupt or truncated: {exc}", code="image_corrupt") from None
+        log.info("image refused: %s", exc)
+        raise ImageError("The image is corrupt or cut short.", code="image_corrupt") from None
 
 
 class _bombs_refused(warnings.catch_warnings):

@@ -64,9 +64,9 @@ class MediaReader:
                 else:
                     event = await self._audio(attachment, message_id, into)
             except AssistantError as exc:
-                log.info("attachment %s refused: %s", attachment.id, exc.code)
+                log.info("attachment %s refused: %s: %s", attachment.id, exc.code, exc.message)
                 event = ErrorEvent(conversation_id=attachment.conversation_id, code=exc.code,
-                                   message=exc.message, message_id=message_id)
+                                   message=_for_customer(exc), message_id=message_id)
             yield event
 
     async def _image(self, attachment: Attachment, message_id: str, into: Understood) -> Event:
@@ -89,3 +89,12 @@ class MediaReader:
         return VoiceTranscript(conversation_id=attachment.conversation_id, message_id=message_id,
                                text=transcript.text.strip(), language=transcript.language,
                                duration=transcript.duration)
+
+
+def _for_customer(exc: AssistantError) -> str:
+    """What the customer (and the agent) read: a refusal of their input says what was wrong with
+    it; a failure of ours (a model, a missing program) is not theirs to read about (it is logged)."""
+    if isinstance(exc, InputError):
+        return exc.message
+    return ("Something went wrong on our side while reading this attachment. Please try again, "
+            "or type your question.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 from pathlib import Path
 
@@ -194,6 +195,31 @@ async def test_a_screenshot_is_read_and_joins_query_and_prompt(settings, store) 
     assert "Silver level member" in trace.query
     assert trace.hits[0].id == "member-1"
     assert "<image_text>" in llm.requests[0].messages[-1].content
+
+
+async def test_a_blank_image_alone_is_not_left_unanswered(settings, store) -> None:
+    from PIL import Image
+
+    blank = io.BytesIO()
+    Image.new("RGB", (200, 200), "white").save(blank, "PNG")
+    dm = manager(settings, store, reader=OCRReader())
+    conv = await dm.new_conversation()
+    image = await store.put_attachment(conv.id, blank.getvalue(), "image/png", "blank.png")
+    events = await run(dm, Turn(conv.id, "", attachments=(image.id,)))
+    assert [type(e) for e in events] == [UserMessage, ImageText, ErrorEvent]
+    assert events[1].text == "" and events[2].code == "nothing_to_read"
+    assert events[2].message_id == events[0].message_id and "type your question" in events[2].message
+
+
+async def test_a_damaged_image_is_refused_without_internals_in_the_message(settings, store) -> None:
+    dm = manager(settings, store, reader=OCRReader())
+    conv = await dm.new_conversation()
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
+    damaged = await store.put_attachment(conv.id, png, "image/png", "broken.png")
+    events = await run(dm, Turn(conv.id, "", attachments=(damaged.id,)))
+    error = next(e for e in events if isinstance(e, ErrorEvent))
+    assert error.code.startswith("image_"), error
+    assert not re.search(r"BytesIO|0x[0-9a-f]{6}|Traceback|identify image file", error.message), error.message
 
 
 async def test_a_bad_image_is_refused_with_its_code_and_the_text_still_answered(settings, store) -> None:

@@ -33,7 +33,8 @@ def decode_image(data: bytes) -> Any:
         with Image.open(io.BytesIO(data)) as img:
             return img.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ImageError(f"this image cannot be read: {exc}", code="image_corrupt") from exc
+        raise ImageError("The image cannot be read: the file is damaged or not an image.",
+                         code="image_corrupt") from exc
 
 
 def chat_content(message: ChatMessage) -> list[dict[str, str]]:

@@ -8,6 +8,7 @@ it never probes bytes into exotic demuxers (playlists, concat) that read files.
 from __future__ import annotations
 
 import io
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import AudioError, DependencyMissing
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000  # what Whisper expects
 SILENCE_DBFS = -50.0  # loudest 20 ms window quieter than this = nothing was said
@@ -84,7 +87,8 @@ def decode(data: bytes, limits: AudioLimits = AudioLimits()) -> DecodedAudio:
         with av.open(io.BytesIO(data), mode="r", format=demuxer) as source:
             samples, declared = _read_stream(av, source, limits.max_seconds)
     except av.error.FFmpegError as exc:
-        raise AudioError(f"the {container} audio is damaged and cannot be decoded ({exc.strerror})",
+        log.info("audio refused: %s", exc)  # FFmpeg's words are for the operator's log
+        raise AudioError(f"The {container} audio is damaged and cannot be decoded.",
                          code="audio_corrupt") from None
     decoded = DecodedAudio(samples, container)
     _check(decoded, declared)
