@@ -1,7 +1,9 @@
 """Redaction of personal data before a record is stored or embedded.
 
 E-mail addresses become [EMAIL], phone numbers [PHONE], Luhn-valid payment card
-numbers [CARD] and matches of configured regexes [REDACTED]. Order numbers,
+numbers [CARD] (also written with dots), IBANs with a valid mod-97 check [IBAN],
+US social security numbers [SSN] and matches of configured regexes [REDACTED].
+Order numbers,
 dates, prices, times, postcodes, versions and {{Placeholders}} are left alone:
 a number is judged by its shape and by the words just before it.
 """
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 
 from knowledge.errors import RedactPatternError
 
-__all__ = ["RedactPatternError", "Redactor", "luhn_valid"]
+__all__ = ["RedactPatternError", "Redactor", "iban_valid", "luhn_valid"]
 
 
 _PLACEHOLDER = re.compile(r"(\{\{.*?\}\})")
@@ -24,8 +26,20 @@ _EMAIL = re.compile(
 # A number must not start or end in the middle of a word, a price, a date or a longer number.
 _START = r"(?<![\w@.,/:+#-])"
 _END = r"(?![\w@]|[.,/:-]?\d)"
-# 13 to 19 digits, single spaces or dashes allowed between them.
-_CARD = re.compile(_START + r"\d(?:[ -]?\d){12,18}" + _END)
+# 13 to 19 digits, single spaces, dashes or dots allowed between them.
+_CARD = re.compile(_START + r"\d(?:[ .-]?\d){12,18}" + _END)
+# Country code, two check digits, then up to 30 letters and digits, in groups of four or not.
+_IBAN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![\w-])",
+                   re.IGNORECASE)
+# The countries that issue IBANs (SWIFT's registry): another prefix is an order id, whatever its checksum.
+_IBAN_COUNTRIES = frozenset(re.findall(r"[A-Z]{2}", """
+AD AE AL AT AZ BA BE BG BH BI BR BY CH CR CY CZ DE DJ DK DO EE EG ES FI FK FO FR GB GE GI GL GR GT HR HU
+IE IL IQ IS IT JO KW KZ LB LC LI LT LU LV LY MC MD ME MK MN MR MT MU NI NL NO OM PK PL PS PT QA RO RS RU
+SA SC SD SE SI SK SM SO ST SV TL TN TR UA VA VG XK YE"""))
+# 123-45-6789; nine bare digits only right after "SSN" or "social security".
+_SSN = re.compile(_START + r"(\d{3})-(\d{2})-(\d{4})" + _END)
+_SSN_BARE = re.compile(r"\b(?:ssn|social security(?: number| no\.?)?)\W{0,3}(?:is\W{1,3})?(\d{9})\b",
+                       re.IGNORECASE)
 # Digit groups joined by one space, dash or dot, optionally +country code and (area code).
 # Groups are possessive (\d++): a long digit run is one group, so no exponential backtracking.
 _PHONE = re.compile(
@@ -66,6 +80,25 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def iban_valid(text: str) -> bool:
+    """ISO 13616: the country and check digits moved to the end, letters as 10..35, mod 97 is 1."""
+    iban = re.sub(r"\s", "", text).upper()
+    if not 15 <= len(iban) <= 34 or iban[:2] not in _IBAN_COUNTRIES:
+        return False
+    digits = "".join(str(int(ch, 36)) for ch in iban[4:] + iban[:4])
+    return int(digits) % 97 == 1
+
+
+def _is_ssn(m: re.Match[str]) -> bool:
+    """A US social security number's shape and rules (no 000, 666 or 9xx area, no 00 group, no
+    0000 serial), unless the words before name it an order or another id."""
+    area, group, serial = m.group(1), m.group(2), m.group(3)
+    if area in ("000", "666") or area.startswith("9") or group == "00" or serial == "0000":
+        return False
+    before = _before(m)
+    return _last_word(_ID_WORDS, before) < 0 or _last_word(_ID_WORDS, before) < before.rfind("ssn")
+
+
 def _groups(number: str) -> list[str]:
     return re.findall(r"\d+", number)
 
@@ -77,7 +110,7 @@ def _last_word(pattern: re.Pattern[str], before: str) -> int:
 
 
 class Redactor:
-    """Replaces personal data in free text with [EMAIL], [PHONE], [CARD] and [REDACTED]."""
+    """Replaces personal data in free text: [EMAIL], [PHONE], [CARD], [IBAN], [SSN], [REDACTED]."""
 
     def __init__(self, extra_patterns: Sequence[str] = ()) -> None:
         self._extra = [_compile(p) for p in extra_patterns]
@@ -91,6 +124,9 @@ class Redactor:
         if not text:
             return text
         text = _EMAIL.sub("[EMAIL]", text)
+        text = _IBAN.sub(lambda m: "[IBAN]" if iban_valid(m.group()) else m.group(), text)
+        text = _SSN.sub(lambda m: "[SSN]" if _is_ssn(m) else m.group(), text)
+        text = _SSN_BARE.sub(lambda m: m.group()[:m.start(1) - m.start()] + "[SSN]", text)
         text = _CARD.sub(lambda m: "[CARD]" if _is_card(m) else m.group(), text)
         text = _PHONE.sub(lambda m: "[PHONE]" if _is_phone(m) else m.group(), text)
         for pattern in self._extra:
@@ -167,5 +203,6 @@ def _north_american(number: str, sizes: tuple[int, ...]) -> bool:
 def _national_trunk(number: str, sizes: tuple[int, ...]) -> bool:
     """European national formats start with a trunk 0: 020 7946 0958, 01 23 45 67 89, 030 12345678."""
     digits = "".join(_groups(number))
-    trunk = digits.startswith("0") and not digits.startswith("00")  # 00 is an international prefix
-    return trunk and len(sizes) >= 2 and 10 <= len(digits) <= 12
+    if digits.startswith("00"):  # the international prefix written out: 0049 30 1234567
+        return len(sizes) >= 2 and 11 <= len(digits) <= 15
+    return digits.startswith("0") and len(sizes) >= 2 and 10 <= len(digits) <= 12

@@ -44,6 +44,13 @@ def redactor() -> Redactor:
         ("amex 3782 822463 10005", "amex [CARD]"),
         ("I paid with 5555555555554444 yesterday", "I paid with [CARD] yesterday"),
         ("paid by card for order 4111 1111 1111 1111", "paid by card for order [CARD]"),
+        # found by the hostile test: dots between card groups, 00 before the country code, SSNs, IBANs
+        ("my card 4111.1111.1111.1111 was charged twice", "my card [CARD] was charged twice"),
+        ("numbers: 12, 15, 0049 30 1234567", "numbers: 12, 15, [PHONE]"),
+        ("my SSN is 123-45-6789.", "my SSN is [SSN]."),
+        ("social security number: 123456789", "social security number: [SSN]"),
+        ("IBAN DE89 3704 0044 0532 0130 00, thanks", "IBAN [IBAN], thanks"),
+        ("refund to gb82west12345698765432 please", "refund to [IBAN] please"),
     ],
 )
 def test_personal_data_is_replaced(redactor: Redactor, text: str, expected: str) -> None:
@@ -78,6 +85,11 @@ def test_personal_data_is_replaced(redactor: Redactor, text: str, expected: str)
         "see {{113542617735902}}",
         "reach us at a@b or on our site",
         "hash " + "1" * 60 + " and " + "12-" * 40,  # long digit runs: kept, and no runaway regex
+        "order 123-45-6789 arrived",  # SSN-shaped, but named an order
+        "case 000-12-3456",  # no SSN has area 000
+        "order DE89370400440532013001",  # IBAN-shaped, the check digits do not hold
+        "ticket AB12CDEF34567890 is open",  # AB is no IBAN country
+        "paid 1234.56 on 2024.03.15",
     ],
 )
 def test_ordinary_numbers_are_kept(redactor: Redactor, text: str) -> None:
