@@ -110,6 +110,8 @@ def _routes(app: FastAPI) -> None:
     app.add_exception_handler(KnowledgeError, _error_response)  # type: ignore[arg-type]
     # FastAPI's own refusals answer in the documented shape too, {"code", "message"}.
     app.add_exception_handler(RequestValidationError, _validation_response)  # type: ignore[arg-type]
+    from channels.openapi import document_errors
+    document_errors(app)  # the document lists the statuses and {code, message} bodies really sent
     app.add_exception_handler(StarletteHTTPException, _http_response)  # type: ignore[arg-type]
     _static(app)
 

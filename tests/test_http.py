@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,42 @@ def test_openapi_describes_the_http_api(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/uploads", "/api/conversations/{conversation_id}/events", "/api/kb/search",
             "/healthz", "/readyz", "/metrics"} <= set(paths)
+
+
+def test_openapi_lists_the_statuses_each_route_really_answers(client: TestClient) -> None:
+    """Every error a {code, message} body under a documented status; no FastAPI 422; and what the
+    routes answer to missing auth, bad parameters and unknown ids is among what they document."""
+    doc = client.get("/openapi.json").json()
+    assert "422" not in json.dumps(doc) and "HTTPValidationError" not in json.dumps(doc)
+    assert doc["components"]["schemas"]["Error"]["required"] == ["code", "message"]
+    assert "text/plain" in doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    api = {(m, p) for p, ops in doc["paths"].items() for m in ops if p.startswith("/api/")}
+    from channels.openapi import ROUTES
+    assert api <= set(ROUTES), api - set(ROUTES)  # a new route must say what it answers
+    dana = {"Authorization": "Bearer token-dana"}
+    calls = [
+        ("post", "/api/uploads", {}, {"files": {"file": ("a.png", b"x", "image/png")},
+                                      "data": {"conversation_id": "nope"}}),
+        ("get", "/api/uploads/{attachment_id}", {}, {}),
+        ("get", "/api/uploads/{attachment_id}", dana, {}),
+        ("get", "/api/conversations/{conversation_id}/events", {}, {"params": {"after": "-1"}}),
+        ("get", "/api/conversations/{conversation_id}/events", dana, {}),
+        ("get", "/api/kb/search", {}, {}),
+        ("get", "/api/kb/search", dana, {"params": {"q": " "}}),
+        ("post", "/api/kb/records", dana,
+         {"json": {"conversation_id": "nope", "request": "q", "resolution": "a"}}),
+        ("post", "/api/agents/login", {}, {"json": {"name": "x"}}),
+        ("get", "/api/agents/me", {}, {}),
+        ("get", "/api/reports", dana, {"params": {"days": "0"}}),
+        ("get", "/api/reports", dana, {"params": {"inbox": "other"}}),
+    ]
+    for method, path, headers, kw in calls:
+        url = path.replace("{attachment_id}", "nope").replace("{conversation_id}", "nope")
+        r = client.request(method.upper(), url, headers=headers, **kw)
+        documented = {int(s) for s in doc["paths"][path][method]["responses"] if s.isdigit()}
+        assert r.status_code in documented, (method, path, r.status_code, r.text)
+        if r.status_code >= 400:
+            assert set(r.json()) == {"code", "message"}, r.text
 
 
 def test_the_widget_and_demo_page_are_served(client: TestClient) -> None:
