@@ -21,6 +21,7 @@ from assistant.errors import ConversationError, InputError
 from assistant.events import (
     AgentMessage,
     AnswerCompleted,
+    AnswerStarted,
     ErrorEvent,
     Event,
     Feedback,
@@ -114,11 +115,13 @@ class DialogueManager:
         trace = TurnTrace() if trace is None else trace
         log = await self.store.events(turn.conversation_id)
         trace.last_seq = log[-1].seq if log else 0
+        retry: UserMessage | None = None
         if turn.client_msg_id:
             earlier = _client_message(log, turn.client_msg_id)
-            if earlier is not None:
+            if earlier is not None and not _interrupted(log, earlier):
                 yield earlier  # a resend: already handled once
                 return
+            retry = earlier  # its turn was cut off by a restart: answer it now
         was = fold_state(log)  # the store's state column follows the same StatusChanged events
         state = was if was != "closed" else "bot"
         # A text turn the bot will answer: search while the message is being stored.
@@ -126,7 +129,7 @@ class DialogueManager:
                  if state == "bot" and not turn.attachments else None)
         try:
             async with aclosing(self._after_read(turn, was, log, state, early, answer=answer,
-                                                 trace=trace)) as events:
+                                                 trace=trace, retry=retry)) as events:
                 async for event in events:
                     yield event
         finally:
@@ -135,11 +138,15 @@ class DialogueManager:
 
     async def _after_read(self, turn: Turn, was: str, log: list[Event], state: str,
                           early: asyncio.Task[list[Hit]] | None, *, answer: bool,
-                          trace: TurnTrace) -> AsyncGenerator[Event, None]:
-        message_id = new_id()
-        message = await self.store.append(UserMessage(
-            conversation_id=turn.conversation_id, message_id=message_id, text=turn.text.strip(),
-            attachments=turn.attachments, client_msg_id=turn.client_msg_id, user_id=turn.user_id))
+                          trace: TurnTrace, retry: UserMessage | None = None) -> AsyncGenerator[Event, None]:
+        if retry is not None:  # stored before a restart, never answered: answered now, not stored again
+            message: Event = retry
+            message_id = retry.message_id
+        else:
+            message_id = new_id()
+            message = await self.store.append(UserMessage(
+                conversation_id=turn.conversation_id, message_id=message_id, text=turn.text.strip(),
+                attachments=turn.attachments, client_msg_id=turn.client_msg_id, user_id=turn.user_id))
         yield message
         if not isinstance(message, UserMessage) or message.message_id != message_id:
             return  # a resend that raced the first copy: the store kept the first, which answers
@@ -316,9 +323,18 @@ def _discard(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
-def _client_message(log: Sequence[Event], client_msg_id: str) -> Event | None:
+def _client_message(log: Sequence[Event], client_msg_id: str) -> UserMessage | None:
     """The stored message a client already sent with this id (a resend), if any."""
     return next((e for e in log if isinstance(e, UserMessage) and e.client_msg_id == client_msg_id), None)
+
+
+def _interrupted(log: Sequence[Event], message: UserMessage) -> bool:
+    """Its turn was closed by the recovery sweep (the worker died before answering) and nothing
+    answered it since."""
+    after = [e for e in log if e.seq > message.seq]
+    cut = next((i for i, e in enumerate(after) if isinstance(e, ErrorEvent) and e.code == "interrupted"
+                and e.message_id == message.message_id), None)
+    return cut is not None and not any(isinstance(e, AnswerStarted | AgentMessage) for e in after[cut:])
 
 
 def _earlier_user_texts(log: Sequence[Event]) -> list[str]:

@@ -392,6 +392,24 @@ async def test_a_resent_message_is_not_processed_twice(settings, store) -> None:
     assert len(llm.requests) == 1 and len(await store.events(conv.id)) == len(first)
 
 
+async def test_a_resend_of_a_question_cut_off_by_a_restart_is_answered(settings, store) -> None:
+    """The worker died after storing the message; the recovery sweep closed the turn as
+    interrupted; the widget resends with the same client_msg_id: answered now, stored once."""
+    llm = FakeLLM(["Refunds take 5 days."])
+    dm = manager(settings, store, llm)
+    conv = await dm.new_conversation()
+    stored = await store.append(UserMessage(conversation_id=conv.id, message_id="u1", client_msg_id="abc",
+                                            text="I want a refund for my order"))
+    await store.append(ErrorEvent(conversation_id=conv.id, code="interrupted", message_id="u1",
+                                  message="We restarted before answering this message."))
+    again = await run(dm, Turn(conv.id, "I want a refund for my order", client_msg_id="abc"))
+    assert again[0] == stored and isinstance(again[-1], AnswerCompleted)
+    assert again[-1].text == "Refunds take 5 days."
+    log = await store.events(conv.id)
+    assert sum(isinstance(e, UserMessage) for e in log) == 1
+    assert await run(dm, Turn(conv.id, "I want a refund for my order", client_msg_id="abc")) == [stored]
+
+
 async def test_two_copies_of_a_message_sent_at_once_get_one_answer(settings, store) -> None:
     llm = FakeLLM(["ok"], delay=0.01)
     dm = manager(settings, store, llm)

@@ -147,3 +147,43 @@ async def test_a_late_delta_racing_the_sweep_lands_before_the_close_or_not_at_al
             close = log[-1]
             assert isinstance(close, AnswerCompleted) and close.interrupted
             assert close.text == "".join(e.text for e in log if isinstance(e, AnswerDelta))
+
+
+async def test_a_question_stored_by_a_dead_worker_is_closed_as_interrupted_once(make_store):  # noqa: F811
+    """Killed after the customer's message was stored, before its answer started (searching,
+    reading an image): the question must not stay silently unanswered."""
+    async with worker(make_store) as a, worker(make_store) as b, worker(make_store) as c:
+        asked = (await a.create()).id
+        await a.append(UserMessage(conversation_id=asked, message_id="u1", text="where is my parcel?"))
+        answered = (await a.create()).id
+        await a.append(UserMessage(conversation_id=answered, message_id="u2", text="hi"))
+        await a.append(AnswerStarted(conversation_id=answered, message_id="a2"))
+        await a.append(AnswerCompleted(conversation_id=answered, message_id="a2", text="Hello!"))
+        refused = (await a.create()).id
+        await a.append(UserMessage(conversation_id=refused, message_id="u3", text=""))
+        await a.append(ErrorEvent(conversation_id=refused, code="image_corrupt", message="bad",
+                                  message_id="u3"))
+        assert await b.recover_answers(LEASE) == []  # a is alive
+        await kill(a)
+        await asyncio.sleep(LEASE * 2)
+        found = await asyncio.gather(b.recover_answers(LEASE), c.recover_answers(LEASE))
+        closes = [e for events in found for e in events]
+        assert len(closes) == 1  # only the unanswered question, and by one worker
+        close = closes[0]
+        assert isinstance(close, ErrorEvent) and close.code == "interrupted"
+        assert (close.conversation_id, close.message_id) == (asked, "u1")
+        assert (await b.events(asked))[-1] == close
+        assert await b.recover_answers(LEASE) == []
+
+
+async def test_a_question_a_person_is_to_answer_opens_no_turn(make_store):  # noqa: F811
+    from assistant.events import StatusChanged
+
+    async with worker(make_store) as a, worker(make_store) as b:
+        cid = (await a.create()).id
+        await a.append(UserMessage(conversation_id=cid, message_id="u1", text="a person please"))
+        await a.append(StatusChanged(conversation_id=cid, state="waiting_human", reason="customer_request"))
+        await a.append(UserMessage(conversation_id=cid, message_id="u2", text="hello? anyone?"))
+        await kill(a)
+        await asyncio.sleep(LEASE * 2)
+        assert await b.recover_answers(LEASE) == []

@@ -14,6 +14,15 @@ An answer must still be open for a delta, a completion or an error to be appende
 a worker whose event loop stalled past its lease, and whose answers another
 worker closed meanwhile, gets AnswerClosed instead of writing after the close.
 
+Turns are leased the same way (`open_turns`): a customer's message that the
+assistant is to answer (the conversation is with the bot, or closed and reopened
+by it) records (conversation, message, worker); the turn's end deletes the row:
+an answer starting, a handoff or an agent's reply in that conversation, or an
+error naming the message. A worker killed between storing a message and
+starting its answer (searching, reading an image, transcribing) leaves the row,
+and the sweep closes the question with an `error` `interrupted` naming it: the
+customer is told, and a resend of the same message is answered (the dialogue).
+
 `recover_answers(lease)` on any worker finds the open answers of other workers
 whose lease ran out, and appends AnswerCompleted(interrupted=True) with the text
 streamed so far, in one transaction that takes the rows it closes: two workers
@@ -35,14 +44,28 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from assistant.errors import AnswerClosed
-from assistant.events import AnswerCompleted, AnswerDelta, AnswerStarted, ErrorEvent, Event
+from assistant.events import (
+    AgentMessage,
+    AnswerCompleted,
+    AnswerDelta,
+    AnswerStarted,
+    ErrorEvent,
+    Event,
+    StatusChanged,
+    UserMessage,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS open_answers (
     conversation_id TEXT NOT NULL, message_id TEXT NOT NULL, worker TEXT NOT NULL,
     started_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (conversation_id, message_id));
 CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, seen_at DOUBLE PRECISION NOT NULL);
+CREATE TABLE IF NOT EXISTS open_turns (
+    conversation_id TEXT NOT NULL, message_id TEXT NOT NULL, worker TEXT NOT NULL,
+    started_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (conversation_id, message_id));
 """
+INTERRUPTED_TURN = ("We restarted before answering this message. Please send it again; "
+                    "nothing you wrote was lost.")
 
 FORGET_WORKERS_AFTER = 7 * 24 * 3600.0  # a worker row this old with no open answer is pruned
 
@@ -91,6 +114,28 @@ def closed(event: Event) -> str:
     return ""
 
 
+def turn_opened(event: Event, state: str) -> str:
+    """The customer message id whose turn this event opens (the assistant is to answer), or ""."""
+    return event.message_id if isinstance(event, UserMessage) and state in ("bot", "closed") else ""
+
+
+def turn_closed(event: Event) -> tuple[str, str] | None:
+    """Which open turns of the event's conversation it ends: ("*", "") all of them (an answer
+    started, a person took over), ("", message_id) one (an error naming it), None none."""
+    if isinstance(event, AnswerStarted | AgentMessage):
+        return ("*", "")
+    if isinstance(event, StatusChanged) and event.state in ("waiting_human", "human"):
+        return ("*", "")
+    if isinstance(event, ErrorEvent) and event.message_id:
+        return ("", event.message_id)
+    return None
+
+
+def interrupted_turn(conversation_id: str, message_id: str) -> ErrorEvent:
+    return ErrorEvent(conversation_id=conversation_id, code="interrupted", message_id=message_id,
+                      message=INTERRUPTED_TURN)
+
+
 def continued(events: Sequence[Event]) -> list[tuple[str, str, bool]]:
     """(conversation, answer, sure) of each answer these events add to or end without
     opening it first: each must still be open when they are appended. `sure` is False
@@ -130,7 +175,13 @@ def _delta_text(payload: Any) -> str:
 
 # -- SQLite (sqlite3, on the store's writing thread, inside its transaction) --------------
 
-def sqlite_track(conn: Any, event: Event, worker: str, now: float) -> None:
+def sqlite_track(conn: Any, event: Event, worker: str, now: float, state: str = "") -> None:
+    cid = event.conversation_id
+    if mid := turn_opened(event, state):
+        conn.execute("INSERT OR REPLACE INTO open_turns VALUES (?, ?, ?, ?)", (cid, mid, worker, now))
+    elif (ends := turn_closed(event)) is not None:
+        conn.execute("DELETE FROM open_turns WHERE conversation_id = ? AND (? = '*' OR message_id = ?)",
+                     (cid, ends[0], ends[1]))
     if mid := opened(event):
         conn.execute("INSERT OR REPLACE INTO open_answers VALUES (?, ?, ?, ?)",
                      (event.conversation_id, mid, worker, now))
@@ -160,26 +211,38 @@ def sqlite_leave(conn: Any, worker: str) -> None:
     conn.execute("DELETE FROM workers WHERE id = ?", (worker,))
 
 
-def sqlite_orphans(conn: Any, worker: str, now: float, lease: float) -> list[AnswerCompleted]:
-    """Closing events for the open answers of workers whose lease ran out (not appended)."""
-    conn.execute("DELETE FROM workers WHERE seen_at < ? AND id NOT IN (SELECT worker FROM open_answers)",
-                 (now - FORGET_WORKERS_AFTER,))
+def sqlite_orphans(conn: Any, worker: str, now: float, lease: float) -> list[Event]:
+    """Closing events for the open answers and turns of workers whose lease ran out (not appended)."""
+    conn.execute("DELETE FROM workers WHERE seen_at < ? AND id NOT IN (SELECT worker FROM open_answers)"
+                 " AND id NOT IN (SELECT worker FROM open_turns)", (now - FORGET_WORKERS_AFTER,))
     rows = conn.execute(
         "SELECT o.conversation_id, o.message_id FROM open_answers o LEFT JOIN workers w ON w.id = o.worker"
         " WHERE o.worker <> ? AND (w.seen_at IS NULL OR w.seen_at < ?)"
         " ORDER BY o.started_at", (worker, now - lease)).fetchall()
-    closes = []
+    closes: list[Event] = []
     for cid, mid in rows:
         payloads = [p for (p,) in conn.execute(
             "SELECT payload FROM events WHERE conversation_id = ? AND type = 'delta'"
             " AND json_extract(payload, '$.message_id') = ? ORDER BY seq", (cid, mid))]
         closes.append(interrupted(cid, mid, payloads))
-    return closes
+    turns = conn.execute(
+        "SELECT o.conversation_id, o.message_id FROM open_turns o LEFT JOIN workers w ON w.id = o.worker"
+        " WHERE o.worker <> ? AND (w.seen_at IS NULL OR w.seen_at < ?)"
+        " ORDER BY o.started_at", (worker, now - lease)).fetchall()
+    return closes + [interrupted_turn(cid, mid) for cid, mid in turns]
 
 
 # -- PostgreSQL (asyncpg connection, inside the caller's transaction) ---------------------
 
-async def pg_track(conn: Any, event: Event, worker: str, now: float) -> None:
+async def pg_track(conn: Any, event: Event, worker: str, now: float, state: str = "") -> None:
+    cid = event.conversation_id
+    if mid := turn_opened(event, state):
+        await conn.execute("INSERT INTO open_turns VALUES ($1, $2, $3, $4) ON CONFLICT"
+                           " (conversation_id, message_id) DO UPDATE SET worker = $3, started_at = $4",
+                           cid, mid, worker, now)
+    elif (ends := turn_closed(event)) is not None:
+        await conn.execute("DELETE FROM open_turns WHERE conversation_id = $1"
+                           " AND ($2 = '*' OR message_id = $3)", cid, ends[0], ends[1])
     if mid := opened(event):
         await conn.execute("INSERT INTO open_answers VALUES ($1, $2, $3, $4) ON CONFLICT"
                            " (conversation_id, message_id) DO UPDATE SET worker = $3, started_at = $4",
@@ -212,20 +275,25 @@ async def pg_leave(conn: Any, worker: str) -> None:
     await conn.execute("DELETE FROM workers WHERE id = $1", worker)
 
 
-async def pg_orphans(conn: Any, worker: str, now: float, lease: float) -> list[AnswerCompleted]:
+async def pg_orphans(conn: Any, worker: str, now: float, lease: float) -> list[Event]:
     """As sqlite_orphans; the rows are locked (SKIP LOCKED: a worker sweeping at the same
     moment takes the others), so each answer is closed by one worker only."""
     await conn.execute("DELETE FROM workers WHERE seen_at < $1 AND id NOT IN"
-                       " (SELECT worker FROM open_answers)", now - FORGET_WORKERS_AFTER)
+                       " (SELECT worker FROM open_answers) AND id NOT IN (SELECT worker FROM open_turns)",
+                       now - FORGET_WORKERS_AFTER)
     rows = await conn.fetch(
         "SELECT o.conversation_id, o.message_id FROM open_answers o LEFT JOIN workers w ON w.id = o.worker"
         " WHERE o.worker <> $1 AND (w.seen_at IS NULL OR w.seen_at < $2)"
         " ORDER BY o.started_at FOR UPDATE OF o SKIP LOCKED", worker, now - lease)
-    closes = []
+    closes: list[Event] = []
     for row in rows:
         cid, mid = row["conversation_id"], row["message_id"]
         payloads = [r["payload"] for r in await conn.fetch(
             "SELECT payload FROM events WHERE conversation_id = $1 AND type = 'delta'"
             " AND payload->>'message_id' = $2 ORDER BY seq", cid, mid)]
         closes.append(interrupted(cid, mid, payloads))
-    return closes
+    turns = await conn.fetch(
+        "SELECT o.conversation_id, o.message_id FROM open_turns o LEFT JOIN workers w ON w.id = o.worker"
+        " WHERE o.worker <> $1 AND (w.seen_at IS NULL OR w.seen_at < $2)"
+        " ORDER BY o.started_at FOR UPDATE OF o SKIP LOCKED", worker, now - lease)
+    return closes + [interrupted_turn(r["conversation_id"], r["message_id"]) for r in turns]

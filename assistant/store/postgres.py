@@ -298,7 +298,7 @@ async def _append_all(conn: Any, events: Sequence[Event], now: float, worker: st
                            cid, event.seq, type_, payload, event.at)
         if cmid:
             await conn.execute("INSERT INTO client_messages VALUES ($1, $2, $3)", cid, cmid, event.seq)
-        await leases.pg_track(conn, event, worker, now)
+        await leases.pg_track(conn, event, worker, now, infos[cid].state)
         changed.add(cid)
         stored.append(event)
     for cid in sorted(changed):

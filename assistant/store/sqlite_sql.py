@@ -50,7 +50,7 @@ def append_all(conn: sqlite3.Connection, events: Sequence[Event], now: float, wo
         conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?)", (cid, event.seq, type_, payload, event.at))
         if cmid:
             conn.execute("INSERT INTO client_messages VALUES (?, ?, ?)", (cid, cmid, event.seq))
-        leases.sqlite_track(conn, event, worker, now)
+        leases.sqlite_track(conn, event, worker, now, info.state)
         infos[cid] = info
         stored.append(event)
     for info in infos.values():
