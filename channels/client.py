@@ -156,7 +156,7 @@ class ChatClient:
         body = data if data is not None else path.read_bytes()
         async with httpx.AsyncClient(base_url=http_base(self.url), timeout=self.timeout) as http:
             r = await http.post("/api/uploads", headers={"X-Resume-Token": self.resume_token or ""},
-                                data={"conversation_id": self.conversation_id or ""},
+                                params={"conversation_id": self.conversation_id or ""},
                                 files={"file": (path.name, body)})
         payload = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
         if r.status_code != 200:

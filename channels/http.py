@@ -11,12 +11,13 @@ import hmac
 import inspect
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from channels.auth_http import agent_from_header
-from channels.errors import AccessError
+from channels.errors import AccessError, ChannelError
 from channels.service import Service
 from channels.uploads import read_upload
 from channels.views import View, customer_last_seq
@@ -43,15 +44,43 @@ async def _caller(service: Service, conversation_id: str, resume_token: str | No
     return False
 
 
-@router.post("/api/uploads", tags=["conversations"])
-async def upload(request: Request, file: Annotated[UploadFile, File()],
-                 conversation_id: Annotated[str, Form()],
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary"},
+                   "conversation_id": {"type": "string",
+                                       "description": "when not in the query (then checked after the body)"}},
+}}}}}
+
+
+@router.post("/api/uploads", tags=["conversations"], openapi_extra=_UPLOAD_BODY)
+async def upload(request: Request,
+                 conversation_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
                  x_resume_token: ResumeToken = None, authorization: Authorization = None) -> dict[str, str]:
-    """Store an image or a voice note for a conversation; reference its id in a `message`."""
+    """Store an image or a voice note for a conversation; reference its id in a `message`.
+
+    With `conversation_id` in the query (as the widget sends it), the caller's right to the
+    conversation is checked before the body is read: a stranger's upload is refused unread.
+    The form field `conversation_id` still works, checked once the body is in."""
     service = _service(request)
-    await _caller(service, conversation_id, x_resume_token, authorization)
-    data, content_type = await read_upload(file, service.settings)
-    stored = await service.store.put_attachment(conversation_id, data, content_type, file.filename or "")
+    if conversation_id is not None:
+        await _caller(service, conversation_id, x_resume_token, authorization)
+    form = await request.form(max_files=1, max_fields=2)
+    try:
+        file, named = form.get("file"), form.get("conversation_id")
+        if not isinstance(file, StarletteUpload):
+            raise ChannelError("Send the file as the multipart field 'file'.", code="bad_request")
+        if conversation_id is None:
+            if not isinstance(named, str) or not named:
+                raise ChannelError("Name the conversation: ?conversation_id=… (or a form field).",
+                                   code="bad_request")
+            conversation_id = named
+            await _caller(service, conversation_id, x_resume_token, authorization)
+        elif named not in (None, conversation_id):
+            raise ChannelError("The query and the form name different conversations.", code="bad_request")
+        data, content_type = await read_upload(file, service.settings)
+        stored = await service.store.put_attachment(conversation_id, data, content_type, file.filename or "")
+    finally:
+        await form.close()
     return {"id": stored.id, "content_type": stored.content_type}
 
 

@@ -66,6 +66,37 @@ async def test_an_ordinary_upload_and_login_still_work(settings: Any) -> None:
             assert r.status_code == 404 and r.json()["code"] == "conversation_not_found"  # read, then judged
 
 
+async def test_a_strangers_upload_is_refused_before_its_body_is_sent(settings: Any) -> None:
+    """Within the size limit, an upload for a conversation the caller may not write to is refused
+    from its query and headers: the server answers while the client has sent none of the file."""
+    async with live_app(settings) as live:
+        http = live.url.replace("ws://", "http://")
+        for target, status in ((b"/api/uploads?conversation_id=nope", b"404"),):
+            head = (b"POST " + target + b" HTTP/1.1\r\nHost: x\r\nX-Resume-Token: guess\r\n"
+                    b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 5000000\r\n\r\n")
+            started = time.perf_counter()
+            reply = await raw_request(http, head)  # the 5 MB body never comes
+            assert reply.startswith(b"HTTP/1.1 " + status), reply[:200]
+            assert time.perf_counter() - started < 5
+        import httpx
+
+        from channels.client import ChatClient
+
+        async with ChatClient(live.url) as chat:  # a real conversation, with its resume token
+            await chat.open()
+            cid = chat.conversation_id or ""
+        head = (b"POST /api/uploads?conversation_id=" + cid.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                b"X-Resume-Token: wrong\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                b"Content-Length: 5000000\r\n\r\n")
+        reply = await raw_request(http, head)
+        assert reply.startswith(b"HTTP/1.1 403"), reply[:200]
+        async with httpx.AsyncClient(base_url=http.replace("/ws/chat", "")) as client:  # the owner uploads
+            r = await client.post("/api/uploads", params={"conversation_id": cid},
+                                  headers={"X-Resume-Token": chat.resume_token or ""},
+                                  files={"file": ("a.png", b"\x89PNG\r\n\x1a\n" + b"0" * 5000, "image/png")})
+            assert r.status_code == 200, r.text
+
+
 def test_limits_come_from_the_config(settings: Any) -> None:
     from channels.body_limit import UPLOAD_OVERHEAD, limits_from_settings
 

@@ -122,7 +122,10 @@ export async function upload(server, blob, filename, { conversationId, resumeTok
   const form = new FormData();
   form.append("conversation_id", conversationId);
   form.append("file", blob, filename);
-  const response = await fetch(new URL("/api/uploads", server), {
+  // The conversation in the query too: the server checks the resume token before it reads the file.
+  const url = new URL("/api/uploads", server);
+  url.searchParams.set("conversation_id", conversationId);
+  const response = await fetch(url, {
     method: "POST", body: form, headers: { "X-Resume-Token": resumeToken },
   }).catch(() => null);
   if (!response) throw Object.assign(new Error("The upload failed: you seem to be offline."), { code: "offline" });
