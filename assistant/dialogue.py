@@ -264,6 +264,11 @@ class DialogueManager:
     async def new_conversation(self, user_id: str = "", inbox: str = "default") -> ConversationInfo:
         return await self.store.create(user_id=user_id, inbox=inbox)
 
+    async def interrupted(self, conversation_id: str, message: UserMessage) -> bool:
+        """A restart cut this stored message's turn off and nothing answered it since: a resend
+        of it is to be answered, not ignored as a duplicate."""
+        return _interrupted(await self.store.events(conversation_id, after=message.seq - 1), message)
+
     async def request_handoff(self, conversation_id: str, reason: str = "customer_request") -> list[Event]:
         state = (await self.store.get(conversation_id)).state
         if state in ("waiting_human", "human"):
