@@ -19,14 +19,31 @@ import time
 import urllib.request
 import uuid
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
 CHROMIUM = "/usr/bin/chromium"
 AGENT, PASSWORD = "dana", "correct horse"
+
+
+@contextlib.contextmanager
+def chromium(args: list[str]) -> Iterator[Any]:
+    """Debian's Chromium under Playwright; a test skips without it (fails in CI, where it must be)."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing (CI=true): apt-get install chromium")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield browser
+        browser.close()
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from browser_support import AGENT, CHROMIUM, DATA, PASSWORD, ROOT, Server, chromium_args, speech_wav
+from browser_support import AGENT, DATA, PASSWORD, ROOT, Server, chromium, chromium_args, speech_wav
 
 pytestmark = pytest.mark.browser
 # The docs' screenshots are refreshed on request (SAVE_SCREENSHOTS=1), so a test run
@@ -42,17 +42,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is missing (CI=true): apt-get install chromium")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    wav = speech_wav(tmp_path_factory.mktemp("audio") / "jfk.wav")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(wav))
+    with chromium(chromium_args(speech_wav(tmp_path_factory.mktemp("audio") / "jfk.wav"))) as b:
         yield b
-        b.close()
 
 
 def words(text: str) -> list[str]:

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from browser_support import AGENT, CHROMIUM, PASSWORD, ROOT, Chat, Server
+from browser_support import AGENT, PASSWORD, ROOT, Chat, Server, chromium
 
 pytestmark = pytest.mark.browser
 SHOTS = ROOT / "docs" / "screenshots" if os.environ.get("SAVE_SCREENSHOTS") else \
@@ -40,16 +40,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is missing (CI=true): apt-get install chromium")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+    with chromium(["--no-sandbox", "--disable-gpu"]) as b:
         yield b
-        b.close()
 
 
 class Agent:
