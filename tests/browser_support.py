@@ -128,6 +128,18 @@ class Server:
             time.sleep(0.5)
         raise RuntimeError(f"assistant serve was not ready in {timeout} s: {self.log()[-3000:]}")
 
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, data_dir: Path) -> Iterator[Server]:
+        """A prepared server on this data dir, stopped when the block ends."""
+        srv = cls(data_dir)
+        srv.prepare()
+        srv.start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
     def log(self) -> str:
         return (self.data_dir.parent / "serve.log").read_text(errors="replace")
 

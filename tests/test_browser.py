@@ -30,14 +30,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     if os.environ.get("BROWSER_TEST_URL"):
         yield SimpleNamespace(url=os.environ["BROWSER_TEST_URL"])
         return
-    root = tmp_path_factory.mktemp("browser")
-    srv = Server(root / "data")
-    srv.prepare()
-    srv.start()
-    try:
+    with Server.running(tmp_path_factory.mktemp("browser") / "data") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")

@@ -29,13 +29,8 @@ TRACKING = "How can I track my delivery?"
 def server(tmp_path_factory: pytest.TempPathFactory):
     if os.environ.get("BROWSER_TEST_URL"):
         pytest.skip("counts every conversation of the server: needs the test's own, not BROWSER_TEST_URL")
-    srv = Server(tmp_path_factory.mktemp("reports") / "data")
-    srv.prepare()
-    srv.start()
-    try:
+    with Server.running(tmp_path_factory.mktemp("reports") / "data") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
