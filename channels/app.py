@@ -128,7 +128,8 @@ async def _validation_response(request: Request, exc: RequestValidationError) ->
     return JSONResponse({"code": "bad_request", "message": message}, status_code=400)
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_type"}
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
+               415: "unsupported_type"}
 
 
 async def _http_response(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -65,6 +65,17 @@ def test_bad_uploads_are_refused_with_codes(client: TestClient, settings: Any) -
                          files={"file": ("f", b"\x89PNG\r\n\x1a\n", "image/png")},
                          headers={"X-Resume-Token": "guess"})
     assert (stolen.status_code, stolen.json()["code"]) == (403, "forbidden")
+    png = ("f.png", b"\x89PNG\r\n\x1a\n", "image/png")
+    token = {"X-Resume-Token": ready["resume_token"]}
+    two = client.post("/api/uploads", params={"conversation_id": ready["conversation_id"]},
+                      files=[("file", png), ("file", png)], headers=token)
+    assert (two.status_code, two.json()["code"]) == (400, "bad_request")
+    other = client.post("/api/uploads", params={"conversation_id": ready["conversation_id"]},
+                        data={"conversation_id": "another"}, files={"file": png}, headers=token)
+    assert (other.status_code, other.json()["code"]) == (400, "bad_request")
+    nofile = client.post("/api/uploads", params={"conversation_id": ready["conversation_id"]},
+                         data={"x": "1"}, headers=token)
+    assert (nofile.status_code, nofile.json()["code"]) == (400, "bad_request")
 
 
 def test_an_upload_over_the_size_limit_is_refused(settings: Any) -> None:
