@@ -74,6 +74,7 @@ class SpeechConfig(_Options):
     concurrency: int = Field(1, ge=1)  # transcriptions running at once
     max_bytes: int = Field(20_000_000, ge=1)  # largest accepted audio upload
     max_seconds: float = Field(120.0, gt=0)  # longest accepted voice note
+    timeout: float = Field(60.0, gt=0)  # seconds a transcription may take; then audio_timeout
     vocabulary: list[str] = []  # words Whisper should expect (products, "invoice", …)
     vad_filter: bool = False  # drop non-speech first (Silero VAD): fewer invented words on noise
     timestamps: bool = False  # per-phrase segment times; off decodes faster (one segment a 30 s)

@@ -174,6 +174,26 @@ async def test_at_most_concurrency_transcriptions_run_at_once(concurrency: int) 
     assert fake.most == concurrency
 
 
+async def test_a_transcription_past_the_time_limit_ends_the_turn_with_a_code() -> None:
+    """Whisper cannot be stopped mid-way: the turn ends at the limit, the work finishes behind it,
+    and the next note waits for it (the pool keeps the concurrency bound)."""
+    from assistant.errors import AudioError
+
+    fake = FakeTranscriber()  # holds every note until released
+    service = SpeechService(fake, timeout=0.3)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(AudioError) as slow:
+        await service.transcribe(b"a long note")
+    assert slow.value.code == "audio_timeout" and asyncio.get_running_loop().time() - started < 1.0
+    assert "Whisper" not in slow.value.message
+    nxt = asyncio.create_task(service.transcribe(b"next"))
+    await asyncio.sleep(0.1)
+    assert fake.running == 1 and not nxt.done()  # still behind the abandoned one
+    fake.release.set()
+    assert (await nxt).text == "next"
+    service.close()
+
+
 async def test_the_callers_vocabulary_reaches_whisper_as_a_prompt() -> None:
     fake = FakeTranscriber()
     fake.release.set()

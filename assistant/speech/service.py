@@ -3,6 +3,12 @@
 Whisper is CPU-bound for seconds; run on the loop it would freeze every other
 conversation. Here it runs in worker threads, at most `concurrency` at once;
 the rest wait their turn without blocking the loop.
+
+The work a note can cost is bounded by its length (`speech.max_seconds`, checked
+before Whisper sees it) and its turn by `speech.timeout`: past that the turn ends
+with `audio_timeout`. Whisper runs in this process and cannot be stopped mid-way,
+so the abandoned transcription still finishes (within the length bound) before the
+next one starts: the thread pool, not the turn, keeps the concurrency bound.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from assistant.errors import AudioError
 from assistant.speech.base import Transcriber, Transcript
 from assistant.speech.vocabulary import prompt_for
 
@@ -25,9 +32,11 @@ log = logging.getLogger(__name__)
 class SpeechService:
     def __init__(self, transcriber: Transcriber, *, concurrency: int = 1,
                  vocabulary: Iterable[str] = (),
-                 vocabulary_source: Callable[[], Iterable[str]] | None = None) -> None:
+                 vocabulary_source: Callable[[], Iterable[str]] | None = None,
+                 timeout: float = 60.0) -> None:
         self.transcriber = transcriber
         self.concurrency = concurrency
+        self.timeout = timeout
         self.vocabulary = tuple(vocabulary)  # for every note, e.g. kb_vocabulary(kb)
         # Computed once, in a worker thread, before the first note: reading the knowledge
         # base's words at start-up would slow every start for a feature not yet used.
@@ -47,7 +56,8 @@ class SpeechService:
 
         transcriber = TRANSCRIBERS.create(settings.speech.backend, settings)
         return cls(transcriber, concurrency=settings.speech.concurrency,
-                   vocabulary=vocabulary, vocabulary_source=vocabulary_source)
+                   vocabulary=vocabulary, vocabulary_source=vocabulary_source,
+                   timeout=settings.speech.timeout)
 
     async def transcribe(self, audio: bytes, *, language: str | None = None,
                          vocabulary: Iterable[str] = ()) -> Transcript:
@@ -62,8 +72,14 @@ class SpeechService:
         # while queued (a cancelled task) never costs a transcription.
         async with self._semaphore():
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(
+            work = loop.run_in_executor(
                 self._pool, lambda: self.transcriber.transcribe(audio, language=language, prompt=prompt))
+            try:
+                return await asyncio.wait_for(work, self.timeout)
+            except TimeoutError:
+                log.warning("transcription gave up after %.0f s (%d bytes)", self.timeout, len(audio))
+                raise AudioError("This voice note took too long to understand. Please send a shorter one, "
+                                 "or type your question.", code="audio_timeout") from None
 
     async def _load_vocabulary(self) -> None:
         source, self._vocabulary_source = self._vocabulary_source, None
