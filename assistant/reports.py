@@ -161,16 +161,9 @@ def _gap(f: Facts, text: str, why: GapReason, at: float) -> None:
 
 
 def outcome(f: Facts, now: float, resolved_after: float) -> Outcome:
-    """What became of a conversation, as of `now` (docs/reports.md defines each)."""
-    done = f.state == "closed" or now - f.last_at >= resolved_after
-    if f.handoff_at:
-        if not done:
-            return "handed_off"
-        return "resolved_by_agent" if f.agent_reply_at else "abandoned"
-    if not done:
-        return "open"
-    resolved = f.answers and not f.last_answer_down and not f.last_answer_unsure
-    return "resolved_by_assistant" if resolved else "unresolved"
+    """What became of a conversation, as of `now` (docs/reports.md defines each): the rules of
+    Table.outcomes, for one conversation."""
+    return OUTCOMES[int(Table([("", 0.0, "", *f.row())]).outcomes(now, resolved_after)[0])]
 
 
 # -- keeping the facts current -----------------------------------------------------------------
@@ -338,14 +331,18 @@ def gaps(questions: Sequence[dict[str, Any]], embed: Embed,
 
 
 def _vectors(questions: Sequence[dict[str, Any]], embed: Embed) -> np.ndarray:
-    """Unit vectors of the questions: stored with their facts when folded, else embedded now (all of
-    them again if the stored ones have another size: the encoder changed)."""
-    dim = len(np.asarray(embed(["dimension"]))[0])
+    """Unit vectors of the questions: stored with their facts when folded, else embedded now. Stored
+    vectors of another size than today's (the encoder changed) are embedded again."""
     stored = [_unpack(q["vector"]) if "vector" in q else None for q in questions]
-    missing = [i for i, v in enumerate(stored) if v is None or len(v) != dim]
-    if missing:
-        for i, v in zip(missing, embed([questions[i]["text"] for i in missing]), strict=True):
+
+    def embed_again(indices: list[int]) -> None:
+        for i, v in zip(indices, embed([questions[i]["text"] for i in indices]), strict=True):
             stored[i] = np.asarray(v, dtype=np.float32)
+    embed_again([i for i, v in enumerate(stored) if v is None])
+    sizes = Counter(len(v) for v in stored if v is not None)
+    if len(sizes) > 1:  # which size is today's: one fresh embedding says
+        today = len(np.asarray(embed([questions[0]["text"]]))[0])
+        embed_again([i for i, v in enumerate(stored) if v is not None and len(v) != today])
     vectors = np.stack([v for v in stored if v is not None]).astype(np.float32)
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 

@@ -16,7 +16,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from assistant.events import Event
+from assistant.events import Event, UserMessage
 from assistant.store.base import ConversationInfo, ConversationStore
 from channels.errors import AccessError
 
@@ -42,6 +42,11 @@ class ChatHandlers(Protocol):
         ...
 
     async def new_conversation(self, user_id: str = "", inbox: str = "default") -> ConversationInfo: ...
+
+    async def interrupted(self, conversation_id: str, message: UserMessage) -> bool:
+        """A restart cut this stored message's turn off (error `interrupted`), and nothing answered
+        it since: its resend is answered rather than dropped as a duplicate."""
+        ...
 
     async def request_handoff(self, conversation_id: str, reason: str) -> Any: ...
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Query, Request
 
 from channels.auth_http import agent_from_header
 from channels.errors import AccessError
+from channels.handlers import may_see
 
 router = APIRouter()
 
@@ -27,9 +28,9 @@ async def reports(request: Request, days: Annotated[int, Query(ge=1, le=366)] = 
 
     service = request.app.state.service
     agent = await agent_from_header(service, authorization)
-    allowed = tuple(agent.inboxes)
-    if inbox is not None and "*" not in allowed and inbox not in allowed:
+    if inbox is not None and not may_see(agent, inbox):
         raise AccessError("That inbox is not one you handle.", code="forbidden")
+    allowed = tuple(agent.inboxes)
     settings = service.settings
     knowledge = service.runtime.knowledge
     return await report(service.store, days=days, inbox=inbox,

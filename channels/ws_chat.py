@@ -168,7 +168,7 @@ class ChatConnection:
         if self.service.turns.busy_with(info.id, frame.client_msg_id):
             return  # a resend of a message being answered right now
         stored = await self.service.store.find_client_message(info.id, frame.client_msg_id)
-        if stored is not None and not await self._cut_off(info.id, stored):
+        if stored is not None and not await self.service.dialogue.interrupted(info.id, stored):
             return  # a resend: the stored message is in the log already, and its turn ended
         self.spend()
         if self.service.shutting_down:
@@ -181,11 +181,6 @@ class ChatConnection:
                                       attachments=tuple(frame.attachments),
                                       client_msg_id=frame.client_msg_id, user_id=self.user_id))
         self.last_typing = 0.0  # the message ends this burst of typing: signal the next one at once
-
-    async def _cut_off(self, conversation_id: str, message: Any) -> bool:
-        """A stored message whose turn a restart cut off (error `interrupted`): its resend is answered."""
-        check = getattr(self.service.dialogue, "interrupted", None)
-        return bool(check is not None and await check(conversation_id, message))
 
     def spend(self) -> None:
         """One write: from this connection's bucket and this address's (LimitError when empty)."""

@@ -104,6 +104,9 @@ class FakeDialogue:
         return await self.store.append(AgentMessage(conversation_id=conversation_id, message_id=_id("g"),
                                                     text=text, agent=agent))
 
+    async def interrupted(self, conversation_id: str, message: UserMessage) -> bool:
+        return False  # the fake never loses a turn to a restart
+
     async def feedback(self, conversation_id: str, message_id: str, rating: str, comment: str = "") -> Event:
         return await self.store.append(Feedback(conversation_id=conversation_id, message_id=message_id,
                                                 rating=rating, comment=comment))  # type: ignore[arg-type]
