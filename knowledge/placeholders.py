@@ -56,7 +56,7 @@ GENERIC: dict[str, str] = {
     "tracking_number": "your tracking number",
     "purchase_date": "your purchase date", "payment_method": "your payment method",
     "name_field": "your name", "number_of_days": "the number of days stated in our policy",
-    "person_name": "the person you mentioned", "refund_amount": "the refund amount",
+    "person_name": "the person you mentioned",
     "delivery_city": "your city", "delivery_country": "your country",
     "reference_number": "your reference number",
 }
