@@ -31,6 +31,7 @@ from assistant.grounding import (
 )
 from assistant.llm.base import ChatRequest, Delta, LLMBackend
 from assistant.llm.extractive import ExtractiveBackend
+from knowledge.placeholders import fill, numbered_values
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,9 @@ class _Gate:
 
     def __init__(self, request: ChatRequest, company: Mapping[str, str]) -> None:
         said = [m.content for m in request.messages if m.role == "user"]
+        # A tuned model writes the history's placeholders ("{{Order Number}}"): filled like a
+        # composed answer's, from [company] and what the customer said, else generic words.
+        self.values = {**company, **numbered_values(said)}
         self.evidence = Evidence(evidence_texts(request.references, said, company))
         self.references = "\n".join(h.text for h in request.references)
         self.markdown_ok = strip_markdown(self.references) != self.references
@@ -125,6 +129,8 @@ class _Gate:
 
     def _judge(self, sentence: str) -> str:
         """The sentence as it may be sent, or "" when it must not be."""
+        if "{{" in sentence:
+            sentence = fill(sentence, self.values)
         if not self.markdown_ok:
             sentence = strip_markdown(sentence)
         if not sentence.strip():

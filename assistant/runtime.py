@@ -25,6 +25,7 @@ from assistant.guard import GroundedBackend
 from assistant.handoff_model import PersonClassifier, classifier_folder
 from assistant.llm.base import LLMBackend
 from assistant.llm.extractive import ExtractiveBackend
+from assistant.llm.local import TransformersChat
 from assistant.settings import Settings
 from assistant.store.base import ConversationStore
 from assistant.vision import ImageReader
@@ -42,14 +43,16 @@ class Runtime:
     image_reader: ImageReader
     dialogue: DialogueManager
     fallback_reason: str = ""  # why the configured chat model is not the one answering
+    llm_adapter: str = ""  # the `assistant tune` adapter the local chat model runs with, if any
 
     def readiness(self) -> dict[str, Any]:
         """Each component and what runs it; every value is truthy once built (a fallback
         chat model still answers, so it still counts as ready, and says so)."""
         llm = self.llm.name + (f" (fallback: {self.fallback_reason})" if self.fallback_reason else "")
         speech = type(self.speech.transcriber).__name__ if self.speech is not None else "disabled"
-        return {"store": type(self.store).__name__, "knowledge": True, "llm": llm,
-                "vision": self.image_reader.name, "speech": speech}
+        parts = {"store": type(self.store).__name__, "knowledge": True, "llm": llm,
+                 "vision": self.image_reader.name, "speech": speech}
+        return {**parts, "llm_adapter": self.llm_adapter} if self.llm_adapter else parts
 
 
 @contextlib.asynccontextmanager
@@ -95,7 +98,8 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
             await asyncio.to_thread(_warm_knowledge, knowledge, person)
             heap.settle()
         yield Runtime(settings=settings, store=store, knowledge=knowledge, llm=llm, speech=speech,
-                      image_reader=reader, dialogue=dialogue, fallback_reason=fallback)
+                      image_reader=reader, dialogue=dialogue, fallback_reason=fallback,
+                      llm_adapter=model.adapter if isinstance(model, TransformersChat) else "")
 
 
 async def _chat_backend(settings: Settings, *, load: bool) -> tuple[LLMBackend, str]:

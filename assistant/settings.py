@@ -48,6 +48,9 @@ class LLMConfig(_Options):
     queue_size: int = Field(32, ge=1)  # requests waiting for the local model; more are refused
     concurrency: int = Field(1, ge=1)  # generations running at once on the local model
     prefill_dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 if the CPU has AMX
+    # The LoRA adapter of `assistant tune` the local model runs with: auto (the newest one tuned
+    # from llm.model under data_dir, unless `assistant tune --base`), none, or an adapter folder.
+    adapter: str = "auto"
     openai: OpenAIConfig = OpenAIConfig()
 
 
@@ -125,6 +128,20 @@ class BusConfig(_Options):
     url: str = "redis://127.0.0.1:6379/0"  # Redis URL (backend = redis)
 
 
+class TuneConfig(_Options):
+    """`assistant tune` (the chat model): LoRA on the knowledge base's own records."""
+
+    max_minutes: float = Field(30.0, gt=0)  # training time in all (--max-minutes); resumed runs count
+    batch_size: int = Field(4, ge=1)  # examples per optimizer step
+    learning_rate: float = Field(2e-4, gt=0)
+    lora_rank: int = Field(16, ge=1)  # adapter size: rank of each LoRA update
+    checkpoint_minutes: float = Field(5.0, gt=0)  # how often a checkpoint is saved for --resume
+    max_tokens: int = Field(1024, ge=64)  # examples longer than this (prompt + answer) are skipped
+    holdout: float = Field(0.1, ge=0, lt=1)  # seeded share of the records never trained on
+    seed: int = 13  # chooses the held-out records and the order of the examples
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 autocast if the CPU has AMX
+
+
 class ReportsConfig(_Options):
     # A conversation with no handoff that has gone quiet this long counts as resolved by the
     # assistant (unless its last answer was rated down); docs/reports.md.
@@ -172,6 +189,7 @@ class Settings(BaseSettings):
     store: StoreConfig = StoreConfig()
     bus: BusConfig = BusConfig()
     reports: ReportsConfig = ReportsConfig()
+    tune: TuneConfig = TuneConfig()
     server: ServerConfig = ServerConfig()
 
     def path(self, *parts: str) -> Path:

@@ -129,6 +129,10 @@ class KnowledgeBase:
         return [(str(m.get("request", "")), str(m["intent"]))
                 for m in self.store.metadatas() if m.get("intent")]
 
+    def records(self) -> list[Record]:
+        """Every stored record (to train on)."""
+        return [Record.from_metadata(rid, meta) for rid, meta in self.store.rows()]
+
     def as_langchain(self, k: int | None = None, filters: Mapping[str, str] | None = None) -> Any:
         """A langchain_core BaseRetriever over this knowledge base."""
         return self.retriever.as_langchain(k, filters)

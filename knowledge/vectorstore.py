@@ -165,11 +165,15 @@ class VectorStore:
 
     def metadatas(self) -> Iterator[dict[str, Any]]:
         """Every record's metadata, page by page."""
+        return (meta for _, meta in self.rows())
+
+    def rows(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every record's (id, metadata), page by page."""
         offset = 0
         while True:
             got = self._call("read", lambda o=offset: self.collection.get(
                 include=["metadatas"], limit=_PAGE, offset=o))
-            yield from (dict(m or {}) for m in got["metadatas"] or [])
+            yield from zip(got["ids"], (dict(m or {}) for m in got["metadatas"] or []), strict=True)
             if len(got["ids"]) < _PAGE:
                 return
             offset += _PAGE

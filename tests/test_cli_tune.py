@@ -18,9 +18,11 @@ def tune(data_dir: Path, *args: str) -> int:
     return main(["--config", CONFIG, "--data-dir", str(data_dir), "tune", *args])
 
 
-def test_tune_without_a_target_is_a_coded_error(data_dir: Path, capsys) -> None:
-    assert tune(data_dir) == 2
-    assert "error [nothing_to_tune]" in capsys.readouterr().err
+def test_tune_mistakes_are_coded_errors(data_dir: Path, capsys) -> None:
+    assert tune(data_dir) == 2  # the chat model, with nothing ingested to learn from
+    assert "error [no_examples]" in capsys.readouterr().err
+    assert tune(data_dir, "--steps", "0") == 2
+    assert "error [bad_argument]" in capsys.readouterr().err
     assert tune(data_dir, "--handoff", "--epochs", "0") == 2
     assert "error [bad_argument]" in capsys.readouterr().err
 

@@ -87,3 +87,15 @@ async def test_courtesy_alone_is_followed_by_the_best_record() -> None:
     text = "".join(out)
     assert text.startswith("I'm glad you reached out about this. To close your account, log in")
     assert "PayPal" not in text
+
+
+async def test_placeholders_a_tuned_model_writes_are_filled_for_this_customer() -> None:
+    # A model tuned on the history writes its placeholders as stored: the customer reads their
+    # own order number (from their message), a company value, or generic words; never the braces.
+    out, _ = await answer(["To close the account tied to order {{Order Number}}, log in and open the ",
+                           "account settings. Contact {{Customer Support Phone Number}} if you need help."],
+                          company={"customer_support_phone_number": "+1 555 0100"})
+    text = "".join(out)
+    assert "{{" not in text
+    assert "order 48213, log in and open the account settings." in text
+    assert "Contact +1 555 0100 if you need help." in text

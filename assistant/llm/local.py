@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import DependencyMissing, ModelError, ModelUnavailable
+from assistant.llm import adapters
 from assistant.llm.base import ChatRequest, Delta
 from assistant.llm.threaded import Generation, GenerationStats, ThreadedRunner
 from assistant.llm.weights import resolve_model
@@ -63,9 +64,11 @@ class TransformersChat:
 
     def __init__(self, model: str, data_dir: Path, *, threads: int = 2, concurrency: int = 1,
                  queue_size: int = 32, max_new_tokens: int = 200, prefill_dtype: str = "auto",
-                 repetition_penalty: float = 1.0,
+                 repetition_penalty: float = 1.0, adapter: str = "none",
                  on_finish: Callable[[GenerationStats], None] | None = None) -> None:
         self.model_spec = model
+        self.adapter_setting = adapter  # llm.adapter: auto | none | a folder (assistant.llm.adapters)
+        self.adapter = ""  # the adapter folder loaded, "" for the untuned model
         self.repetition_penalty = repetition_penalty
         self.prefill_bf16 = prefill_dtype == "bfloat16" or (prefill_dtype == "auto" and cpu_has_bf16())
         self.data_dir = Path(data_dir)
@@ -81,7 +84,8 @@ class TransformersChat:
         llm = settings.llm
         return cls(llm.model, settings.data_dir, threads=llm.threads, concurrency=llm.concurrency,
                    queue_size=llm.queue_size, max_new_tokens=llm.max_new_tokens,
-                   prefill_dtype=llm.prefill_dtype, repetition_penalty=llm.repetition_penalty)
+                   prefill_dtype=llm.prefill_dtype, repetition_penalty=llm.repetition_penalty,
+                   adapter=llm.adapter)
 
     def load(self) -> None:
         """Blocking; safe from several threads (the second waits for the first)."""
@@ -98,8 +102,26 @@ class TransformersChat:
                 raise ModelUnavailable(f"cannot load chat model '{self.model_spec}': {exc}") from exc
             if not getattr(tokenizer, "chat_template", None):
                 raise ModelUnavailable(f"chat model '{self.model_spec}' has no chat template")
+            model = self._with_adapter(model)
             self.tokenizer, self.model = tokenizer, model.eval()
-            log.info("chat model %s loaded from %s", self.model_spec, source)
+            log.info("chat model %s loaded from %s%s", self.model_spec, source,
+                     f" with the tuned adapter {self.adapter}" if self.adapter else "")
+
+    def _with_adapter(self, model: Any) -> Any:
+        """The model with the chosen `assistant tune` adapter merged in (as fast as the base)."""
+        folder = adapters.choose(self.adapter_setting, self.data_dir, self.model_spec)
+        if folder is None:
+            return model
+        try:
+            from peft import PeftModel
+        except ImportError as exc:
+            raise DependencyMissing("peft", "peft") from exc
+        try:
+            merged = PeftModel.from_pretrained(model, folder).merge_and_unload()
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelUnavailable(f"cannot load the chat adapter {folder}: {exc}") from exc
+        self.adapter = str(folder)
+        return merged
 
     def count_tokens(self, text: str) -> int:
         if self.tokenizer is None:
