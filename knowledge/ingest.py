@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from knowledge import spelling
 from knowledge.embeddings import Embedder
 from knowledge.intents import train
 from knowledge.records import Record
@@ -90,8 +91,17 @@ class Ingestor:
         # New records without an intent (say, a conversation an agent saved) leave the head as it is.
         if self._labels_changed or report.updated or report.pruned:
             self.refresh_head()
+        # Spelling correction of queries follows the records' words (knowledge.spelling); a
+        # collection from before it existed gets them on its next ingest, changed or not.
+        if report.added or report.updated or report.pruned or self.store.load_vocabulary() is None:
+            self.refresh_vocabulary()
         report.seconds += time.perf_counter() - started
         return report
+
+    def refresh_vocabulary(self) -> None:
+        """Count the words of every stored record's request and resolution."""
+        texts = (f"{m.get('request', '')} {m.get('resolution', '')}" for m in self.store.metadatas())
+        self.store.save_vocabulary(spelling.stored_counts(spelling.vocabulary(texts)))
 
     def refresh_head(self) -> None:
         """Retrain the intent head on every stored record that has an intent."""

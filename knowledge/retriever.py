@@ -1,5 +1,6 @@
 """Search the collection: query text in, `Hit`s out, best first.
 
+The query's typos are corrected toward the records' own words first (knowledge.spelling).
 Cosine ranking, then the intent head (knowledge.intents) predicts the query's
 intent and the nearest record of that intent among the top `rerank_depth` is
 put first. Scores stay the real cosine similarity, so after the first hit they
@@ -17,6 +18,7 @@ from knowledge.embeddings import Embedder
 from knowledge.errors import QueryError
 from knowledge.intents import IntentHead
 from knowledge.records import Audience, Hit, Record
+from knowledge.spelling import Speller, english_words
 from knowledge.vectorstore import VectorStore
 
 FILTER_KEYS = ("category", "product", "source", "intent", "kind", "audience")
@@ -60,15 +62,27 @@ class Retriever:
         self.default_k = default_k
         self.rerank_depth = rerank_depth  # 0 = plain similarity order
         self._head: IntentHead | None = None
+        self._speller: Speller | None = None
         self._head_checked = -math.inf
 
     def head(self) -> IntentHead | None:
         """The stored intent head, re-read now and then so a new ingest is picked up."""
+        self._reload()
+        return self._head
+
+    def speller(self) -> Speller | None:
+        """Typo correction toward the stored records' words (None before an ingest wrote them)."""
+        self._reload()
+        return self._speller
+
+    def _reload(self) -> None:
+        """What an ingest trains (intent head, vocabulary), re-read now and then."""
         now = time.monotonic()
         if now - self._head_checked >= HEAD_RELOAD_SECONDS:
             self._head = self.store.load_head()
+            counts = self.store.load_vocabulary()
+            self._speller = Speller(counts, english_words()) if counts else None
             self._head_checked = now
-        return self._head
 
     def forget_head(self) -> None:
         self._head, self._head_checked = None, -math.inf
@@ -91,7 +105,8 @@ class Retriever:
         where = check_filters(filters)
         if not queries:
             return []
-        vectors = self.embedder.embed(list(queries))
+        speller = self.speller()
+        vectors = self.embedder.embed([speller.correct(q) for q in queries] if speller else list(queries))
         head = self.head() if self.rerank_depth and "intent" not in where else None
         # Without a head nothing is promoted: the k nearest are all there is to fetch.
         rows = self.store.query(vectors, max(k, self.rerank_depth) if head else k, where,

@@ -7,6 +7,7 @@ VectorStoreError and writes split to Chroma's batch limit.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+VOCABULARY_KEY = "word_counts"  # the vocabulary side collection's metadata: JSON {word: count}
 MODEL_KEY = "embedding_model"  # collection metadata: the model its vectors came from
 AUDIENCE_KEY = "audiences"  # collection metadata: 1 once every record carries an audience
 INTERNAL_SOURCES = ("abcd:guidelines",)  # records stored before audiences existed that are internal
@@ -250,9 +252,31 @@ class VectorStore:
     def head_name(self) -> str:
         return f"{self.config.collection}.intents"
 
+    @property
+    def vocabulary_name(self) -> str:
+        return f"{self.config.collection}.vocabulary"
+
+    def save_vocabulary(self, counts: Mapping[str, int]) -> None:
+        """Replace the stored word counts of the records (knowledge.spelling), kept in the
+        metadata of an empty side collection so every worker and Chroma server shares them."""
+        self._drop(self.vocabulary_name)
+        blob = json.dumps(dict(counts), separators=(",", ":"))
+        self._call("write", lambda: self.client.create_collection(
+            self.vocabulary_name, metadata={VOCABULARY_KEY: blob}))
+
+    def load_vocabulary(self) -> dict[str, int] | None:
+        """The stored word counts, or None before the first ingest that writes them."""
+        try:
+            side = self.client.get_collection(self.vocabulary_name)
+        except Exception:  # noqa: BLE001 - not found: nothing to correct toward
+            return None
+        blob = (side.metadata or {}).get(VOCABULARY_KEY)
+        return {str(k): int(v) for k, v in json.loads(blob).items()} if isinstance(blob, str) else None
+
     def drop(self) -> int:
-        """Delete the whole collection and its intent head; returns how many records it held."""
+        """Delete the whole collection, its intent head and vocabulary; returns how many records it held."""
         self._drop(self.head_name)
+        self._drop(self.vocabulary_name)
         count = self._drop(self.config.collection)
         self._collection = None
         return count
