@@ -34,7 +34,14 @@ from assistant.llm.base import ChatMessage, ChatRequest, LLMBackend
 from assistant.llm.extractive import ExtractiveBackend
 from assistant.media import MediaReader, Speech, Understood
 from assistant.prompt import PromptBuilder, history_messages, retrieval_query, user_content
-from assistant.routing import NO_HANDOFF, HandoffDecision, HandoffDetector, PersonModel, unsure_reason
+from assistant.routing import (
+    NO_HANDOFF,
+    HandoffDecision,
+    HandoffDetector,
+    PersonModel,
+    sentences,
+    unsure_reason,
+)
 from assistant.search_batch import BatchedSearch
 from assistant.store.base import ConversationInfo, ConversationStore
 from assistant.vision import ImageReader
@@ -47,6 +54,8 @@ if TYPE_CHECKING:
 
 
 __all__ = ["DialogueManager", "Turn", "TurnTrace"]
+
+SENTENCE_WORDS = 3  # a sentence this long may be searched alone when the whole message matches weakly
 
 
 class Knowledge(Protocol):
@@ -201,6 +210,16 @@ class DialogueManager:
         d = self.settings.dialogue
         unsure = "" if decision.handoff else unsure_reason(hits, min_score=d.min_score,
                                                            margin=d.unsure_margin)
+        if unsure == "weak_match":  # a question inside a story: its own sentence may match well
+            try:
+                found = await self._best_sentence(query)
+            except KnowledgeError as exc:
+                yield await self.store.append(ErrorEvent(conversation_id=cid, code=exc.code,
+                                                         message=exc.message))
+                return
+            if found is not None:
+                query, hits = found
+                unsure = unsure_reason(hits, min_score=d.min_score, margin=d.unsure_margin)
         if not decision.handoff:  # an unsure turn is a low-confidence one: enough in a row hand over
             best = None if unsure else hits[0].score
             decision = self.detector.on_confidence(best, _earlier_best_scores(log))
@@ -232,6 +251,18 @@ class DialogueManager:
     def _query(self, text: str, log: Sequence[Event]) -> str:
         return retrieval_query(text.strip(), _earlier_user_texts(log),
                                max_turns=min(2, self.settings.dialogue.history_turns))
+
+    async def _best_sentence(self, query: str) -> tuple[str, list[Hit]] | None:
+        """The sentence of a several-sentence message whose best record is good enough, with its
+        hits ("I sent the kettle back on the 2nd and got an email. How long until the refund?"
+        is diluted as a whole; its question is not). None when none is."""
+        parts = [p for p in sentences(query) if len(p.split()) >= SENTENCE_WORDS]
+        if len(parts) < 2:
+            return None
+        found = await asyncio.gather(*(self._search(p) for p in parts))
+        part, hits = max(zip(parts, found, strict=True),
+                         key=lambda pair: pair[1][0].score if pair[1] else 0.0)
+        return (part, hits) if hits and hits[0].score >= self.settings.dialogue.min_score else None
 
     async def _search(self, query: str, audience: Audience = "customer") -> list[Hit]:
         return await self.searcher.search(query, self.settings.dialogue.retrieve_k, audience=audience)

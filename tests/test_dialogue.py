@@ -261,6 +261,35 @@ async def test_a_question_the_history_does_not_cover_is_answered_honestly(settin
     assert covered[-1].grounded and covered[-1].text == "Refunds take 5 days."
 
 
+class DilutingKnowledge(FakeKnowledge):
+    """Jaccard overlap: like an embedding, a long story around a question matches it weakly."""
+
+    def search(self, query: str, k: int | None = None, *, audience: str = "customer") -> list[Hit]:
+        self.queries.append(query)
+        words = set(re.findall(r"[a-z]+", query.lower()))
+        scored = [Hit(record=r, score=len(words & (mine := set(re.findall(r"[a-z]+", r.request.lower()))))
+                      / len(words | mine), text=r.resolution) for r in self.records]
+        return sorted(scored, key=lambda h: -h.score)[: k or 4]
+
+
+async def test_a_question_inside_a_story_is_answered_from_its_own_sentence(settings, store) -> None:
+    knowledge = DilutingKnowledge()
+    dm = manager(settings, store, FakeLLM(["Refunds take 5 to 7 business days."]), knowledge=knowledge)
+    conv = await dm.new_conversation()
+    trace = TurnTrace()
+    story = ("I sent the kettle back on the 2nd and got an email saying it arrived at your warehouse. "
+             "How long does a refund take?")
+    events = [e async for e in dm.handle(Turn(conv.id, story), trace=trace)]
+    assert knowledge.search(story)[0].score < settings.dialogue.min_score  # the whole is diluted
+    assert events[-1].grounded and events[-1].sources[0].id == "refund-2"
+    assert trace.query == "How long does a refund take?" and trace.unsure == ""
+    # A story with no sentence the history answers stays unsure.
+    trace = TurnTrace()
+    events = [e async for e in dm.handle(Turn(conv.id, "The blue widget squeaks at night. It also rattles "
+                                                       "in the morning when it is cold."), trace=trace)]
+    assert trace.unsure == "weak_match" and not events[-1].grounded
+
+
 async def test_two_equally_near_records_of_different_intents_are_unsure(settings, store) -> None:
     refunds = [r for r in RECORDS if r.id.startswith("refund")]
     dm = manager(settings, store, knowledge=FakeKnowledge(refunds), min_score=0.3, unsure_margin=0.05)
