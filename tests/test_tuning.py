@@ -15,7 +15,8 @@ from assistant.errors import ModelUnavailable
 from assistant.llm import adapters
 from assistant.llm.base import ChatMessage, ChatRequest
 from assistant.llm.local import TransformersChat
-from assistant.llm.tuning import Interrupted, Trainer, TuneOptions, prepare, split
+from assistant.llm.tune_examples import prepare, split
+from assistant.llm.tuning import Interrupted, Trainer, TuneOptions
 from assistant.llm.weights import packaged_gguf
 from assistant.settings import load_settings
 from knowledge.base import KnowledgeBase

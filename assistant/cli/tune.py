@@ -103,15 +103,8 @@ def run_chat_tuning(settings: Settings, kb: KnowledgeBase, args: argparse.Namesp
 
     from assistant.llm.adapters import adapters_dir
     from assistant.llm.local import cpu_has_bf16
-    from assistant.llm.tuning import (
-        Trainer,
-        TuneOptions,
-        activate,
-        default_out,
-        prepare,
-        summary_of,
-        trainable,
-    )
+    from assistant.llm.tune_examples import prepare, trainable
+    from assistant.llm.tuning import Trainer, TuneOptions, activate, default_out, summary_of
     from assistant.llm.weights import resolve_model
 
     t = settings.tune
