@@ -66,12 +66,37 @@ def edits1(word: str) -> set[str]:
     return deletes | transposes | replaces | inserts
 
 
+def within(a: str, b: str, limit: int) -> bool:
+    """Optimal string alignment distance of a and b at most limit (rows stop early)."""
+    if abs(len(a) - len(b)) > limit:
+        return False
+    before: list[int] | None = None
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + cost)
+            if before is not None and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], before[j - 2] + 1)
+        if min(current) > limit:
+            return False
+        before, row = row, current
+    return row[-1] <= limit
+
+
 class Speller:
     """Corrects words of a query toward the history's vocabulary (see the module doc)."""
 
     def __init__(self, counts: Mapping[str, int], known: Iterable[str] = ()) -> None:
         self.counts = dict(counts)
         self.known = frozenset(known)  # words that are never typos (the encoder's whole words)
+        # Two edits away is searched among frequent long words of the same first letter only
+        # (generating every string two edits away would take ~0.1 s a word).
+        self.long: dict[str, list[str]] = {}
+        for w, n in self.counts.items():
+            if n >= DOMINANCE and len(w) >= LONG - 2:
+                self.long.setdefault(w[0], []).append(w)
 
     def correct_word(self, word: str) -> str:
         low = word.lower()
@@ -81,7 +106,8 @@ class Speller:
         near = edits1(low)
         candidates = {w for w in near if self.counts.get(w, 0) >= floor}
         if not candidates and len(low) >= LONG:
-            candidates = {w for e in near for w in edits1(e) if self.counts.get(w, 0) >= floor}
+            pool = self.long.get(low[0], ())
+            candidates = {w for w in pool if self.counts[w] >= floor and within(low, w, 2)}
         if len(candidates) != 1:
             best = sorted(candidates, key=lambda w: -self.counts[w])
             # several: only a clear favourite (ten times the next) is taken

@@ -7,7 +7,7 @@ from pathlib import Path
 from knowledge.base import KnowledgeBase
 from knowledge.config import KnowledgeConfig
 from knowledge.records import Record
-from knowledge.spelling import Speller, english_words, vocabulary
+from knowledge.spelling import Speller, english_words, vocabulary, within
 
 HISTORY = [
     "I want to switch my account to the business plan",
@@ -59,3 +59,10 @@ def test_search_corrects_the_query_with_the_vocabulary_the_ingest_stored(data_di
                               ("need invoce for my purchace", "get_invoice")):
             best = kb.search(query, 1)[0]
             assert best.record.intent == intent and best.score > 0.6
+
+
+def test_long_words_two_edits_away_are_found_among_frequent_words() -> None:
+    s = Speller({"acknowledgement": 50, "account": 40}, english_words())
+    assert s.correct("acknowlegdemnt") == "acknowledgement"  # a swap and a dropped letter
+    assert s.correct("cknowledgemnt") == "cknowledgemnt"  # first letter lost too: not searched
+    assert within("refnud", "refund", 1) and not within("abcdef", "uvwxyz", 2)
