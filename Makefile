@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/reports.py
 	$(BIN)/python benchmarks/ocr_budget.py
+	$(BIN)/python benchmarks/tune.py  # about 2.5 hours on two cores
 
 clean:
 	rm -rf $(VENV) data
