@@ -211,8 +211,8 @@ class DialogueManager:
         unsure = "" if decision.handoff else unsure_reason(hits, min_score=d.min_score,
                                                            margin=d.unsure_margin)
         if unsure == "weak_match":  # a question inside a story: its own sentence may match well
-            try:
-                found = await self._best_sentence(query)
+            try:  # the customer's own sentences only: a screenshot's text is not their question
+                found = await self._best_sentence(own_words)
             except KnowledgeError as exc:
                 yield await self.store.append(ErrorEvent(conversation_id=cid, code=exc.code,
                                                          message=exc.message))
@@ -252,11 +252,11 @@ class DialogueManager:
         return retrieval_query(text.strip(), _earlier_user_texts(log),
                                max_turns=min(2, self.settings.dialogue.history_turns))
 
-    async def _best_sentence(self, query: str) -> tuple[str, list[Hit]] | None:
+    async def _best_sentence(self, words: str) -> tuple[str, list[Hit]] | None:
         """The sentence of a several-sentence message whose best record is good enough, with its
         hits ("I sent the kettle back on the 2nd and got an email. How long until the refund?"
         is diluted as a whole; its question is not). None when none is."""
-        parts = [p for p in sentences(query) if len(p.split()) >= SENTENCE_WORDS]
+        parts = [p for p in sentences(words) if len(p.split()) >= SENTENCE_WORDS]
         if len(parts) < 2:
             return None
         found = await asyncio.gather(*(self._search(p) for p in parts))

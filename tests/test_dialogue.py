@@ -290,6 +290,20 @@ async def test_a_question_inside_a_story_is_answered_from_its_own_sentence(setti
     assert trace.unsure == "weak_match" and not events[-1].grounded
 
 
+async def test_a_screenshot_s_sentences_are_not_searched_one_by_one(settings, store) -> None:
+    # The FAQ page in the screenshot has many sentences; one of them matching a record does not
+    # make it the customer's question: only their own sentences are searched alone.
+    knowledge = DilutingKnowledge()
+    dm = manager(settings, store, knowledge=knowledge, reader=OCRReader())
+    conv = await dm.new_conversation()
+    image = await store.put_attachment(conv.id, SCREENSHOT.read_bytes(), "image/png", "faq.png")
+    trace = TurnTrace()
+    await run(dm, Turn(conv.id, "Please look at this. What does my level mean for returns?",
+                       attachments=(image.id,)), trace=trace)
+    assert trace.unsure == "weak_match"
+    assert set(knowledge.queries[1:]) == {"Please look at this.", "What does my level mean for returns?"}
+
+
 async def test_two_equally_near_records_of_different_intents_are_unsure(settings, store) -> None:
     refunds = [r for r in RECORDS if r.id.startswith("refund")]
     dm = manager(settings, store, knowledge=FakeKnowledge(refunds), min_score=0.3, unsure_margin=0.05)
