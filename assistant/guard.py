@@ -16,6 +16,7 @@ its references, the customer's messages and the [company] values.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 
@@ -81,6 +82,7 @@ class GroundedBackend:
 
 
 SUBSTANCE = 3  # content words that make a sentence more than courtesy
+_LIST_ITEM = re.compile(r"(\s*)(\d{1,2})(?=[.)]\s)")
 
 
 class _Gate:
@@ -97,6 +99,7 @@ class _Gate:
         self.seen: set[str] = set()  # sentences said so far: one said twice is a loop
         self.pending = ""  # "Follow these steps:" waits for what it announces
         self.sent = 0  # sentences of substance sent
+        self.steps = 0  # numbered list items sent: a dropped step does not leave a gap ("1., 3.")
 
     def take(self, sentence: str) -> str | None:
         """What to send now ("" for nothing yet); None when the model repeats itself."""
@@ -111,9 +114,17 @@ class _Gate:
         if text.rstrip().endswith(":"):
             self.pending += text
             return ""
-        text, self.pending = self.pending + text, ""
+        text, self.pending = self.pending + self._renumbered(text), ""
         self.sent += len(content_words(text)) >= SUBSTANCE
         return text
+
+    def _renumbered(self, text: str) -> str:
+        """A list item numbered on from the last one sent (a "1." starts a new list)."""
+        m = _LIST_ITEM.match(text)
+        if m is None:
+            return text
+        self.steps = 1 if m.group(2) == "1" else self.steps + 1
+        return f"{m.group(1)}{self.steps}{text[m.end(2):]}"
 
     def finish(self, rest: str) -> str:
         """The last piece when the model stopped: dropped when cut off mid-sentence."""

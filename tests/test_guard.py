@@ -99,3 +99,11 @@ async def test_placeholders_a_tuned_model_writes_are_filled_for_this_customer() 
     assert "{{" not in text
     assert "order 48213, log in and open the account settings." in text
     assert "Contact +1 555 0100 if you need help." in text
+
+
+async def test_a_dropped_step_leaves_no_gap_in_the_numbering() -> None:
+    out, _ = await answer(["To close your account:\n", "1. Log in and open the account settings.\n",
+                           "2. Call us at 09 32 23 23.\n", "3. Select the option to close your account.\n"])
+    text = "".join(out)
+    assert "09 32 23 23" not in text
+    assert "1. Log in and open the account settings.\n2. Select the option to close your account." in text
