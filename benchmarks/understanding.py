@@ -231,6 +231,9 @@ async def voice_run(settings: Any) -> dict[str, Any]:
     typed = [Case(id=c.id, text=said[c.id], expect_intent=c.expect_intent, expect_route=c.expect_route)
              for c in spoken]
     heard = await run(settings, spoken)
+    failed = [r.error for r in heard if r.error]
+    if len(failed) == len(heard):  # the speech model did not run at all: say so, not "hit@1 0"
+        return {"clips": len(spoken), "error": failed[0]}
     read = await run(settings, typed)
     voice, text = figures(spoken, heard), figures(typed, read)
     wrong = [{"said": said[c.id], "heard": r.transcript} for c, r in zip(spoken, heard, strict=True)
