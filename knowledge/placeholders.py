@@ -100,7 +100,7 @@ _ORDER_KEYS = _NUMBERED["Order Number"][1]
 def _naming(nouns: str) -> re.Pattern[str]:
     """"the order number {{X}}", "your bill with the number {{X}}": a noun that names the placeholder."""
     return re.compile(rf"\b(?:(the|your|this|my)\s+)?({nouns})\s+"
-                      r"(?:with\s+(?:the\s+)?(?:number|id)\s+|number\s+|no\.?\s+|#\s*|id\s+)?"
+                      r"(?:with\s+(?:the\s+)?(?:number|id)\s+|numbered\s+|number\s+|no\.?\s+|#\s*|id\s+)?"
                       r"(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE)
 
 

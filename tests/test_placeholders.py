@@ -39,6 +39,7 @@ def test_anonymized_suffix_and_company_name_alias() -> None:
         ("call us at {{Customer Support Phone Number}}", "call us at our customer support phone number"),
         # without the number, "the order <number>" reads "your order" (not "the order your order number")
         ("the order {{Purchase ID Anonymized}}", "your order"),
+        ("locate the specific order numbered {{Order Number}}.", "locate the specific order."),
         ("reach us via {{Live Chat}}", "reach us via live chat"),
         ("available {{Customer Support Availability}}", "available during our business hours"),
         ("We are open {{Working Hours}}", "We are open during our business hours"),
