@@ -104,6 +104,17 @@ def answer(model: Path, data_dir: Path, adapter: str) -> tuple[str, str]:
     return asyncio.run(run()), chat.adapter
 
 
+def readiness(data_dir: Path) -> dict:
+    """What /readyz reports of the runtime the service builds from config.toml and the env."""
+    from assistant.runtime import build_runtime
+
+    async def run() -> dict:
+        async with build_runtime(load_settings(CONFIG, data_dir=data_dir)) as rt:
+            return rt.readiness()
+
+    return asyncio.run(run())
+
+
 def test_held_out_records_are_never_trained_on(kb_dir: Path, tiny_env: Path) -> None:
     from transformers import AutoTokenizer
 
@@ -144,6 +155,7 @@ def test_an_adapter_is_trained_saved_loaded_and_changes_the_output(
     after, loaded = answer(tiny_env, kb_dir, "auto")
     assert loaded == str(folder)
     assert after != before
+    assert readiness(kb_dir)["llm_adapter"] == str(folder)  # /readyz says which adapter runs
     assert answer(tiny_env, kb_dir, "none") == (before, "")  # llm.adapter = "none": untuned
     assert tune(kb_dir, "--base") == 0  # back to the untuned model
     assert answer(tiny_env, kb_dir, "auto") == (before, "")
