@@ -102,6 +102,20 @@ def lora_model(model: Any, rank: int) -> Any:
     return get_peft_model(model, config)
 
 
+def device() -> str:
+    """Where training runs: the GPU torch finds (CUDA_VISIBLE_DEVICES picks it), else the CPU."""
+    return "cuda" if _torch().cuda.is_available() else "cpu"
+
+
+def loss_of(model: Any, ids: list[int], labels: list[int], bf16: bool) -> Any:
+    """The model's loss on one example, on the model's device, under bfloat16 autocast if asked."""
+    torch = _torch()
+    where = next(model.parameters()).device
+    with torch.autocast(where.type, dtype=torch.bfloat16, enabled=bf16):
+        return model(input_ids=torch.tensor([ids], device=where),
+                     labels=torch.tensor([labels], device=where)).loss
+
+
 def mean_loss(model: Any, encoded: Sequence[tuple[list[int], list[int]]], bf16: bool) -> float | None:
     """The model's mean loss over examples (no training)."""
     if not encoded:
@@ -109,9 +123,9 @@ def mean_loss(model: Any, encoded: Sequence[tuple[list[int], list[int]]], bf16: 
     torch = _torch()
     model.eval()
     total = 0.0
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.inference_mode():
         for ids, labels in encoded:
-            total += float(model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss)
+            total += float(loss_of(model, ids, labels, bf16))
     model.train()
     return round(total / len(encoded), 4)
 
@@ -140,6 +154,7 @@ class Trainer:
         self.checkpoint = root / CHECKPOINT
         self.state = State(base_model=base_model, seed=options.seed)
         saved = self._saved_state() if resume else None
+        model = model.to(device())
         self.model = self._load_adapter(model) if saved else lora_model(model, options.lora_rank)
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=options.learning_rate, weight_decay=0.0)
@@ -207,8 +222,7 @@ class Trainer:
         """One optimizer step over the batch, example by example: (mean loss, tokens)."""
         total, tokens = 0.0, 0
         for ids, labels in batch:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.options.bf16):
-                loss = self.model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss
+            loss = loss_of(self.model, ids, labels, self.options.bf16)
             (loss / len(batch)).backward()
             total += loss.detach().item()
             tokens += len(ids)
