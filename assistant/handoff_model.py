@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import DependencyMissing, InputError
+from assistant.folders import write_whole
 from assistant.routing import sentences
 
 log = logging.getLogger(__name__)
@@ -238,28 +238,22 @@ def train(examples: Sequence[Example], out: Path, *, epochs: int = 3, lr: float 
             for i in range(0, len(held), 64)])
     truth = np.array([e.person for e in held], dtype=np.float32)
     scale, shift = platt(held_logits, truth)
-    # Written beside `out` and swapped in whole: a reader never sees a half-written classifier.
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    model.save_pretrained(staging)
-    (staging / "README.md").unlink(missing_ok=True)  # peft's empty model card
-    config_file = staging / "adapter_config.json"  # name the base model, not this machine's path to it
-    config = json.loads(config_file.read_text(encoding="utf-8"))
-    config["base_model_name_or_path"] = "sentence-transformers/all-MiniLM-L6-v2"
-    config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     summary = {"examples": len(kept), "calibration_examples": len(held),
                "by_kind": {k: sum(e.kind == k for e in rows) for k in sorted({e.kind for e in rows})},
                "epochs": epochs, "held_out_accuracy": round(float(((held_logits > 0) == truth).mean()), 4)}
     head = {"weights": linear.weight.detach().numpy()[0].tolist(), "bias": float(linear.bias.detach()[0]),
             "scale": scale, "shift": shift, "base": "packaged:minilm", "trained": summary}
-    (staging / HEAD_FILE).write_text(json.dumps(head) + "\n", encoding="utf-8")
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    staging.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+
+    def save(staging: Path) -> None:
+        model.save_pretrained(staging)
+        (staging / "README.md").unlink(missing_ok=True)  # peft's empty model card
+        config_file = staging / "adapter_config.json"  # name the base model, not this machine's path to it
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config["base_model_name_or_path"] = "sentence-transformers/all-MiniLM-L6-v2"
+        config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        (staging / HEAD_FILE).write_text(json.dumps(head) + "\n", encoding="utf-8")
+
+    write_whole(out, save)  # a reader never sees a half-written classifier
     return summary
 
 

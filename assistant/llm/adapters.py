@@ -1,8 +1,9 @@
 """Which LoRA adapter the local chat model runs with: the newest one `assistant tune` wrote.
 
 `assistant tune` writes each adapter to its own folder under
-`<data_dir>/models/chat-adapters/`, built beside it and renamed into place with its
-marker file written last, so a half-written adapter is never seen. `llm.adapter`
+`<data_dir>/models/chat-adapters/`, built beside it and swapped in whole
+(assistant.folders) with its marker file written last, so a half-written adapter is
+never seen. `llm.adapter`
 chooses:
 
 - "auto" (the default): the newest finished adapter tuned from the configured
@@ -15,14 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import ModelUnavailable
+from assistant.folders import write_whole
 
 log = logging.getLogger(__name__)
 
@@ -87,15 +86,9 @@ def use_base(data_dir: Path, on: bool) -> None:
 
 
 def publish(out: Path, write: Callable[[Path], dict[str, Any]]) -> Path:
-    """Build a folder beside `out` with `write(tmp)`, add the marker it returns, rename it into place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        marker = write(tmp)
-        (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.rename(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    """Build the adapter folder with `write(staging)`, add the marker it returns (last), swap it in."""
+    def build(staging: Path) -> None:
+        marker = write(staging)
+        (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+
+    return write_whole(out, build)

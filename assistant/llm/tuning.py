@@ -11,9 +11,7 @@ and step count are totals over resumed runs. The adapter is published whole
 from __future__ import annotations
 
 import logging
-import os
 import random
-import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import InputError
+from assistant.folders import write_whole
 from assistant.llm.adapters import adapters_dir, publish, use_base
 
 log = logging.getLogger(__name__)
@@ -233,19 +232,13 @@ class Trainer:
         return total / len(batch), tokens
 
     def save_checkpoint(self) -> None:
-        """The adapter and the training state, swapped in whole (the old one goes last)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f"{CHECKPOINT}.new"
-        shutil.rmtree(tmp, ignore_errors=True)
-        self.model.save_pretrained(tmp)
-        _torch().save({"state": asdict(self.state), "optimizer": self.optimizer.state_dict(),
-                       "schedule": self.schedule.state_dict()}, tmp / STATE)
-        old = self.root / f"{CHECKPOINT}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if self.checkpoint.exists():
-            os.rename(self.checkpoint, old)
-        os.rename(tmp, self.checkpoint)
-        shutil.rmtree(old, ignore_errors=True)
+        """The adapter and the training state (written last), swapped in whole."""
+        def write(staging: Path) -> None:
+            self.model.save_pretrained(staging)
+            _torch().save({"state": asdict(self.state), "optimizer": self.optimizer.state_dict(),
+                           "schedule": self.schedule.state_dict()}, staging / STATE)
+
+        write_whole(self.checkpoint, write)
 
     def held_out_loss(self) -> float | None:
         return mean_loss(self.model, self.held[:HELD_OUT_LOSS_EXAMPLES], self.options.bf16)
