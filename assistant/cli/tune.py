@@ -114,7 +114,8 @@ def run_chat_tuning(settings: Settings, kb: KnowledgeBase, args: argparse.Namesp
                           bf16=t.dtype == "bfloat16" or (t.dtype == "auto" and cpu_has_bf16()),
                           threads=settings.llm.threads)
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
-    if not any(trainable(r) for r in kb.records()):  # before minutes of model loading
+    records = kb.records()
+    if not any(trainable(r) for r in records):  # before minutes of model loading
         raise InputError("the knowledge base holds no customer record to learn from: "
                          "ingest the history first (assistant kb ingest)", code="no_examples")
     source = resolve_model(settings.llm.model, settings.data_dir, progress=say)
@@ -123,7 +124,7 @@ def run_chat_tuning(settings: Settings, kb: KnowledgeBase, args: argparse.Namesp
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     say("building examples: each record's neighbours from the knowledge base, as a live prompt")
     started = time.perf_counter()
-    data = prepare(settings, kb, tokenizer, options, t.holdout)
+    data = prepare(settings, kb, tokenizer, options, t.holdout, records=records)
     say(f"{len(data.train)} examples to train on, {len(data.held)} held out, {data.skipped} too long "
         f"({time.perf_counter() - started:.0f} s); {'bfloat16' if options.bf16 else 'float32'}, "
         f"budget {options.max_minutes:g} min" + (f" or {options.steps} steps" if options.steps else ""))

@@ -110,8 +110,9 @@ class Prepared:
 
 
 def prepare(settings: Settings, kb: KnowledgeBase, tokenizer: Any, options: TuneOptions,
-            holdout: float) -> Prepared:
-    """The encoded training and held-out examples of the knowledge base's records."""
+            holdout: float, *, records: Sequence[Record] | None = None) -> Prepared:
+    """The encoded training and held-out examples of the knowledge base's records (`records`:
+    those already read from it)."""
     d = settings.dialogue
 
     def count(text: str) -> int:
@@ -120,7 +121,8 @@ def prepare(settings: Settings, kb: KnowledgeBase, tokenizer: Any, options: Tune
     builder = PromptBuilder(system_prompt=d.system_prompt, company=settings.company, count_tokens=count,
                             context_tokens=settings.llm.context_tokens,
                             max_new_tokens=settings.llm.max_new_tokens, reference_tokens=d.reference_tokens)
-    train_records, held_records = split(kb.records(), seed=options.seed, share=holdout)
+    stored = kb.records() if records is None else records
+    train_records, held_records = split(stored, seed=options.seed, share=holdout)
 
     def neighbours(queries: Sequence[str]) -> list[list[Hit]]:
         found: list[list[Hit]] = []
