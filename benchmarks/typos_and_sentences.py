@@ -1,7 +1,9 @@
-"""Before and after, in one run: typo correction (knowledge.spelling) and the sentence-by-sentence
-search of weakly matching messages (DialogueManager._best_sentence), each on and off.
+"""Before and after, in one run: typo correction (knowledge.spelling), the sentence-by-sentence
+search of weakly matching messages (DialogueManager._best_sentence) and the intent head's answer
+half (knowledge.intents: learned from the resolutions' openings), each on and off.
 
     .venv/bin/python benchmarks/typos_and_sentences.py
+    .venv/bin/python benchmarks/typos_and_sentences.py --variants both all --out answer_head.json
 
 Every message goes through the service's dialogue, retrieve-only (`assistant eval
 --retrieve-only`), with the default configuration, against:
@@ -15,12 +17,15 @@ in-scope ones wrongly called unsure), and the share of in-scope messages answere
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import csv
+import dataclasses
 import json
 import platform
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,29 +39,37 @@ ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
 RESULTS = Path(__file__).parent / "results" / "typos_and_sentences.json"
 BANKING77 = ROOT.parent / "shared" / "datasets" / "banking77"
-VARIANTS = {"neither": (False, False), "typos": (True, False), "sentences": (False, True),
-            "both": (True, True)}
+# name: (typos, sentences, answer head); "both" is typos and sentences without the answer head
+VARIANTS = {"neither": (False, False, False), "typos": (True, False, False),
+            "sentences": (False, True, False), "both": (True, True, False), "all": (True, True, True)}
 
 
 @contextmanager
-def variant(typos: bool, sentences: bool) -> Iterator[None]:
-    """Switch either change off for the duration (the code as it was before it)."""
+def variant(typos: bool, sentences: bool, answers: bool = True) -> Iterator[None]:
+    """Switch changes off for the duration (the code as it was before them)."""
     from assistant.dialogue import DialogueManager
     from knowledge.retriever import Retriever
 
-    speller, best = Retriever.speller, DialogueManager._best_sentence
+    speller, best, head = Retriever.speller, DialogueManager._best_sentence, Retriever.head
 
     async def no_sentence(self: Any, query: str) -> None:
         return None
+
+    def request_head(self: Any) -> Any:
+        found = head(self)
+        return found and dataclasses.replace(found, answer_weights=None, answer_bias=None)
 
     try:
         if not typos:
             Retriever.speller = lambda self: None  # type: ignore[method-assign]
         if not sentences:
             DialogueManager._best_sentence = no_sentence  # type: ignore[method-assign,assignment]
+        if not answers:
+            Retriever.head = request_head  # type: ignore[method-assign]
         yield
     finally:
         Retriever.speller, DialogueManager._best_sentence = speller, best  # type: ignore[method-assign]
+        Retriever.head = head  # type: ignore[method-assign]
 
 
 async def run(settings: Any, cases: list) -> dict[str, Any]:
@@ -81,14 +94,15 @@ def banking77() -> tuple[list, list]:
         with (BANKING77 / f"{split}.csv").open(newline="", encoding="utf-8") as f:
             return [(row["text"], row["category"]) for row in csv.DictReader(f)]
 
-    train = [Record(id=f"b77-{n}", request=text, resolution=f"({intent})", intent=intent)
+    # BANKING77 holds customers' messages and their intents, no answers: requests only.
+    train = [Record(id=f"b77-{n}", request=text, resolution="", intent=intent)
              for n, (text, intent) in enumerate(read("train"))]
     test = [Case(id=f"t{n}", text=text, expect_intent=intent)
             for n, (text, intent) in enumerate(read("test"))]
     return train, test
 
 
-async def main() -> dict[str, Any]:
+async def main(variants: list[str]) -> dict[str, Any]:
     from assistant.evaluation import Case, load_cases
     from assistant.settings import load_settings
     from knowledge.base import KnowledgeBase
@@ -103,9 +117,12 @@ async def main() -> dict[str, Any]:
         for company, (records, cases) in companies.items():
             data = Path(tmp) / company
             settings = load_settings(ROOT / "config.toml", data_dir=data)
+            started = time.perf_counter()
             with KnowledgeBase(settings.knowledge, data, settings.company) as kb:
                 kb.add_records(records)
-            for name, switches in VARIANTS.items():
+            out.setdefault("ingest_seconds", {})[company] = round(time.perf_counter() - started, 1)
+            for name in variants:
+                switches = VARIANTS[name]
                 with variant(*switches):
                     for set_name, chosen in cases.items():
                         figures = await run(settings, chosen)
@@ -115,7 +132,12 @@ async def main() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    result = asyncio.run(main())
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--out", default=RESULTS.name, help="file name under benchmarks/results/")
+    args = parser.parse_args()
+    result = asyncio.run(main(args.variants))
+    out = RESULTS.parent / args.out
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

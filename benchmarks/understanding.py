@@ -259,7 +259,7 @@ async def banking77_runs(name: str, model: str, work: Path) -> dict[str, Any]:
     train, test = read("train"), read("test")
     intents = sorted({i for _, i in train})
     left_out = set(random.Random(SEED).sample(intents, HELD_OUT_BANKING))
-    records = [Record(id=f"b77-{n}", request=text, resolution=f"({intent})", intent=intent,
+    records = [Record(id=f"b77-{n}", request=text, resolution="", intent=intent,
                       source="banking77") for n, (text, intent) in enumerate(train)]
     cases = [Case(id=f"t{n}", text=text, expect_intent=intent) for n, (text, intent) in enumerate(test)]
     data = work / f"banking77-{name}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from knowledge import spelling
 from knowledge.embeddings import Embedder
-from knowledge.intents import train
+from knowledge.intents import answer_sample, opening, train
 from knowledge.records import Record
 from knowledge.vectorstore import VectorStore
 
@@ -104,9 +104,20 @@ class Ingestor:
         self.store.save_vocabulary(spelling.stored_counts(spelling.vocabulary(texts)))
 
     def refresh_head(self) -> None:
-        """Retrain the intent head on every stored record that has an intent."""
-        vectors, intents = self.store.labelled_vectors()
-        self.store.save_head(train(vectors, intents) if intents else None)
+        """Retrain the intent head on every stored record that has an intent, and on the openings
+        of a sample of their resolutions (knowledge.intents: the answer head)."""
+        stored = self.store.labelled()
+        if not stored.intents:
+            self.store.save_head(None)
+            return
+        rows = answer_sample(stored.intents, stored.resolutions)
+        if rows is None:
+            self.store.save_head(train(stored.vectors, stored.intents))
+            return
+        answers = self.store.opening_vectors([stored.ids[i] for i in rows],
+                                             [opening(stored.resolutions[i]) for i in rows])
+        answer_intents = [stored.intents[i] for i in rows]
+        self.store.save_head(train(stored.vectors, stored.intents, answers, answer_intents))
 
     def _write(self, batch: list[Record], report: IngestReport) -> None:
         stored = self.store.hashes([r.id for r in batch])

@@ -7,11 +7,12 @@ VectorStoreError and writes split to Chroma's batch limit.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -32,6 +33,15 @@ MODEL_KEY = "embedding_model"  # collection metadata: the model its vectors came
 AUDIENCE_KEY = "audiences"  # collection metadata: 1 once every record carries an audience
 INTERNAL_SOURCES = ("abcd:guidelines",)  # records stored before audiences existed that are internal
 _PAGE = 5000  # rows per get() page when listing a large collection
+
+
+class Labelled(NamedTuple):
+    """The stored records that have an intent, in one order."""
+
+    ids: list[str]
+    vectors: np.ndarray  # (len(ids), dim) float32
+    intents: list[str]
+    resolutions: list[str]
 
 
 def _where(filters: Mapping[str, str] | None, customer_only: bool = False) -> dict[str, Any] | None:
@@ -209,10 +219,10 @@ class VectorStore:
                                          strict=True)
         ]
 
-    def labelled_vectors(self) -> tuple[np.ndarray, list[str]]:
-        """Stored vectors of records that have an intent, with their intents (to train on)."""
+    def labelled(self) -> Labelled:
+        """Every stored record that has an intent: ids, vectors, intents, resolutions (to train on)."""
+        out = Labelled([], np.zeros((0, 0), np.float32), [], [])
         vectors: list[np.ndarray] = []
-        intents: list[str] = []
         offset = 0
         while True:
             got = self._call("read", lambda o=offset: self.collection.get(
@@ -220,11 +230,14 @@ class VectorStore:
                 include=["embeddings", "metadatas"], limit=_PAGE, offset=o))
             if len(got["ids"]):
                 vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
-                intents += [str((m or {}).get("intent", "")) for m in got["metadatas"] or []]
+                metas = [m or {} for m in got["metadatas"] or []]
+                out.ids.extend(got["ids"])
+                out.intents.extend(str(m.get("intent", "")) for m in metas)
+                out.resolutions.extend(str(m.get("resolution", "")) for m in metas)
             if len(got["ids"]) < _PAGE:
                 break
             offset += _PAGE
-        return (np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float32)), intents
+        return out._replace(vectors=np.concatenate(vectors)) if vectors else out
 
     def save_head(self, head: IntentHead | None) -> None:
         """Replace the stored intent head (None removes it)."""
@@ -256,6 +269,35 @@ class VectorStore:
     def vocabulary_name(self) -> str:
         return f"{self.config.collection}.vocabulary"
 
+    @property
+    def openings_name(self) -> str:
+        return f"{self.config.collection}.openings"
+
+    def opening_vectors(self, ids: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        """The embedded texts (resolution openings for knowledge.intents' answer head), kept in a
+        side collection by record id: a retrain after an ingest embeds only new or changed ones."""
+        if not ids:
+            return np.zeros((0, 0), np.float32)
+        side = self._call("write", lambda: self.client.get_or_create_collection(
+            self.openings_name, configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=self.embedder.chroma_function()))  # type: ignore[arg-type]
+        keys = [hashlib.sha1(f"{self.embedder.model_id}\n{t}".encode()).hexdigest()[:16] for t in texts]
+        position = {rid: i for i, rid in enumerate(ids)}
+        got = self._call("read", lambda: side.get(ids=list(ids), include=["embeddings", "metadatas"]))
+        kept = {rid: np.asarray(vec, dtype=np.float32)
+                for rid, vec, meta in zip(got["ids"], got["embeddings"], got["metadatas"] or [], strict=True)
+                if keys[position[rid]] == (meta or {}).get("hash")}
+        todo = [i for i, rid in enumerate(ids) if rid not in kept]
+        if todo:
+            vectors = self.embedder.embed([texts[i] for i in todo])
+            for s in range(0, len(todo), _PAGE):
+                part = todo[s : s + _PAGE]
+                self._call("write", lambda part=part, s=s: side.upsert(
+                    ids=[ids[i] for i in part], embeddings=vectors[s : s + len(part)],
+                    metadatas=[{"hash": keys[i]} for i in part]))
+            kept.update({ids[i]: vectors[n] for n, i in enumerate(todo)})
+        return np.stack([kept[rid] for rid in ids])
+
     def save_vocabulary(self, counts: Mapping[str, int]) -> None:
         """Replace the stored word counts of the records (knowledge.spelling), kept in the
         metadata of an empty side collection so every worker and Chroma server shares them."""
@@ -277,6 +319,7 @@ class VectorStore:
         """Delete the whole collection, its intent head and vocabulary; returns how many records it held."""
         self._drop(self.head_name)
         self._drop(self.vocabulary_name)
+        self._drop(self.openings_name)
         count = self._drop(self.config.collection)
         self._collection = None
         return count

@@ -7,7 +7,7 @@ import pytest
 from kb_data import bitext_rows
 
 from knowledge.embeddings import Embedder
-from knowledge.intents import IntentHead, sample, train
+from knowledge.intents import IntentHead, answer_sample, opening, sample, train
 
 
 @pytest.fixture(scope="module")
@@ -16,6 +16,12 @@ def labelled() -> tuple[np.ndarray, list[str], list[str]]:
     col = {name: i for i, name in enumerate(header)}
     texts = [r[col["instruction"]] for r in rows]
     return Embedder().embed(texts), [r[col["intent"]] for r in rows], texts
+
+
+@pytest.fixture(scope="module")
+def resolutions() -> list[str]:
+    header, rows = bitext_rows(every=10)
+    return [r[header.index("response")] for r in rows]
 
 
 @pytest.mark.model
@@ -57,3 +63,46 @@ def test_sample_caps_each_intent_and_skips_unlabelled() -> None:
     chosen = [intents[i] for i in rows]
     assert chosen.count("big") == 10 and chosen.count("small") == 3 and "" not in chosen
     np.testing.assert_array_equal(rows, sample(intents, limit=10))  # seeded: same rows every time
+
+
+@pytest.mark.model
+def test_answer_head_is_mixed_in_and_survives_the_round_trip(labelled, resolutions) -> None:
+    vectors, intents, _ = labelled
+    train_rows = [i for i in range(len(intents)) if i % 5]
+    held_out = [i for i in range(len(intents)) if i % 5 == 0]
+    rows = answer_sample([intents[i] for i in train_rows], [resolutions[i] for i in train_rows], limit=5)
+    assert rows is not None and len(rows) == 5 * 27
+    answers = Embedder().embed([opening(resolutions[train_rows[i]]) for i in rows])
+    alone = train(vectors[train_rows], [intents[i] for i in train_rows])
+    head = train(vectors[train_rows], [intents[i] for i in train_rows], answers,
+                 [intents[train_rows[i]] for i in rows])
+    assert alone is not None and head is not None and head.answer_weights is not None
+    assert not np.allclose(head.probabilities(vectors[:5]), alone.probabilities(vectors[:5]))
+    predicted = [label for label, _ in head.predict(vectors[held_out])]
+    assert np.mean([p == intents[i] for p, i in zip(predicted, held_out, strict=True)]) > 0.9
+    ids, metas = head.to_rows()
+    back = IntentHead.from_rows(metas)
+    assert back is not None and back.answer_weights is not None
+    np.testing.assert_allclose(back.probabilities(vectors[:20]), head.probabilities(vectors[:20]), atol=1e-5)
+    # A head stored before the answer head existed reads back as the request head alone.
+    old = [{k: v for k, v in m.items() if not k.startswith("answer_")} for m in metas]
+    before = IntentHead.from_rows(old)
+    assert before is not None and before.answer_weights is None
+    np.testing.assert_allclose(before.probabilities(vectors[:20]), alone.probabilities(vectors[:20]),
+                               atol=1e-5)
+
+
+def test_no_answer_head_unless_every_intent_has_resolutions() -> None:
+    intents = ["a"] * 4 + ["b"] * 4
+    assert answer_sample(intents, ["x"] * 8, limit=3) is not None
+    assert answer_sample(intents, ["x"] * 4 + ["", "", "", "y"], limit=3) is None  # "b": one resolution
+    assert answer_sample(intents, [""] * 8) is None  # requests only (BANKING77)
+    vectors = np.eye(8, 8, dtype=np.float32)
+    head = train(vectors, intents, vectors[:4], ["a"] * 4)  # answers of "a" only
+    assert head is not None and head.answer_weights is None
+
+
+def test_opening_is_the_first_sentences() -> None:
+    text = "I understand you want to track\norder 12. Here is how:  1. Log in. 2. Open Orders."
+    assert opening(text) == "I understand you want to track order 12. Here is how:"
+    assert opening(text, 1) == "I understand you want to track order 12."

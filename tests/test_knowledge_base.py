@@ -70,6 +70,27 @@ def test_changed_answer_updates_one_record(data_dir: Path, tmp_path: Path,
     assert top.text == "To cancel, open Orders and press Cancel. Refunds take 3 days."
 
 
+def test_retrain_embeds_only_new_or_changed_resolution_openings(data_dir: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    header, rows = bitext_rows(every=40)  # 3-5 records an intent: every intent gets an answer head
+    path = write_csv(tmp_path / "b.csv", header, rows)
+    kb = KnowledgeBase(KnowledgeConfig(), data_dir)
+    counter = EmbedCounter(kb, monkeypatch)
+    kb.ingest([path])
+    head = kb.store.load_head()
+    assert head is not None and head.answer_weights is not None and len(head.labels) == 27
+    assert counter.texts == 2 * len(rows)  # every request, then every resolution's opening
+    rows[0][-1] = "To cancel, open Orders and press Cancel. Refunds take 3 days."
+    rows.append(rows[1][:2] + ["please cancel the order I placed this morning"] + rows[1][3:])
+    write_csv(path, header, rows)
+    counter.texts = 0
+    report = kb.ingest([path])
+    assert (report.added, report.updated) == (1, 1)
+    assert counter.texts == 4  # the two records, the opening that changed and the new record's
+    assert kb.delete() == len(rows)
+    assert "support_records.openings" not in {c.name for c in kb.store.client.list_collections()}
+
+
 def test_prune_removes_records_gone_from_the_source(data_dir: Path, tmp_path: Path) -> None:
     header, rows = bitext_rows(every=150)
     path = write_csv(tmp_path / "b.csv", header, rows)
