@@ -78,7 +78,9 @@ def placeholders(text: str) -> list[str]:
 _ID = r"([A-Z]{0,4}[-#]?\d[\w-]{2,}\d|\d{3,})"
 # What a customer may name by number, the placeholder that stands for it, and the keys it fills.
 _NUMBERED: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
-    "Order Number": (re.compile(rf"\b(?:order|purchase|ord)\s*(?:number|no\.?|num|nr|id|ref)?\s*[:#]?\s*{_ID}"
+    # "order 48213", "purchase no. 48213", "#48213", and an id that is its own keyword: "ORD-55102"
+    "Order Number": (re.compile(rf"\b(?:order|purchase|ord(?![-#]?\d))\s*(?:number|no\.?|num|nr|id|ref)?\s*"
+                                rf"(?:is\s+|was\s+)?[:#]?\s*{_ID}|\b(ord[-#]?\d[\w-]*\d)\b"
                                 rf"|(?<![\w#])#\s?(\d{{3,}})\b", re.IGNORECASE),
                      ("order_number", "order_id", "purchase_id", "purchase_number")),
     "Invoice Number": (re.compile(rf"\b(?:invoice|bill)\s*(?:number|no\.?|num|nr|id)?\s*[:#]?\s*{_ID}",

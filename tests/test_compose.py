@@ -32,6 +32,11 @@ def test_company_config_values_fill_their_placeholders() -> None:
 
 def test_order_invoice_and_tracking_numbers_in_many_spellings() -> None:
     assert customer_values(["order ORD-55102 pls"])["order_number"] == "ORD-55102"
+    # an id that is its own keyword: the whole of it, not "-55102"
+    assert customer_values(["pls cancel ORD-55102 asap"])["order_number"] == "ORD-55102"
+    assert customer_values(["ORD55102 is late"])["order_number"] == "ORD55102"
+    assert customer_values(["my order number is 48213"])["order_number"] == "48213"
+    assert "order number ORD-55102" in compose(HIT, {}, ["pls cancel ORD-55102 asap"])
     assert customer_values(["purchase no. 771-2290"])["purchase_id"] == "771-2290"
     assert customer_values(["invoice #INV-2024-881 is wrong"])["invoice_number"] == "INV-2024-881"
     assert customer_values(["tracking number 1Z999AA10123456784"])["tracking_number"] == "1Z999AA10123456784"
