@@ -85,14 +85,16 @@ def test_a_forced_language_is_kept(faster: FasterWhisperTranscriber) -> None:
 @pytest.mark.model
 def test_vocabulary_fixes_check_in_voice(model_dir: Path) -> None:
     """Primed with the domain words, Whisper hears "check invoice". Unprimed it heard
-    "check in voice" on one machine and "check invoice" on another (int8 kernels differ
-    by CPU), so only the primed result is pinned; benchmarks/speech.py measures the gain."""
+    "check in voice" (greedy) on one machine and "check invoice" on another (int8 kernels
+    differ by CPU), and "take in rice" with the default beam of 5, so only the primed result
+    is pinned; benchmarks/speech.py measures the gain."""
     note = clip("webm", "please check invoice")
-    plain = FasterWhisperTranscriber(WhisperOptions(language="en"), model_dir)
     primed = FasterWhisperTranscriber(WhisperOptions(language="en", vocabulary=("invoice", "refund")),
                                       model_dir)
-    assert words(plain.transcribe(note).text).endswith(("check in voice", "check invoice"))
-    assert "check invoice" in words(primed.transcribe(note).text)
+    assert words(primed.transcribe(note).text).endswith("check invoice")
+    greedy = FasterWhisperTranscriber(WhisperOptions(language="en", vocabulary=("invoice", "refund"),
+                                                     beam_size=1), model_dir)
+    assert words(greedy.transcribe(note).text).endswith("check invoice")
 
 
 @pytest.mark.model
