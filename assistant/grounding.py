@@ -60,7 +60,9 @@ class Specific:
 
 
 def _digits(text: str) -> str:
-    return " ".join(re.findall(r"\d+", text))
+    """The numbers of a text, thousands separators dropped: speech to text writes a spoken
+    "order four oh nine eight one" as "order 40,981", and an answer may write 40981."""
+    return " ".join(re.findall(r"\d+", re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)))
 
 
 def specifics(text: str) -> list[Specific]:

@@ -75,7 +75,8 @@ def placeholders(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(text)))
 
 
-_ID = r"([A-Z]{0,4}[-#]?\d[\w-]{2,}\d|\d{3,})"
+# "ORD-55102", "771-2290", "48213", and "40,981" (speech to text writes numbers with commas)
+_ID = r"(\d{1,3}(?:,\d{3})+\b|[A-Z]{0,4}[-#]?\d[\w-]{2,}\d|\d{3,})"
 # What a customer may name by number, the placeholder that stands for it, and the keys it fills.
 _NUMBERED: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
     # "order 48213", "purchase no. 48213", "#48213", and an id that is its own keyword: "ORD-55102"
@@ -149,6 +150,8 @@ def numbered_values(texts: Sequence[str]) -> dict[str, str]:
         for name, (pattern, keys) in _NUMBERED.items():
             for m in pattern.finditer(text):
                 value = next(g for g in m.groups() if g)
+                if name != "Refund Amount" and re.fullmatch(r"[\d,]+", value):
+                    value = value.replace(",", "")  # "order 40,981" (a voice note) is order 40981
                 values.update(dict.fromkeys(keys, value))
                 if name == "Refund Amount":
                     amounts.add(_digits(value))

@@ -36,6 +36,8 @@ def test_order_invoice_and_tracking_numbers_in_many_spellings() -> None:
     assert customer_values(["pls cancel ORD-55102 asap"])["order_number"] == "ORD-55102"
     assert customer_values(["ORD55102 is late"])["order_number"] == "ORD55102"
     assert customer_values(["my order number is 48213"])["order_number"] == "48213"
+    # speech to text writes "order 40,981" for "order 40981"
+    assert customer_values(["can you check the status of order 40,981?"])["order_number"] == "40981"
     assert "order number ORD-55102" in compose(HIT, {}, ["pls cancel ORD-55102 asap"])
     assert customer_values(["purchase no. 771-2290"])["purchase_id"] == "771-2290"
     assert customer_values(["invoice #INV-2024-881 is wrong"])["invoice_number"] == "INV-2024-881"

@@ -45,6 +45,12 @@ def test_the_customers_own_order_number_and_amount_are_not_invented() -> None:
     assert check.invented == ()
 
 
+def test_a_voice_notes_number_with_a_thousands_comma_is_the_customers_own() -> None:
+    said = ["can you check the status of order 40,981?"]  # Whisper writes numbers with commas
+    assert check_answer("Order number 40981 is on its way.", said, []).invented == ()
+    assert check_answer("Order number 40982 is on its way.", said, []).invented == ("number:40982",)
+
+
 def test_a_phone_number_from_the_company_config_is_allowed() -> None:
     answer = "You can reach our support team at +1 555 0100."
     assert judge(answer).invented != ()
