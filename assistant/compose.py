@@ -44,7 +44,7 @@ def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] 
     if not hit.record.resolution:
         return hit.text.strip()
     values = {**company, **numbered_values(customer_texts)}  # the order number they gave, say
-    filled = resolution_for(hit.record.resolution, hit.record.request, values)
+    filled = resolution_for(hit.record.resolution, hit.record.request, values, " ".join(customer_texts))
     # A placeholder nothing fills ("from [start time] to [end time]") would be read as is: that
     # sentence goes, the rest of the answer stays.
     return "".join(s for s in split_sentences(filled) if not placeholders_in(s)).strip()

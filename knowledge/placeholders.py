@@ -61,7 +61,7 @@ GENERIC: dict[str, str] = {
     "reference_number": "your reference number",
 }
 # Placeholders no generic phrase can stand for ("in your case, the period is {{Period}}").
-NO_GENERIC = frozenset({"period", "refund_amount", "amount"})
+NO_GENERIC = frozenset({"period", "refund_amount", "amount", "account_type"})
 ALIASES: dict[str, str] = {"company_name": "name"}  # [company] name = "Acme" also fills {{Company Name}}
 
 
@@ -140,6 +140,20 @@ _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
 
 BRACED_ID = re.compile(r"\{\{\s*([A-Za-z]{0,4}-?\d[\w-]*)\s*\}\}")
 _ID_TOKEN = re.compile(r"(?<![\w-])[A-Za-z]{0,4}-?\d{4,}[\w-]*(?![\w-])")
+# The kind of account a record's own customer named ("my platinum account", "a free account"):
+# theirs, not the next customer's. Determiners and possessives are not a kind.
+# A kind is a word between a determiner (or "new") and "account": "a platinum account", "my free
+# account", "new gold account"; in "create account" or "delete my account" no kind is named.
+_ACCOUNT_KIND = re.compile(r"\b(?:an?|the|my|your|our|this|that|new)\s+(?:new\s+)?([A-Za-z][\w-]*)"
+                           r"(?=\s+accounts?\b)", re.IGNORECASE)
+_NOT_A_KIND = frozenset(re.findall(r"\w+", """
+a an the my your our their his her its this that these those any another other same one each every no
+which whose what new old own existing current first second online user customer
+"""))
+# "your {{Account Type}} account" is this customer's account, whatever its kind: "your account".
+# Elsewhere the kind is what the sentence is about ("Gold accounts offer ..."): no generic
+# words keep it true, so that sentence is left out (NO_GENERIC).
+_YOUR_KIND = re.compile(r"\b(your|my)\s+\{\{\s*Account Type\s*\}\}\s+(?=accounts?\b)", re.IGNORECASE)
 
 
 def numbered_values(texts: Sequence[str]) -> dict[str, str]:
@@ -171,11 +185,13 @@ def _digits(text: str) -> str:
     return "".join(re.findall(r"\d", text.split(".")[0]))
 
 
-def unpersonalise(resolution: str, request: str) -> str:
+def unpersonalise(resolution: str, request: str, said: str = "") -> str:
     """The resolution with the original customer's own numbers put back as placeholders.
 
     A historical answer repeats the number its customer gave ("cancel order 113542617735902");
-    the next customer must read their own number, or "your order", never that one."""
+    the next customer must read their own number, or "your order", never that one. The same
+    for the kind of account they named ("Creating a new platinum account is a great choice!"),
+    unless this customer, in `said`, named it too."""
     # An id the dataset wrote in braces ("{{370795561790}}") is an id like any other.
     resolution = BRACED_ID.sub(r"\1", resolution)
     for name, (pattern, _) in _NUMBERED.items():
@@ -191,14 +207,18 @@ def unpersonalise(resolution: str, request: str) -> str:
             else "Reference Number")
     for token in set(_ID_TOKEN.findall(request)):
         resolution = re.sub(rf"#?(?<![\w-]){re.escape(token)}(?![\w-])", f"{{{{{kind}}}}}", resolution)
+    theirs = {w.lower() for w in _ACCOUNT_KIND.findall(said)}
+    for word in {w.lower() for w in _ACCOUNT_KIND.findall(request)} - _NOT_A_KIND - theirs:
+        resolution = re.sub(rf"\b{re.escape(word)}(?=\s+accounts?\b)", "{{Account Type}}", resolution,
+                            flags=re.IGNORECASE)
     return resolution
 
 
-def resolution_for(resolution: str, request: str, values: Mapping[str, str]) -> str:
+def resolution_for(resolution: str, request: str, values: Mapping[str, str], said: str = "") -> str:
     """A record's resolution as a customer may read it: its own customer's numbers put back as
     placeholders, then every placeholder filled from `values` ([company] and what this customer
-    said) or with a generic phrase."""
-    return fill(unpersonalise(resolution, request), values)
+    said) or with a generic phrase. `said`: this customer's own words."""
+    return fill(unpersonalise(resolution, request, said), values)
 
 
 def fill(text: str, company: Mapping[str, str]) -> str:
@@ -236,6 +256,8 @@ def fill(text: str, company: Mapping[str, str]) -> str:
             _generic(m.group(2)).split()[-1:] == [m.group(3).lower()]
         return m.group(3) if said_next else m.group(0)
     text = _REPEAT_AFTER.sub(repeated_after, text)
+    if _company_value("Account Type", company) is None:
+        text = _YOUR_KIND.sub(r"\1 ", text)
     return _PLACEHOLDER.sub(lambda m: _replacement(m, company), text)
 
 

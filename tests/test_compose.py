@@ -149,3 +149,18 @@ def test_template_digits_left_in_an_answer_are_not_read_to_a_customer() -> None:
                   "days for the package to arrive.\n2. Express Shipping: faster delivery for urgent orders.")
     text = compose(hit, {}, ["what delivery methods do you offer?"])
     assert "X-XX" not in text and "Express Shipping" in text
+
+
+def test_the_kind_of_account_another_customer_named_is_not_this_ones() -> None:
+    """Bitext: "create new platinum account" was answered "Creating a new platinum account is a great
+    choice!"; a customer who asked for an account, of no kind, must not read that."""
+    resolution = ("Creating a new platinum account is a great choice! Platinum accounts include priority "
+                  "support. To open your platinum account, follow these steps:\n\n1. Visit {{Website URL}}."
+                  "\n2. Select Sign Up.")
+    hit = Hit(record=Record(id="r", request="create new platinum account", resolution=resolution,
+                            intent="create_account"), score=0.9, text="")
+    plain = compose(hit, {}, ["make me an account"])
+    assert "platinum" not in plain.lower()
+    assert plain.startswith("To open your account, follow these steps:") and "2. Select Sign Up." in plain
+    theirs = compose(hit, {}, ["I'd like a Platinum account please"])
+    assert theirs.startswith("Creating a new platinum account is a great choice! Platinum accounts include")
