@@ -140,10 +140,9 @@ _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
 
 BRACED_ID = re.compile(r"\{\{\s*([A-Za-z]{0,4}-?\d[\w-]*)\s*\}\}")
 _ID_TOKEN = re.compile(r"(?<![\w-])[A-Za-z]{0,4}-?\d{4,}[\w-]*(?![\w-])")
-# The kind of account a record's own customer named ("my platinum account", "a free account"):
-# theirs, not the next customer's. Determiners and possessives are not a kind.
-# A kind is a word between a determiner (or "new") and "account": "a platinum account", "my free
-# account", "new gold account"; in "create account" or "delete my account" no kind is named.
+# The kind of account a record's own customer named is theirs, not the next customer's. A kind is
+# a word between a determiner (or "new") and "account": "a platinum account", "my free account",
+# "new gold account"; "create account" and "delete my account" name none, nor do the words below.
 _ACCOUNT_KIND = re.compile(r"\b(?:an?|the|my|your|our|this|that|new)\s+(?:new\s+)?([A-Za-z][\w-]*)"
                            r"(?=\s+accounts?\b)", re.IGNORECASE)
 _NOT_A_KIND = frozenset(re.findall(r"\w+", """

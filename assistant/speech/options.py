@@ -16,7 +16,7 @@ class WhisperOptions:
     model: str = "base"  # packaged size (base, tiny.en, small), a hub name, or a path
     language: str | None = None  # None detects it; "en" etc. forces it
     languages: tuple[str, ...] = ()  # detection picks among these only (() = any Whisper knows)
-    beam_size: int = 5  # 1 = greedy: about 15% faster, and it mishears more
+    beam_size: int = 5  # 1 = greedy: about a fifth faster, and it mishears more
     threads: int = 2  # CPU threads per transcription
     workers: int = 1  # transcriptions the model may run at once
     vocabulary: tuple[str, ...] = ()  # words to expect, put in Whisper's prompt
