@@ -10,6 +10,7 @@ invented: this is the default answer path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from assistant.grounding import placeholders_in, split_sentences
@@ -46,5 +47,20 @@ def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] 
     values = {**company, **numbered_values(customer_texts)}  # the order number they gave, say
     filled = resolution_for(hit.record.resolution, hit.record.request, values, " ".join(customer_texts))
     # A placeholder nothing fills ("from [start time] to [end time]") would be read as is: that
-    # sentence goes, the rest of the answer stays.
-    return "".join(s for s in split_sentences(filled) if not placeholders_in(s)).strip()
+    # sentence goes, the rest of the answer stays, its list steps numbered on without a gap.
+    return renumbered("".join(s for s in split_sentences(filled) if not placeholders_in(s)).strip())
+
+
+_STEP = re.compile(r"^(\s*)(\d{1,2})(?=[.)]\s)", re.MULTILINE)
+
+
+def renumbered(text: str) -> str:
+    """List steps numbered 1, 2, 3 ... after some were left out ("1. ... 3. ..." reads "1. ... 2.");
+    a "1." starts a new list."""
+    step = 0
+
+    def number(m: re.Match[str]) -> str:
+        nonlocal step
+        step = 1 if m.group(2) == "1" else step + 1
+        return f"{m.group(1)}{step}"
+    return _STEP.sub(number, text)

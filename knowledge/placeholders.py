@@ -210,7 +210,26 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
     for word in {w.lower() for w in _ACCOUNT_KIND.findall(request)} - _NOT_A_KIND - theirs:
         resolution = re.sub(rf"\b{re.escape(word)}(?=\s+accounts?\b)", "{{Account Type}}", resolution,
                             flags=re.IGNORECASE)
+    # An importer that knew the kind (Bitext's account_type) stored {{Account Type}} already: the
+    # kind is this customer's too when both named it right before "account" ("switch to premium
+    # account" and "switching to premium account").
+    before_account = re.compile(r"\b([A-Za-z][\w-]*)(?=\s+accounts?\b)")
+    said_before = {w.lower() for w in before_account.findall(said)}
+    same = [w for w in before_account.findall(request) if w.lower() in said_before - _NOT_A_KIND]
+    if same:
+        resolution = re.sub(r"\{\{\s*Account Type\s*\}\}", same[0], resolution)
     return resolution
+
+
+_ANY_KIND = re.compile(r"(?:\b(an?)\s+)?\{\{\s*Account Type\s*\}\}\s+(?=accounts?\b)", re.IGNORECASE)
+
+
+def without_account_kind(text: str) -> str:
+    """A reference text (what a model or an agent reads, not the customer) with the kind of
+    account nobody here named left out: "switch to the {{Account Type}} account" reads "switch to
+    the account", "a {{Account Type}} account" reads "an account"."""
+    text = _ANY_KIND.sub(lambda m: f"{m.group(1)[0]}n " if m.group(1) else "", text)
+    return re.sub(r"(^|[.!?]\s+|\n\s*)(accounts?\b)", lambda m: m.group(1) + m.group(2).capitalize(), text)
 
 
 def resolution_for(resolution: str, request: str, values: Mapping[str, str], said: str = "") -> str:

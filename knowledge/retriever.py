@@ -122,10 +122,10 @@ class Retriever:
         return results
 
     def hit(self, record_id: str, score: float, meta: dict[str, Any]) -> Hit:
-        from knowledge.placeholders import resolution_for
+        from knowledge.placeholders import resolution_for, without_account_kind
 
         record = Record.from_metadata(record_id, meta)
-        text = resolution_for(record.resolution, record.request, self.company)
+        text = without_account_kind(resolution_for(record.resolution, record.request, self.company))
         return Hit(record=record, score=float(score), text=text, metadata=meta)
 
     def as_langchain(self, k: int | None = None, filters: Mapping[str, str] | None = None) -> Any:

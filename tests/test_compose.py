@@ -164,3 +164,23 @@ def test_the_kind_of_account_another_customer_named_is_not_this_ones() -> None:
     assert plain.startswith("To open your account, follow these steps:") and "2. Select Sign Up." in plain
     theirs = compose(hit, {}, ["I'd like a Platinum account please"])
     assert theirs.startswith("Creating a new platinum account is a great choice! Platinum accounts include")
+
+
+SWITCH_PREMIUM = _bitext(
+    "switching to premium account",
+    "If you wish to switch to a premium account, please take the following steps:\n\n"
+    "1. Log in to your account at our website.\n2. Locate the account settings section.\n"
+    "3. Look for the option to switch or upgrade to a premium account.\n"
+    "4. Follow the on-screen instructions. Feel free to ask us anything.",
+    "account_type", "premium")
+
+
+def test_bitexts_labelled_account_kind_is_this_customers_only_when_they_named_it() -> None:
+    theirs = compose(SWITCH_PREMIUM, {}, ["how do I switch to premium account?"])
+    assert theirs.startswith("If you wish to switch to a premium account")
+    assert "3. Look for the option" in theirs
+    plain = compose(SWITCH_PREMIUM, {}, ["how do I change my account"])
+    assert "premium" not in plain.lower() and "Feel free to ask us anything." in plain  # not the "free" kind
+    # the step about the other customer's kind is left out, and the steps keep counting
+    assert plain.startswith("1. Log in to your account at our website.")
+    assert "3. Follow the on-screen" in plain

@@ -85,3 +85,10 @@ def test_an_invoice_with_no_number_reads_your_invoice() -> None:
     assert fill("I'm here to help you retrieve invoice {{Invoice Number}}.", {}) == \
         "I'm here to help you retrieve your invoice."
     assert fill("Find invoice {{Invoice Number}}.", {"invoice_number": "INV-7"}) == "Find invoice INV-7."
+
+
+def test_a_reference_text_leaves_out_a_kind_of_account_nobody_named() -> None:
+    from knowledge.placeholders import without_account_kind
+
+    text = "Switch to the {{Account Type}} account. Opening a {{Account Type}} account is easy."
+    assert without_account_kind(text) == "Switch to the account. Opening an account is easy."

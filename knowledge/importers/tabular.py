@@ -60,7 +60,7 @@ def read_bitext(path: Path, opts: ReadOptions) -> Iterator[Item]:
 # Mr. Jones"): they become placeholders, so the next customer reads their own or a generic phrase.
 BITEXT_ENTITIES = {"order_id": "Order Number", "invoice_id": "Invoice Number", "person_name": "Person Name",
                    "refund_amount": "Refund Amount", "delivery_city": "Delivery City",
-                   "delivery_country": "Delivery Country"}
+                   "delivery_country": "Delivery Country", "account_type": "Account Type"}
 
 
 def bitext_placeholders(resolution: str, request: str, entity_type: str, entity_value: str) -> str:
@@ -77,6 +77,8 @@ def bitext_placeholders(resolution: str, request: str, entity_type: str, entity_
             pattern = rf"[$€£]\s?{v}(?![\w.])|(?<![\w.]){v}\s?(?:dollars|euros|USD|EUR)\b"
         elif name in ("Order Number", "Invoice Number"):  # with the digits the dataset cut off
             pattern = rf"#?(?<![\w]){v}[\w-]*"
+        elif name == "Account Type":  # "your Gold account", not the "free" of "feel free to ask"
+            pattern = rf"(?i)(?<![\w]){v}(?=\s+accounts?\b)"
         else:
             pattern = rf"[#$]?(?<![\w]){re.escape(form)}(?![\w])"
         resolution = re.sub(pattern, f"{{{{{name}}}}}", resolution)
