@@ -145,6 +145,7 @@ _ID_TOKEN = re.compile(r"(?<![\w-])[A-Za-z]{0,4}-?\d{4,}[\w-]*(?![\w-])")
 # "new gold account"; "create account" and "delete my account" name none, nor do the words below.
 _ACCOUNT_KIND = re.compile(r"\b(?:an?|the|my|your|our|this|that|new)\s+(?:new\s+)?([A-Za-z][\w-]*)"
                            r"(?=\s+accounts?\b)", re.IGNORECASE)
+_BEFORE_ACCOUNT = re.compile(r"\b([A-Za-z][\w-]*)(?=\s+accounts?\b)")  # any word: "switch to premium account"
 _NOT_A_KIND = frozenset(re.findall(r"\w+", """
 a an the my your our their his her its this that these those any another other same one each every no
 which whose what new old own existing current first second online user customer
@@ -213,9 +214,8 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
     # An importer that knew the kind (Bitext's account_type) stored {{Account Type}} already: the
     # kind is this customer's too when both named it right before "account" ("switch to premium
     # account" and "switching to premium account").
-    before_account = re.compile(r"\b([A-Za-z][\w-]*)(?=\s+accounts?\b)")
-    said_before = {w.lower() for w in before_account.findall(said)}
-    same = [w for w in before_account.findall(request) if w.lower() in said_before - _NOT_A_KIND]
+    said_before = {w.lower() for w in _BEFORE_ACCOUNT.findall(said)}
+    same = [w for w in _BEFORE_ACCOUNT.findall(request) if w.lower() in said_before - _NOT_A_KIND]
     if same:
         resolution = re.sub(r"\{\{\s*Account Type\s*\}\}", same[0], resolution)
     return resolution
