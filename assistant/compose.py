@@ -10,10 +10,9 @@ invented: this is the default answer path.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
-from assistant.grounding import placeholders_in, split_sentences
+from assistant.grounding import placeholders_in, renumbered, split_sentences
 from knowledge.placeholders import numbered_values, resolution_for
 from knowledge.records import Hit
 
@@ -48,19 +47,4 @@ def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] 
     filled = resolution_for(hit.record.resolution, hit.record.request, values, " ".join(customer_texts))
     # A placeholder nothing fills ("from [start time] to [end time]") would be read as is: that
     # sentence goes, the rest of the answer stays, its list steps numbered on without a gap.
-    return renumbered("".join(s for s in split_sentences(filled) if not placeholders_in(s)).strip())
-
-
-_STEP = re.compile(r"^(\s*)(\d{1,2})(?=[.)]\s)", re.MULTILINE)
-
-
-def renumbered(text: str) -> str:
-    """List steps numbered 1, 2, 3 ... after some were left out ("1. ... 3. ..." reads "1. ... 2.");
-    a "1." starts a new list."""
-    step = 0
-
-    def number(m: re.Match[str]) -> str:
-        nonlocal step
-        step = 1 if m.group(2) == "1" else step + 1
-        return f"{m.group(1)}{step}"
-    return _STEP.sub(number, text)
+    return renumbered("".join(s for s in split_sentences(filled) if not placeholders_in(s)).strip())[0]

@@ -184,6 +184,19 @@ _ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|no|mr|mrs|dr)\.\s+$", re.IGNO
 _END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
 
 
+_LIST_ITEM = re.compile(r"^(\s*)(\d{1,2})(?=[.)]\s)", re.MULTILINE)
+
+
+def renumbered(text: str, step: int = 0) -> tuple[str, int]:
+    """The text's list steps numbered on from `step` (a "1." starts a new list), and the last step:
+    a step left out leaves no gap ("1." then "3." reads "1." then "2.")."""
+    def number(m: re.Match[str]) -> str:
+        nonlocal step
+        step = 1 if m.group(2) == "1" else step + 1
+        return f"{m.group(1)}{step}"
+    return _LIST_ITEM.sub(number, text), step
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences with their trailing whitespace, so joining them gives the text back.
 

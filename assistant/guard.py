@@ -16,7 +16,6 @@ its references, the customer's messages and the [company] values.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 
@@ -27,6 +26,7 @@ from assistant.grounding import (
     evidence_texts,
     is_cut_off,
     normalized,
+    renumbered,
     split_sentences,
     strip_markdown,
 )
@@ -82,7 +82,6 @@ class GroundedBackend:
 
 
 SUBSTANCE = 3  # content words that make a sentence more than courtesy
-_LIST_ITEM = re.compile(r"(\s*)(\d{1,2})(?=[.)]\s)")
 
 
 class _Gate:
@@ -119,12 +118,9 @@ class _Gate:
         return text
 
     def _renumbered(self, text: str) -> str:
-        """A list item numbered on from the last one sent (a "1." starts a new list)."""
-        m = _LIST_ITEM.match(text)
-        if m is None:
-            return text
-        self.steps = 1 if m.group(2) == "1" else self.steps + 1
-        return f"{m.group(1)}{self.steps}{text[m.end(2):]}"
+        """List items numbered on from the last one sent (a "1." starts a new list)."""
+        text, self.steps = renumbered(text, self.steps)
+        return text
 
     def finish(self, rest: str) -> str:
         """The last piece when the model stopped: dropped when cut off mid-sentence."""
