@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from knowledge.placeholders import without_thousands
 from knowledge.records import Hit
 
 
@@ -60,9 +61,8 @@ class Specific:
 
 
 def _digits(text: str) -> str:
-    """The numbers of a text, thousands separators dropped: speech to text writes a spoken
-    "order four oh nine eight one" as "order 40,981", and an answer may write 40981."""
-    return " ".join(re.findall(r"\d+", re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)))
+    """The numbers of a text; "order 40,981" (a voice note) and 40981 are the same number."""
+    return " ".join(re.findall(r"\d+", without_thousands(text)))
 
 
 def specifics(text: str) -> list[Specific]:

@@ -156,6 +156,12 @@ which whose what new old own existing current first second online user customer
 _YOUR_KIND = re.compile(r"\b(your|my)\s+\{\{\s*Account Type\s*\}\}\s+(?=accounts?\b)", re.IGNORECASE)
 
 
+def without_thousands(text: str) -> str:
+    """Numbers without thousands separators: speech to text writes a spoken order number as
+    "order 40,981"; the customer means 40981."""
+    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+
+
 def numbered_values(texts: Sequence[str]) -> dict[str, str]:
     """Placeholder values a customer gave, the latest mention winning: {"order_number": "48213", …}."""
     values: dict[str, str] = {}
@@ -164,8 +170,8 @@ def numbered_values(texts: Sequence[str]) -> dict[str, str]:
         for name, (pattern, keys) in _NUMBERED.items():
             for m in pattern.finditer(text):
                 value = next(g for g in m.groups() if g)
-                if name != "Refund Amount" and re.fullmatch(r"[\d,]+", value):
-                    value = value.replace(",", "")  # "order 40,981" (a voice note) is order 40981
+                if name != "Refund Amount":  # an amount keeps its own form: "$1,299.00"
+                    value = without_thousands(value)
                 values.update(dict.fromkeys(keys, value))
                 if name == "Refund Amount":
                     amounts.add(_digits(value))
@@ -207,15 +213,14 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
             else "Reference Number")
     for token in set(_ID_TOKEN.findall(request)):
         resolution = re.sub(rf"#?(?<![\w-]){re.escape(token)}(?![\w-])", f"{{{{{kind}}}}}", resolution)
-    theirs = {w.lower() for w in _ACCOUNT_KIND.findall(said)}
+    theirs = {w.lower() for w in _BEFORE_ACCOUNT.findall(said)} - _NOT_A_KIND  # what this customer named
     for word in {w.lower() for w in _ACCOUNT_KIND.findall(request)} - _NOT_A_KIND - theirs:
         resolution = re.sub(rf"\b{re.escape(word)}(?=\s+accounts?\b)", "{{Account Type}}", resolution,
                             flags=re.IGNORECASE)
     # An importer that knew the kind (Bitext's account_type) stored {{Account Type}} already: the
     # kind is this customer's too when both named it right before "account" ("switch to premium
     # account" and "switching to premium account").
-    said_before = {w.lower() for w in _BEFORE_ACCOUNT.findall(said)}
-    same = [w for w in _BEFORE_ACCOUNT.findall(request) if w.lower() in said_before - _NOT_A_KIND]
+    same = [w for w in _BEFORE_ACCOUNT.findall(request) if w.lower() in theirs]
     if same:
         resolution = re.sub(r"\{\{\s*Account Type\s*\}\}", same[0], resolution)
     return resolution
