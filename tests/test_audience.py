@@ -13,7 +13,7 @@ from channel_fakes import FakeAuthenticator, hello, say, until
 from kb_data import bitext_rows, write_csv
 from starlette.testclient import TestClient
 
-from assistant.cli import main
+from channels.cli import main
 from assistant.dialogue import Turn
 from assistant.runtime import build_runtime
 from channels.app import create_app

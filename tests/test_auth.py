@@ -118,7 +118,7 @@ def test_several_workers_or_the_redis_bus_need_a_shared_token_secret(settings: A
 
 def test_assistant_serve_with_several_workers_refuses_to_start_without_a_token_secret(
         settings: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from assistant.cli import main
+    from channels.cli import main
 
     assert main(["--data-dir", str(settings.data_dir), "serve", "--workers", "2"]) == 2
     err = capsys.readouterr().err

@@ -13,7 +13,7 @@ import pytest
 from channel_fakes import FakeRuntimeFactory
 from starlette.testclient import TestClient
 
-from assistant.cli import main
+from channels.cli import main
 from channels.app import create_app
 
 MP = pytest.MonkeyPatch

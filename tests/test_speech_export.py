@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from channels.cli import main
 from assistant.errors import DependencyMissing
 from assistant.speech.export import export_whisper
 from assistant.speech.weights import PACKAGED, ct2_model

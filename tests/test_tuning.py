@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from channels.cli import main
 from assistant.errors import ModelUnavailable
 from assistant.llm import adapters
 from assistant.llm.base import ChatMessage, ChatRequest

@@ -70,7 +70,7 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def tune_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.cli.kb import open_kb
+    from channels.cli.kb import open_kb
     from assistant.llm.tuning import Interrupted, unfinished_checkpoint
 
     if args.steps is not None and args.steps < 1:
@@ -159,7 +159,7 @@ class ProgressLine:
 
 
 def tune_handoff(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.cli.kb import Progress, open_kb
+    from channels.cli.kb import Progress, open_kb
     from assistant.handoff_model import kb_examples, train, training_set
 
     if args.epochs < 1:

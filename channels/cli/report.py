@@ -24,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.cli.agents import with_store
-    from assistant.cli.kb import Progress, open_kb
+    from channels.cli.agents import with_store
+    from channels.cli.kb import Progress, open_kb
     from assistant.errors import ConfigError
     from assistant.reports import report
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from assistant.errors import AssistantError
 
-# Modules under assistant.cli that add sub-commands, in --help order.
+# Modules under channels.cli that add sub-commands, in --help order.
 COMMAND_MODULES = ["kb", "ask", "speech", "serve", "agents", "chat", "models", "tune", "report"]
 
 
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        importlib.import_module(f"assistant.cli.{name}").register(sub, common)
+        importlib.import_module(f"channels.cli.{name}").register(sub, common)
     return parser
 
 

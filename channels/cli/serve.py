@@ -71,5 +71,5 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "config", None):
         os.environ["ASSISTANT_CONFIG"] = os.path.abspath(args.config)
     os.environ["ASSISTANT_DATA_DIR"] = str(settings.data_dir.resolve())
-    serve("assistant.cli.serve:app_from_env", settings, host=host, port=port, workers=workers)
+    serve("channels.cli.serve:app_from_env", settings, host=host, port=port, workers=workers)
     return 0
