@@ -46,9 +46,7 @@ def static_figures(tree: Path) -> dict[str, Any]:
             for node in ast.walk(module):
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                     functions.append((node.end_lineno - node.lineno + 1, f"{name}.{node.name}"))  # type: ignore[operator]
-                elif isinstance(node, ast.Name) and node.id == "Any":
-                    any_count += 1
-                elif isinstance(node, ast.Attribute) and node.attr == "Any":
+                elif _is_any(node):
                     any_count += 1
             wrong += [f"{name} -> {target}" for target in _imports(module)
                       if target.split(".")[0] in LAYER and LAYER[target.split(".")[0]] > LAYER[package]
@@ -58,6 +56,12 @@ def static_figures(tree: Path) -> dict[str, Any]:
     return {"packages": packages, "longest_functions": [f"{n} lines: {f}" for n, f in functions[:5]],
             "function_lines_median": sorted(n for n, _ in functions)[len(functions) // 2],
             "any": any_count, "wrong_way_imports": sorted(set(wrong))}
+
+
+def _is_any(node: ast.AST) -> bool:
+    """`Any` or `typing.Any`."""
+    return ((isinstance(node, ast.Name) and node.id == "Any")
+            or (isinstance(node, ast.Attribute) and node.attr == "Any"))
 
 
 def _imports(module: ast.Module) -> list[str]:

@@ -20,6 +20,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 from assistant.errors import ConfigError
+from assistant.settings import Settings
 from channels.errors import ChannelError
 
 Message = tuple[str, dict[str, Any]]
@@ -35,6 +36,10 @@ class BusError(ChannelError):
 
 
 class Bus(Protocol):
+    async def open(self) -> None:
+        """Connect (Redis); the app opens the bus in its lifespan and closes it on shutdown."""
+        ...
+
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
         """Deliver a JSON-able message to every current subscriber of the topic."""
         ...
@@ -184,7 +189,7 @@ BUSES = {
 }
 
 
-def create_bus(settings: Any) -> Bus:
+def create_bus(settings: Settings) -> Bus:
     """The bus that [bus] names, not yet opened (call `await bus.open()`)."""
     import importlib
 

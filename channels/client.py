@@ -22,16 +22,16 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import AssistantError
 from assistant.events import Event, UserMessage
 from channels.client_frames import Frame, Ready, ServerError, parse_server_frame
+from channels.errors import ChannelError
 
 # Close codes after which trying again cannot help (bad token, origin not allowed).
 CLOSE_CODES = {4401: "unauthorized", 4403: "origin_not_allowed"}
 FINAL_CLOSE = frozenset(CLOSE_CODES)
 
 
-class ClientError(AssistantError):
+class ClientError(ChannelError):
     """The server refused something; `code` is the protocol's error code."""
 
 

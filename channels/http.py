@@ -6,14 +6,11 @@ agents send `Authorization: Bearer <token>`. Errors are `{"code", "message"}`.
 
 from __future__ import annotations
 
-import functools
 import hmac
-import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from channels.auth_http import agent_from_header
@@ -110,12 +107,8 @@ async def kb_search(request: Request, q: Annotated[str, Query(min_length=1, max_
     """Search the resolved tickets, as the assistant does (agents only)."""
     service = _service(request)
     await agent_from_header(service, authorization)
-    search = service.runtime.knowledge.search  # agents see internal records (guidelines) too
-    if inspect.iscoroutinefunction(search):
-        hits = await search(q, k, audience="any")
-    else:
-        hits = await run_in_threadpool(functools.partial(search, q, k, audience="any"))
-    return {"query": q, "hits": [h.to_json() if hasattr(h, "to_json") else h for h in hits]}
+    hits = await service.runtime.agent_knowledge.search(q, k)  # internal records (guidelines) too
+    return {"query": q, "hits": [h.to_json() for h in hits]}
 
 
 @router.get("/healthz", tags=["ops"])

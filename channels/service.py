@@ -10,20 +10,22 @@ Every agent endpoint and frame goes through `verify_agent`.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.events import Event
-from assistant.store.base import ConversationInfo
+from assistant.ports import Dialogue, Runtime
+from assistant.settings import Settings
+from assistant.store.base import ConversationInfo, ConversationStore
+from assistant.turns import Turns
+from channels.bus import Bus
 from channels.errors import AccessError
-from channels.handlers import AgentIdentity, Authenticator, Runtime, may_see
+from channels.handlers import AgentIdentity, Authenticator, may_see
 from channels.limits import IpBuckets, Limits
 from channels.metrics import Metrics
 from channels.revocation import AccountCheck
-from channels.turns import TurnRunner
 from channels.views import conv_topic, event_message, inbox_topic
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ class Summaries:
     reads, and the last summary sent is never older than the last event.
     """
 
-    def __init__(self, store: Any, bus: Any) -> None:
+    def __init__(self, store: ConversationStore, bus: Bus) -> None:
         self.store = store
         self.bus = bus
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -83,9 +85,9 @@ class Summaries:
 
 @dataclass
 class Service:
-    settings: Any
+    settings: Settings
     runtime: Runtime
-    bus: Any
+    bus: Bus
     auth: Authenticator
     metrics: Metrics
     limits: Limits
@@ -93,20 +95,21 @@ class Service:
     # Tokens of channels.auth name store accounts and die with them; an authenticator
     # of another kind (a test's, say) answers for its own tokens alone: None.
     accounts: AccountCheck | None = None
-    turns: TurnRunner = field(init=False)
+    turns: Turns = field(init=False)  # customers' turns, owned by the assistant; this app publishes
     summaries: Summaries = field(init=False)
     shutting_down: bool = False
 
     def __post_init__(self) -> None:
-        self.turns = TurnRunner(self.runtime.dialogue, self.runtime.store, self.publish, self.metrics)
+        self.turns = Turns(self.runtime.dialogue, self.runtime.store, publish=self.publish,
+                           observer=self.metrics)
         self.summaries = Summaries(self.runtime.store, self.bus)
 
     @property
-    def store(self) -> Any:
+    def store(self) -> ConversationStore:
         return self.runtime.store
 
     @property
-    def dialogue(self) -> Any:
+    def dialogue(self) -> Dialogue:
         return self.runtime.dialogue
 
     async def verify_agent(self, token: str) -> AgentIdentity:
@@ -121,20 +124,15 @@ class Service:
         if event.type in _SUMMARY_TYPES:
             self.summaries.touch(event.conversation_id)
 
-    async def publish_result(self, result: Any) -> None:
-        """Publish what a handler returned: an event, several, an async stream of them, or None."""
-        if result is None:
-            return
-        if isinstance(result, Event):
-            await self.publish(result)
-        elif isinstance(result, AsyncIterator) or inspect.isasyncgen(result):
-            async for event in result:
-                if isinstance(event, Event):
-                    await self.publish(event)
-        else:
-            for item in result:
-                if isinstance(item, Event):
-                    await self.publish(item)
+    async def publish_all(self, events: Iterable[Event]) -> None:
+        """Publish the events an agent's or a customer's action stored, in order."""
+        for event in events:
+            await self.publish(event)
+
+    async def publish_stream(self, events: AsyncIterator[Event]) -> None:
+        """Publish each event of a stream as the dialogue stores it (a suggestion)."""
+        async for event in events:
+            await self.publish(event)
 
     async def agent_conversation(self, agent: Any, conversation_id: str) -> ConversationInfo:
         """The conversation, if this agent may act on it (else AccessError forbidden)."""
@@ -143,8 +141,6 @@ class Service:
             raise AccessError("This conversation belongs to an inbox you do not handle.", code="forbidden")
         return info
 
-    def readiness(self) -> tuple[bool, dict[str, Any]]:
+    def readiness(self) -> tuple[bool, dict[str, str | bool]]:
         state = self.runtime.readiness()
-        if isinstance(state, dict):
-            return all(bool(v) for v in state.values()), state
-        return bool(state), {"runtime": bool(state)}
+        return all(bool(v) for v in state.values()), state

@@ -18,7 +18,6 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from assistant.errors import AssistantError
 from channels.auth_http import bearer_token
 from channels.errors import AccessError, ChannelError, ProtocolError
 from channels.feed import Feed
@@ -43,6 +42,7 @@ from channels.revocation import AccountCheck
 from channels.service import Service, summary
 from channels.sockets import serve_counted, text_frames
 from channels.views import View, conv_topic, ephemeral_message, inbox_topic
+from knowledge.errors import SupportError
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class AgentConnection:
                 await self.out.refuse(exc, 4401)
                 return False
             await self.out.error(exc)
-        except AssistantError as exc:
+        except SupportError as exc:
             await self.out.error(exc)
         except Exception:
             log.exception("agent frame failed")
@@ -147,7 +147,7 @@ class AgentConnection:
         await self.on_conversation_frame(frame, self.agent)
 
     async def on_conversation_frame(self, frame: Any, agent: AgentIdentity) -> None:
-        cid, dialogue, publish = frame.conversation_id, self.service.dialogue, self.service.publish_result
+        cid, dialogue, publish = frame.conversation_id, self.service.dialogue, self.service.publish_all
         if isinstance(frame, Open):
             await self.on_open(cid, frame.last_seq)
         elif isinstance(frame, Leave):
@@ -163,7 +163,7 @@ class AgentConnection:
         elif isinstance(frame, Reply):
             await publish(await dialogue.agent_reply(cid, agent.name, frame.text))
         elif isinstance(frame, Suggest):
-            await publish(dialogue.suggest(cid))
+            await self.service.publish_stream(dialogue.suggest(cid))
         elif isinstance(frame, Typing):
             now = time.monotonic()
             if now - self.last_typing.get(cid, 0.0) < 1.0:  # the protocol's one a second

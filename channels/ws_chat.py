@@ -17,11 +17,10 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from assistant.errors import AssistantError
+from assistant.events import UserMessage
 from assistant.store.base import ConversationInfo
 from channels.errors import AccessError, ChannelError, ProtocolError
 from channels.feed import Feed
-from channels.handlers import Turn
 from channels.limits import TokenBucket, rate_limited
 from channels.outbox import Outbox, client_ip, origin_allowed
 from channels.protocol import (
@@ -37,6 +36,7 @@ from channels.protocol import (
 from channels.service import Service
 from channels.sockets import serve_counted, text_frames
 from channels.views import View, conv_topic, ephemeral_message
+from knowledge.errors import SupportError
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class ChatConnection:
             self.service.limits.check_frame(raw)
             frame = parse_client_frame(raw, "chat")
             await self.dispatch(frame)
-        except AssistantError as exc:
+        except SupportError as exc:
             await self.out.error(exc)
         except Exception:  # a bug must cost one frame, not the connection or the worker
             log.exception("chat frame failed")
@@ -95,11 +95,11 @@ class ChatConnection:
             await self.on_message(frame, self.info)
         elif isinstance(frame, Handoff):
             self.spend()  # every frame that writes to the log counts against the rate limits
-            await self.service.publish_result(
+            await self.service.publish_all(
                 await self.service.dialogue.request_handoff(self.info.id, frame.reason or "customer_request"))
         elif isinstance(frame, FeedbackFrame):
             self.spend()
-            await self.service.publish_result(await self.service.dialogue.feedback(
+            await self.service.publish_all(await self.service.dialogue.feedback(
                 self.info.id, frame.message_id, frame.rating, frame.comment))
         elif isinstance(frame, Typing):
             await self.on_typing(self.info)
@@ -165,11 +165,10 @@ class ChatConnection:
 
     async def on_message(self, frame: Message, info: ConversationInfo) -> None:
         self.service.limits.check_message(frame.text, len(frame.attachments))
-        if self.service.turns.busy_with(info.id, frame.client_msg_id):
-            return  # a resend of a message being answered right now
-        stored = await self.service.store.find_client_message(info.id, frame.client_msg_id)
-        if stored is not None and not await self.service.dialogue.interrupted(info.id, stored):
-            return  # a resend: the stored message is in the log already, and its turn ended
+        message = UserMessage(conversation_id=info.id, text=frame.text, attachments=tuple(frame.attachments),
+                              client_msg_id=frame.client_msg_id, user_id=self.user_id)
+        if await self.service.turns.resend(message):
+            return  # being answered, or answered: the log has it
         self.spend()
         if self.service.shutting_down:
             raise ChannelError("The server is restarting; send again in a moment.", code="shutting_down")
@@ -177,9 +176,7 @@ class ChatConnection:
             attachment = await self.service.store.get_attachment(attachment_id)
             if attachment.conversation_id != info.id:
                 raise ChannelError(f"There is no attachment {attachment_id!r}.", code="attachment_not_found")
-        self.service.turns.start(Turn(conversation_id=info.id, text=frame.text,
-                                      attachments=tuple(frame.attachments),
-                                      client_msg_id=frame.client_msg_id, user_id=self.user_id))
+        self.service.turns.start(message)
         self.last_typing = 0.0  # the message ends this burst of typing: signal the next one at once
 
     def spend(self) -> None:
