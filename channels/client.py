@@ -24,7 +24,7 @@ from typing import Any
 
 from assistant.errors import AssistantError
 from assistant.events import Event, UserMessage
-from channels.client_frames import Frame, Ready, ServerError, parse_server_frame
+from channels.frames import Frame, Ready, ServerError, parse_server_frame
 
 # Close codes after which trying again cannot help (bad token, origin not allowed).
 CLOSE_CODES = {4401: "unauthorized", 4403: "origin_not_allowed"}
