@@ -28,10 +28,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from assistant.errors import AssistantError
 from assistant.events import AnswerDelta, ErrorEvent, Event, UserMessage
 from assistant.ports import Dialogue, TurnObserver, TurnTrace
 from assistant.store.base import ConversationStore
+from knowledge.errors import SupportError
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +134,10 @@ class Turns:
             log.exception("could not publish the rest of the turn of conversation %s", cid)
 
     async def _store_error(self, cid: str, question: str, exc: Exception) -> None:
-        known = isinstance(exc, AssistantError)
-        code = exc.code if known else "internal"
+        code, message = (exc.code, exc.message) if isinstance(exc, SupportError) else ("internal", FAILED)
         self.observer.error(code)
         try:
             await self.store.append(ErrorEvent(conversation_id=cid, code=code, message_id=question,
-                                               message=exc.message if known else FAILED))
+                                               message=message))
         except Exception:
             log.exception("could not store the error of conversation %s", cid)

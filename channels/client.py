@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.events import Event, UserMessage
-from channels.client_frames import Frame, Ready, ServerError, parse_server_frame
 from channels.errors import ChannelError
+from channels.frames import Frame, Ready, ServerError, parse_server_frame
 
 # Close codes after which trying again cannot help (bad token, origin not allowed).
 CLOSE_CODES = {4401: "unauthorized", 4403: "origin_not_allowed"}

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
+from channels.frames import ServerError, ServerFrame
 from channels.metrics import Metrics
 
 
@@ -19,15 +20,17 @@ class Outbox:
         self.metrics = metrics
         self._lock = asyncio.Lock()  # the feed task and the receive loop both send
 
-    async def send(self, frame: dict[str, Any]) -> None:
-        text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    async def send(self, frame: dict[str, Any] | ServerFrame) -> None:
+        """Log frames come as the dicts their view made (channels.views), the rest typed."""
+        wire = frame if isinstance(frame, dict) else frame.to_wire()
+        text = json.dumps(wire, ensure_ascii=False, separators=(",", ":"))
         async with self._lock:
             await self.ws.send_text(text)
 
     async def error(self, exc: Any) -> None:
         """An `error` frame about something the client sent (outside the log: no seq)."""
         self.metrics.error(exc.code)
-        await self.send({"type": "error", "code": exc.code, "message": exc.message})
+        await self.send(ServerError(code=exc.code, message=exc.message))
 
     async def refuse(self, exc: Any, close_code: int) -> None:
         with contextlib.suppress(Exception):

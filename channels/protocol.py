@@ -3,7 +3,8 @@
 `parse_client_frame(raw, endpoint)` turns one text frame into a typed, frozen
 frame or raises ProtocolError with a stable code (bad_json, unknown_type,
 bad_field). Unknown extra fields are ignored so newer clients keep working.
-Server frames are built from events at the socket edge (channels.views).
+Server frames are log events as a view numbers them (channels.views) or the typed
+frames of channels.frames, made JSON only at the socket edge.
 """
 
 from __future__ import annotations

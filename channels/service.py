@@ -22,23 +22,17 @@ from assistant.store.base import ConversationInfo, ConversationStore
 from assistant.turns import Turns
 from channels.bus import Bus
 from channels.errors import AccessError
+from channels.frames import ConversationSummary
 from channels.handlers import AgentIdentity, Authenticator, may_see
 from channels.limits import IpBuckets, Limits
 from channels.metrics import Metrics
 from channels.revocation import AccountCheck
-from channels.views import conv_topic, event_message, inbox_topic
+from channels.views import conv_topic, event_message, inbox_topic, summary_message
 
 log = logging.getLogger(__name__)
 
 # Deltas would flood the console list; these change what a summary shows.
 _SUMMARY_TYPES = frozenset({"message", "answer", "status", "agent_message", "error"})
-
-
-def summary(info: ConversationInfo) -> dict[str, Any]:
-    """A conversation as the console's list shows it."""
-    return {"conversation_id": info.id, "state": info.state, "inbox": info.inbox,
-            "last_seq": info.last_seq, "handoff_reason": info.handoff_reason, "agent": info.agent,
-            "waiting_since": info.waiting_since, "updated_at": info.updated_at}
 
 
 class Summaries:
@@ -69,7 +63,8 @@ class Summaries:
                 self._stale.discard(conversation_id)
                 try:
                     info = await self.store.get(conversation_id)
-                    await self.bus.publish(inbox_topic(info.inbox), {"kind": "conversation", **summary(info)})
+                    message = summary_message(ConversationSummary.of(info))
+                    await self.bus.publish(inbox_topic(info.inbox), message)
                 except Exception:  # the console's list misses one update; the log has it all
                     log.exception("could not publish the summary of conversation %s", conversation_id)
                 if conversation_id not in self._stale:

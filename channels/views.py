@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from assistant.events import PRIVATE_TYPES, Event, event_from_dict
+from channels.frames import ConversationSummary, TypingNotice
 
 
 def conv_topic(conversation_id: str) -> str:
@@ -27,9 +28,20 @@ def event_message(event: Event) -> dict[str, Any]:
     return {"kind": "event", "conversation_id": event.conversation_id, "event": event.to_wire()}
 
 
-def ephemeral_message(conversation_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+def ephemeral_message(frame: TypingNotice) -> dict[str, Any]:
     """A frame outside the log (typing) for everyone following the conversation."""
-    return {"kind": "ephemeral", "conversation_id": conversation_id, "frame": frame}
+    return {"kind": "ephemeral", "conversation_id": frame.conversation_id, "frame": frame.to_wire()}
+
+
+def summary_message(summary: ConversationSummary) -> dict[str, Any]:
+    """What goes on an inbox topic when one of its conversations changes."""
+    return {"kind": "conversation", **summary.item()}
+
+
+def summary_of(message: dict[str, Any]) -> ConversationSummary | None:
+    if message.get("kind") != "conversation":
+        return None
+    return ConversationSummary.from_item(message)
 
 
 def event_of(message: dict[str, Any]) -> Event | None:

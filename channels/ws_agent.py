@@ -20,11 +20,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from channels.auth_http import bearer_token
 from channels.errors import AccessError, ChannelError, ProtocolError
-from channels.feed import Feed
+from channels.feed import Feed, follow
+from channels.frames import AgentReady, ConversationList, ConversationSummary, Pong, TypingNotice
 from channels.handlers import AgentIdentity
 from channels.outbox import Outbox
 from channels.protocol import (
-    VERSION,
     AgentHello,
     Close,
     HandBack,
@@ -39,9 +39,9 @@ from channels.protocol import (
     parse_client_frame,
 )
 from channels.revocation import AccountCheck
-from channels.service import Service, summary
+from channels.service import Service
 from channels.sockets import serve_counted, text_frames
-from channels.views import View, conv_topic, ephemeral_message, inbox_topic
+from channels.views import View, conv_topic, ephemeral_message, inbox_topic, summary_of
 from knowledge.errors import SupportError
 
 log = logging.getLogger(__name__)
@@ -128,14 +128,13 @@ class AgentConnection:
 
     async def dispatch(self, frame: Any) -> None:
         if isinstance(frame, Ping):
-            await self.out.send({"type": "pong", "nonce": frame.nonce})
+            await self.out.send(Pong(frame.nonce))
             return
         if isinstance(frame, AgentHello):
             self.token = frame.token or bearer_token(self.ws.headers.get("authorization"))
             self.agent = await self.service.verify_agent(self.token)
             self._start_watch()
-            await self.out.send({"type": "ready", "agent": self.agent.name,
-                                 "inboxes": list(self.agent.inboxes), "protocol": VERSION})
+            await self.out.send(AgentReady(agent=self.agent.name, inboxes=tuple(self.agent.inboxes)))
             return
         if self.agent is None:
             raise AccessError("Send 'hello' with your token first.", code="unauthorized")
@@ -170,7 +169,7 @@ class AgentConnection:
                 return
             self.last_typing[cid] = now
             await self.service.bus.publish(conv_topic(cid), ephemeral_message(
-                cid, {"type": "typing", "conversation_id": cid, "from": "agent", "agent": agent.name}))
+                TypingNotice(conversation_id=cid, sender="agent", agent=agent.name)))
 
     async def on_subscribe(self, frame: Subscribe, agent: AgentIdentity) -> None:
         mine = list(agent.inboxes)
@@ -180,7 +179,7 @@ class AgentConnection:
         if not wanted:  # an empty filter would list every inbox
             raise AccessError("You do not handle these inboxes.", code="forbidden")
         infos = await self.service.store.list(inboxes=tuple(wanted))
-        await self.out.send({"type": "conversations", "conversations": [summary(i) for i in infos]})
+        await self.out.send(ConversationList(tuple(ConversationSummary.of(i) for i in infos)))
         old = self.tasks.pop("inbox", None)
         if old is not None:
             old.cancel()
@@ -190,34 +189,19 @@ class AgentConnection:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             async with self.service.bus.subscribe(*[inbox_topic(i) for i in inboxes]) as messages:
                 async for _topic, message in messages:
-                    if message.get("kind") == "conversation":
-                        frame = {k: v for k, v in message.items() if k != "kind"}
-                        await self.out.send({"type": "conversation", **frame})
+                    if (changed := summary_of(message)) is not None:
+                        await self.out.send(changed)
 
     async def on_open(self, cid: str, last_seq: int | None) -> None:
         if cid in self.tasks:
             return
-        announced = asyncio.Event()
 
         async def announce(_last: int) -> None:
-            info = await self.service.store.get(cid)
-            await self.out.send({"type": "conversation", **summary(info)})
-            announced.set()
+            await self.out.send(ConversationSummary.of(await self.service.store.get(cid)))
 
         feed = Feed(self.service.store, self.service.bus, cid, View(agent=True), self.out.send,
                     on_ephemeral=self.on_ephemeral)
-        task = self.tasks[cid] = asyncio.create_task(self._feed(feed, last_seq, announce))
-        waiter = asyncio.create_task(announced.wait())
-        await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-
-    async def _feed(self, feed: Feed, after: int | None, announce: Any) -> None:
-        try:
-            await feed.run(after, announce)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            pass
-        except Exception:
-            log.exception("agent feed of %s failed", feed.conversation_id)
+        self.tasks[cid] = await follow(feed, last_seq, announce)
 
     async def on_ephemeral(self, frame: dict[str, Any]) -> None:
         me = self.agent.name if self.agent is not None else None

@@ -13,18 +13,19 @@ import contextlib
 import hmac
 import logging
 import time
+from functools import partial
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from assistant.events import UserMessage
 from assistant.store.base import ConversationInfo
 from channels.errors import AccessError, ChannelError, ProtocolError
-from channels.feed import Feed
+from channels.feed import Feed, follow
+from channels.frames import Pong, Ready, TypingNotice
 from channels.limits import TokenBucket, rate_limited
 from channels.outbox import Outbox, client_ip, origin_allowed
 from channels.protocol import (
-    VERSION,
     FeedbackFrame,
     Handoff,
     Hello,
@@ -86,7 +87,7 @@ class ChatConnection:
 
     async def dispatch(self, frame: Any) -> None:
         if isinstance(frame, Ping):
-            await self.out.send({"type": "pong", "nonce": frame.nonce})
+            await self.out.send(Pong(frame.nonce))
         elif isinstance(frame, Hello):
             await self.on_hello(frame)
         elif self.info is None:
@@ -137,31 +138,14 @@ class ChatConnection:
         return info
 
     async def _follow(self, info: ConversationInfo, after: int | None, *, resumed: bool) -> None:
-        announced = asyncio.Event()
-
         async def announce(last_seq: int) -> None:
-            await self.out.send({"type": "ready", "conversation_id": info.id,
-                                 "resume_token": info.resume_token, "state": info.state,
-                                 "last_seq": last_seq, "resumed": resumed, "protocol": VERSION})
-            announced.set()
+            await self.out.send(Ready(conversation_id=info.id, resume_token=info.resume_token,
+                                      state=info.state, last_seq=last_seq, resumed=resumed))
 
         feed = Feed(self.service.store, self.service.bus, info.id, View(agent=False), self.out.send,
                     on_ephemeral=self.on_ephemeral)
-        self.feed_task = asyncio.create_task(self._feed(feed, after, announce))
         # Frames answered after this one (errors, pongs) must come after `ready`.
-        waiter = asyncio.create_task(announced.wait())
-        await asyncio.wait({waiter, self.feed_task}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-
-    async def _feed(self, feed: Feed, after: int | None, announce: Any) -> None:
-        try:
-            await feed.run(after, announce)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            pass  # the socket went away; the client resumes elsewhere
-        except Exception:
-            log.exception("feed of conversation %s failed", feed.conversation_id)
-            with contextlib.suppress(Exception):
-                await self.ws.close(1011)
+        self.feed_task = await follow(feed, after, announce, on_failure=partial(self.ws.close, 1011))
 
     async def on_message(self, frame: Message, info: ConversationInfo) -> None:
         self.service.limits.check_message(frame.text, len(frame.attachments))
@@ -192,7 +176,7 @@ class ChatConnection:
             return
         self.last_typing = now
         await self.service.bus.publish(conv_topic(info.id), ephemeral_message(
-            info.id, {"type": "typing", "conversation_id": info.id, "from": "customer"}))
+            TypingNotice(conversation_id=info.id, sender="customer")))
 
     async def on_ephemeral(self, frame: dict[str, Any]) -> None:
         if frame.get("from") != "customer":

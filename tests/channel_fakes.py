@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.agent_knowledge import resolved_record
 from assistant.errors import InputError, ModelUnavailable
 from assistant.events import (
     AgentMessage,
@@ -33,7 +34,6 @@ from assistant.events import (
     Suggestion,
     UserMessage,
 )
-from assistant.agent_knowledge import resolved_record
 from assistant.store.sqlite import SQLiteStore
 from channels.errors import AccessError
 from knowledge.records import Hit, Record
