@@ -20,6 +20,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 from assistant.errors import ConfigError
+from assistant.events import Event
 from assistant.settings import Settings
 from channels.errors import ChannelError
 
@@ -41,7 +42,8 @@ class Bus(Protocol):
         ...
 
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
-        """Deliver a JSON-able message to every current subscriber of the topic."""
+        """Deliver a message (JSON values, or objects with `to_wire`: see `encode`) to every
+        current subscriber of the topic."""
         ...
 
     def subscribe(self, *topics: str) -> AbstractAsyncContextManager[AsyncIterator[Message]]:
@@ -50,6 +52,18 @@ class Bus(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def encode(message: dict[str, Any]) -> str:
+    """A message as JSON for a bus between processes: a stored event inside it (channels.views)
+    goes as its wire form, which the receiving side's views decode again."""
+    return json.dumps(message, separators=(",", ":"), default=_wire)
+
+
+def _wire(value: object) -> Any:
+    if isinstance(value, Event):
+        return value.to_wire()
+    raise TypeError(f"{type(value).__name__} cannot go on the bus")
 
 
 def gap_marker(reason: str, dropped: int = 0) -> dict[str, Any]:
@@ -163,9 +177,9 @@ class MemoryBus:
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
         if self._closed:
             raise BusError("The message bus is closed.", code="bus_closed")
-        # A JSON round trip, as through Redis: subscribers get plain JSON values and
-        # a publisher mutating its dict afterwards changes nothing they hold.
-        self._fanout.deliver(topic, json.loads(json.dumps(message)))
+        # Handed over as it is, in a dict of its own (a publisher changing its dict afterwards
+        # changes nothing delivered); an event in it is frozen. No JSON: that is for the socket.
+        self._fanout.deliver(topic, dict(message))
 
     @asynccontextmanager
     async def subscribe(self, *topics: str) -> AsyncIterator[AsyncIterator[Message]]:

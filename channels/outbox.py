@@ -10,8 +10,10 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
+from channels.errors import close_code
 from channels.frames import ServerError, ServerFrame
 from channels.metrics import Metrics
+from knowledge.errors import SupportError
 
 
 class Outbox:
@@ -27,15 +29,19 @@ class Outbox:
         async with self._lock:
             await self.ws.send_text(text)
 
-    async def error(self, exc: Any) -> None:
-        """An `error` frame about something the client sent (outside the log: no seq)."""
+    async def error(self, exc: SupportError) -> bool:
+        """An `error` frame about something the client sent (outside the log: no seq), then the
+        close the error table (channels.errors) gives its code, if any. True: the socket stays."""
         self.metrics.error(exc.code)
-        await self.send(ServerError(code=exc.code, message=exc.message))
-
-    async def refuse(self, exc: Any, close_code: int) -> None:
-        with contextlib.suppress(Exception):
-            await self.error(exc)
-            await self.ws.close(close_code)
+        frame = ServerError(code=exc.code, message=exc.message)
+        code = close_code(exc)
+        if code is None:
+            await self.send(frame)
+            return True
+        with contextlib.suppress(Exception):  # closing anyway: a socket already gone is fine
+            await self.send(frame)
+            await self.ws.close(code)
+        return False
 
 
 def client_ip(conn: HTTPConnection) -> str:

@@ -24,8 +24,10 @@ def inbox_topic(inbox: str) -> str:
 
 
 def event_message(event: Event) -> dict[str, Any]:
-    """What goes on the bus for a stored event (JSON-able, for Redis too)."""
-    return {"kind": "event", "conversation_id": event.conversation_id, "event": event.to_wire()}
+    """What goes on the bus for a stored event. The event itself rides along (frozen, so
+    subscribers share it safely): the in-process bus hands it over as it is, and a bus
+    between processes encodes it with `to_wire` (channels.bus.encode)."""
+    return {"kind": "event", "conversation_id": event.conversation_id, "event": event}
 
 
 def ephemeral_message(frame: TypingNotice) -> dict[str, Any]:
@@ -47,7 +49,8 @@ def summary_of(message: dict[str, Any]) -> ConversationSummary | None:
 def event_of(message: dict[str, Any]) -> Event | None:
     if message.get("kind") != "event":
         return None
-    return event_from_dict(message["conversation_id"], message["event"])
+    event = message["event"]
+    return event if isinstance(event, Event) else event_from_dict(message["conversation_id"], event)
 
 
 class Gap(Exception):

@@ -46,8 +46,6 @@ from knowledge.errors import SupportError
 
 log = logging.getLogger(__name__)
 
-# Codes after which the token is useless: the error is sent and the socket closed (4401).
-_SIGNED_OUT = frozenset({"unauthorized", "token_revoked"})
 
 
 async def agent_socket(ws: WebSocket) -> None:
@@ -102,7 +100,7 @@ class AgentConnection:
             try:
                 await accounts.verify(self.token, fresh=True)
             except AccessError as exc:
-                await self.out.refuse(exc, 4401)
+                await self.out.error(exc)  # token_revoked: closes with 4401
                 # The read loop ends when the client answers the close; the feeds end now.
                 await self._end_feeds()
                 return
@@ -114,13 +112,8 @@ class AgentConnection:
         try:
             self.service.limits.check_frame(raw)
             await self.dispatch(parse_client_frame(raw, "agent"))
-        except AccessError as exc:
-            if exc.code in _SIGNED_OUT:
-                await self.out.refuse(exc, 4401)
-                return False
-            await self.out.error(exc)
         except SupportError as exc:
-            await self.out.error(exc)
+            return await self.out.error(exc)  # a dead token closes the socket (4401)
         except Exception:
             log.exception("agent frame failed")
             await self.out.error(ChannelError("The server could not handle that frame.", code="internal"))

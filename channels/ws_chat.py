@@ -47,7 +47,7 @@ async def chat_socket(ws: WebSocket) -> None:
     await ws.accept()
     out = Outbox(ws, service.metrics)
     if not origin_allowed(service.settings, ws.headers.get("origin")):
-        await out.refuse(AccessError("This site may not open the chat.", code="origin_not_allowed"), 4403)
+        await out.error(AccessError("This site may not open the chat.", code="origin_not_allowed"))  # 4403
         return
     await serve_counted(service, "chat", ChatConnection(ws, service, out))
 
