@@ -24,7 +24,7 @@ from assistant.events import Event
 from assistant.settings import Settings
 from channels.errors import ChannelError
 
-Message = tuple[str, dict[str, Any]]
+Delivery = tuple[str, dict[str, Any]]  # (topic, message) as a subscriber receives it
 
 GAP = "gap"  # the `kind` of a gap marker
 MAX_QUEUE = 1000  # messages held for a subscriber before its oldest are dropped
@@ -46,7 +46,7 @@ class Bus(Protocol):
         current subscriber of the topic."""
         ...
 
-    def subscribe(self, *topics: str) -> AbstractAsyncContextManager[AsyncIterator[Message]]:
+    def subscribe(self, *topics: str) -> AbstractAsyncContextManager[AsyncIterator[Delivery]]:
         """Messages published on these topics from the moment the context is entered
         until it exits (which unsubscribes). Treat the message dicts as read-only."""
         ...
@@ -76,7 +76,7 @@ class Subscription:
     def __init__(self, topics: Iterable[str], max_queue: int = MAX_QUEUE) -> None:
         self.topics = frozenset(topics)
         self.max_queue = max_queue
-        self._queue: deque[Message] = deque()
+        self._queue: deque[Delivery] = deque()
         self._gaps: dict[str, dict[str, Any]] = {}  # topic -> marker still to deliver
         self._wakeup = asyncio.Event()
         self._closed = False
@@ -104,7 +104,7 @@ class Subscription:
     def __aiter__(self) -> Subscription:
         return self
 
-    async def __anext__(self) -> Message:
+    async def __anext__(self) -> Delivery:
         while True:
             if self._closed:
                 raise StopAsyncIteration
@@ -182,7 +182,7 @@ class MemoryBus:
         self._fanout.deliver(topic, dict(message))
 
     @asynccontextmanager
-    async def subscribe(self, *topics: str) -> AsyncIterator[AsyncIterator[Message]]:
+    async def subscribe(self, *topics: str) -> AsyncIterator[AsyncIterator[Delivery]]:
         sub = Subscription(topics, self.max_queue)
         self._fanout.add(sub)
         try:

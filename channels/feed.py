@@ -20,6 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from assistant.events import Event
 from assistant.store.base import ConversationStore
+from channels.bus import Bus
 from channels.views import Gap, View, conv_topic, event_of
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ Announce = Callable[[int], Awaitable[None]]  # told the view's last_seq before t
 
 
 class Feed:
-    def __init__(self, store: ConversationStore, bus: Any, conversation_id: str, view: View,
+    def __init__(self, store: ConversationStore, bus: Bus, conversation_id: str, view: View,
                  send: Send, on_ephemeral: Send | None = None) -> None:
         self.store = store
         self.bus = bus

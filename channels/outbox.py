@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
+from assistant.settings import Settings
 from channels.errors import close_code
 from channels.frames import ServerError, ServerFrame
 from channels.metrics import Metrics
@@ -48,7 +49,7 @@ def client_ip(conn: HTTPConnection) -> str:
     return conn.client.host if conn.client else "unknown"
 
 
-def origin_allowed(settings: Any, origin: str | None) -> bool:
+def origin_allowed(settings: Settings, origin: str | None) -> bool:
     """Browsers send Origin; other clients (the CLI, tests) do not and are not limited by it."""
     allowed = settings.server.allowed_origins
     return not allowed or origin is None or origin in allowed

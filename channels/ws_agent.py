@@ -25,8 +25,10 @@ from channels.frames import AgentReady, ConversationList, ConversationSummary, P
 from channels.handlers import AgentIdentity
 from channels.outbox import Outbox
 from channels.protocol import (
+    AgentFrame,
     AgentHello,
     Close,
+    ConversationFrame,
     HandBack,
     Leave,
     Open,
@@ -119,7 +121,7 @@ class AgentConnection:
             await self.out.error(ChannelError("The server could not handle that frame.", code="internal"))
         return True
 
-    async def dispatch(self, frame: Any) -> None:
+    async def dispatch(self, frame: AgentFrame) -> None:
         if isinstance(frame, Ping):
             await self.out.send(Pong(frame.nonce))
             return
@@ -135,11 +137,12 @@ class AgentConnection:
         if isinstance(frame, Subscribe):
             await self.on_subscribe(frame, self.agent)
             return
-        await self.service.agent_conversation(self.agent, frame.conversation_id)
-        await self.on_conversation_frame(frame, self.agent)
+        cid = frame.conversation_id or ""  # a typing frame without one names no conversation
+        await self.service.agent_conversation(self.agent, cid)
+        await self.on_conversation_frame(frame, cid, self.agent)
 
-    async def on_conversation_frame(self, frame: Any, agent: AgentIdentity) -> None:
-        cid, dialogue, publish = frame.conversation_id, self.service.dialogue, self.service.publish_all
+    async def on_conversation_frame(self, frame: ConversationFrame, cid: str, agent: AgentIdentity) -> None:
+        dialogue, publish = self.service.dialogue, self.service.publish_all
         if isinstance(frame, Open):
             await self.on_open(cid, frame.last_seq)
         elif isinstance(frame, Leave):

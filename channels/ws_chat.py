@@ -26,10 +26,11 @@ from channels.frames import Pong, Ready, TypingNotice
 from channels.limits import TokenBucket, rate_limited
 from channels.outbox import Outbox, client_ip, origin_allowed
 from channels.protocol import (
+    ChatFrame,
     FeedbackFrame,
     Handoff,
     Hello,
-    Message,
+    MessageFrame,
     Ping,
     Typing,
     parse_client_frame,
@@ -85,14 +86,14 @@ class ChatConnection:
             log.exception("chat frame failed")
             await self.out.error(ChannelError("The server could not handle that frame.", code="internal"))
 
-    async def dispatch(self, frame: Any) -> None:
+    async def dispatch(self, frame: ChatFrame) -> None:
         if isinstance(frame, Ping):
             await self.out.send(Pong(frame.nonce))
         elif isinstance(frame, Hello):
             await self.on_hello(frame)
         elif self.info is None:
             raise ProtocolError("Send 'hello' first.", code="hello_required")
-        elif isinstance(frame, Message):
+        elif isinstance(frame, MessageFrame):
             await self.on_message(frame, self.info)
         elif isinstance(frame, Handoff):
             self.spend()  # every frame that writes to the log counts against the rate limits
@@ -147,7 +148,7 @@ class ChatConnection:
         # Frames answered after this one (errors, pongs) must come after `ready`.
         self.feed_task = await follow(feed, after, announce, on_failure=partial(self.ws.close, 1011))
 
-    async def on_message(self, frame: Message, info: ConversationInfo) -> None:
+    async def on_message(self, frame: MessageFrame, info: ConversationInfo) -> None:
         self.service.limits.check_message(frame.text, len(frame.attachments))
         message = UserMessage(conversation_id=info.id, text=frame.text, attachments=tuple(frame.attachments),
                               client_msg_id=frame.client_msg_id, user_id=self.user_id)
