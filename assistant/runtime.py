@@ -3,7 +3,7 @@
     async with build_runtime(settings) as rt:
         async for event in rt.dialogue.handle(UserMessage(conversation_id=cid, text="hi")): ...
 
-It satisfies assistant.ports.Runtime. Used by the CLI (`ask`, `eval`) and by the
+AssistantRuntime satisfies assistant.ports.Runtime (what channels use). Used by the CLI (`ask`, `eval`) and by the
 server's lifespan. A chat model that
 cannot be loaded is replaced by the extractive backend, with a warning, so the
 service still answers from its records.
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Runtime:
+class AssistantRuntime:
     settings: Settings
     store: ConversationStore
     knowledge: KnowledgeBase
@@ -65,7 +65,7 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def build_runtime(settings: Settings, *, load_llm: bool = True,
-                        llm: LLMBackend | None = None, warm: bool = False) -> AsyncIterator[Runtime]:
+                        llm: LLMBackend | None = None, warm: bool = False) -> AsyncIterator[AssistantRuntime]:
     """Store, knowledge base, chat model, speech, image reader and the dialogue manager.
 
     `load_llm=False` skips loading the chat model (e.g. `eval --retrieve-only`);
@@ -106,7 +106,7 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
             await asyncio.to_thread(_warm_knowledge, knowledge, person)
             heap.settle()
         agents = AgentKnowledge(knowledge, Redactor(settings.knowledge.redact_patterns))
-        yield Runtime(settings=settings, store=store, knowledge=knowledge, agent_knowledge=agents,
+        yield AssistantRuntime(settings=settings, store=store, knowledge=knowledge, agent_knowledge=agents,
                       llm=llm, speech=speech,
                       image_reader=reader, dialogue=dialogue, fallback_reason=fallback,
                       llm_adapter=model.adapter if isinstance(model, TransformersChat) else "")
