@@ -3,10 +3,10 @@
     async with build_runtime(settings) as rt:
         async for event in rt.dialogue.handle(UserMessage(conversation_id=cid, text="hi")): ...
 
-AssistantRuntime satisfies assistant.ports.Runtime (what channels use). Used by the CLI (`ask`, `eval`) and by the
-server's lifespan. A chat model that
-cannot be loaded is replaced by the extractive backend, with a warning, so the
-service still answers from its records.
+AssistantRuntime satisfies assistant.ports.Runtime (what channels use). Used by the
+CLI (`ask`, `eval`) and by the server's lifespan. A chat model that cannot be
+loaded is replaced by the extractive backend, with a warning, so the service
+still answers from its records.
 """
 
 from __future__ import annotations

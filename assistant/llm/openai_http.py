@@ -13,12 +13,15 @@ import base64
 import json
 import math
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from assistant.errors import ModelBusy, ModelError, ModelTimeout, ModelUnavailable
 from assistant.llm.base import ChatMessage, ChatRequest, Delta
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 _MAGIC = [(b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"),
           (b"RIFF", "image/webp")]
@@ -68,7 +71,7 @@ class OpenAIChat:
         self._client: httpx.AsyncClient | None = None
 
     @classmethod
-    def from_settings(cls, settings: Any) -> OpenAIChat:
+    def from_settings(cls, settings: Settings) -> OpenAIChat:
         o = settings.llm.openai
         return cls(o.base_url, o.model, api_key=o.api_key, timeout=o.timeout,
                    max_new_tokens=settings.llm.max_new_tokens)
