@@ -23,14 +23,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.errors import AssistantError
-from channels.auth import AgentAuth
+from channels.accounts import AccountCheck, AgentAuth, Authenticator
 from channels.auth_http import add_cors
 from channels.body_limit import BodyLimit, limits_from_settings
-from channels.handlers import Authenticator, RuntimeFactory
+from channels.handlers import RuntimeFactory
 from channels.limits import IpBuckets, Limits
 from channels.metrics import Metrics
 from channels.recovery import sweeping
-from channels.revocation import AccountCheck
 from channels.service import Service
 from knowledge.errors import KnowledgeError
 

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from channels.auth_http import agent_from_header
+from channels.accounts import agent_from_header
 from channels.errors import AccessError, ChannelError
 from channels.service import Service
 from channels.uploads import read_upload

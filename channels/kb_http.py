@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from channels.auth_http import agent_from_header
+from channels.accounts import agent_from_header
 from channels.errors import ChannelError
 from knowledge.records import Record
 from knowledge.redact import Redactor

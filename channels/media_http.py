@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
-from channels.auth_http import agent_from_header
+from channels.accounts import agent_from_header
 from channels.errors import AccessError
 
 router = APIRouter()
