@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import time
 from typing import Any
@@ -19,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from assistant.errors import AssistantError
 from assistant.store.base import ConversationInfo
+from channels.access import holds_resume_token
 from channels.errors import AccessError, ChannelError, ProtocolError
 from channels.feed import Feed
 from channels.handlers import Turn
@@ -129,8 +129,7 @@ class ChatConnection:
 
     async def _resume(self, frame: Hello) -> ConversationInfo:
         info = await self.service.store.get(frame.conversation_id)
-        token_ok = bool(frame.resume_token) and hmac.compare_digest(
-            frame.resume_token.encode(), info.resume_token.encode())  # type: ignore[union-attr]
+        token_ok = holds_resume_token(info, frame.resume_token)
         user_ok = bool(self.user_id) and info.user_id == self.user_id
         if not (token_ok or user_ok):
             raise AccessError("This conversation cannot be resumed without its token.", code="forbidden")
