@@ -24,16 +24,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.ports import RuntimeFactory
 from assistant.settings import Settings
-from channels.auth import AgentAuth
+from channels.accounts import AccountCheck, AgentAuth, Authenticator
 from channels.auth_http import add_cors
 from channels.body_limit import BodyLimit, limits_from_settings
 from channels.bus import Bus
 from channels.errors import http_status
-from channels.handlers import Authenticator
 from channels.limits import IpBuckets, Limits
 from channels.metrics import Metrics
 from channels.recovery import sweeping
-from channels.revocation import AccountCheck
 from channels.service import Service
 from knowledge.errors import SupportError
 

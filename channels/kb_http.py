@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
-from channels.auth_http import agent_from_header
+from channels.accounts import agent_from_header
 from channels.service import Service
 
 router = APIRouter()

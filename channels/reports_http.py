@@ -10,9 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 
-from channels.auth_http import agent_from_header
+from channels.accounts import agent_from_header, may_see
 from channels.errors import AccessError
-from channels.handlers import may_see
 from channels.service import Service
 
 router = APIRouter()

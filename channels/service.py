@@ -13,20 +13,17 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from assistant.events import Event
 from assistant.ports import Dialogue, Runtime
 from assistant.settings import Settings
 from assistant.store.base import ConversationInfo, ConversationStore
 from assistant.turns import Turns
+from channels.accounts import AccountCheck, AgentIdentity, Authenticator, agent_conversation, verify_agent
 from channels.bus import Bus
-from channels.errors import AccessError
 from channels.frames import ConversationSummary
-from channels.handlers import AgentIdentity, Authenticator, may_see
 from channels.limits import IpBuckets, Limits
 from channels.metrics import Metrics
-from channels.revocation import AccountCheck
 from channels.views import conv_topic, event_message, inbox_topic, summary_message
 
 log = logging.getLogger(__name__)
@@ -87,7 +84,7 @@ class Service:
     metrics: Metrics
     limits: Limits
     ip_buckets: IpBuckets
-    # Tokens of channels.auth name store accounts and die with them; an authenticator
+    # Tokens of channels.accounts.AgentAuth name store accounts and die with them; an authenticator
     # of another kind (a test's, say) answers for its own tokens alone: None.
     accounts: AccountCheck | None = None
     turns: Turns = field(init=False)  # customers' turns, owned by the assistant; this app publishes
@@ -108,11 +105,8 @@ class Service:
         return self.runtime.dialogue
 
     async def verify_agent(self, token: str) -> AgentIdentity:
-        """The agent of a valid token whose account still stands, else AccessError
-        (unauthorized, or token_revoked once the account is removed or reset)."""
-        if self.accounts is not None:
-            return await self.accounts.verify(token)
-        return self.auth.verify_agent_token(token)
+        """The agent of a valid token whose account still stands (channels.accounts)."""
+        return await verify_agent(token, self.auth, self.accounts)
 
     async def publish(self, event: Event) -> None:
         await self.bus.publish(conv_topic(event.conversation_id), event_message(event))
@@ -129,12 +123,9 @@ class Service:
         async for event in events:
             await self.publish(event)
 
-    async def agent_conversation(self, agent: Any, conversation_id: str) -> ConversationInfo:
+    async def agent_conversation(self, agent: AgentIdentity, conversation_id: str) -> ConversationInfo:
         """The conversation, if this agent may act on it (else AccessError forbidden)."""
-        info = await self.store.get(conversation_id)
-        if not may_see(agent, info.inbox):
-            raise AccessError("This conversation belongs to an inbox you do not handle.", code="forbidden")
-        return info
+        return await agent_conversation(self.runtime.store, agent, conversation_id)
 
     def readiness(self) -> tuple[bool, dict[str, str | bool]]:
         state = self.runtime.readiness()

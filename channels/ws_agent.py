@@ -5,7 +5,7 @@ naming a conversation is checked against the agent's inboxes. An agent may
 follow several conversations at once: each has its own Feed in the agent view
 (private events included, the store's own seq numbers). The token is checked on
 every frame and, when the agent sends nothing, every few seconds
-(channels.revocation): an expired token or a removed or reset account closes it.
+(channels.accounts): an expired token or a removed or reset account closes it.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from channels.auth_http import bearer_token
+from channels.accounts import AccountCheck, AgentIdentity, bearer_token
 from channels.errors import AccessError, ChannelError, ProtocolError
 from channels.feed import Feed, follow
 from channels.frames import AgentReady, ConversationList, ConversationSummary, Pong, TypingNotice
-from channels.handlers import AgentIdentity
 from channels.outbox import Outbox
 from channels.protocol import (
     AgentFrame,
@@ -40,7 +39,6 @@ from channels.protocol import (
     Typing,
     parse_client_frame,
 )
-from channels.revocation import AccountCheck
 from channels.service import Service
 from channels.sockets import serve_counted, text_frames
 from channels.views import View, conv_topic, ephemeral_message, inbox_topic, summary_of

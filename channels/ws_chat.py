@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import time
 from functools import partial
@@ -20,6 +19,7 @@ from starlette.websockets import WebSocket
 
 from assistant.events import UserMessage
 from assistant.store.base import ConversationInfo
+from channels.access import holds_resume_token
 from channels.errors import AccessError, ChannelError, ProtocolError
 from channels.feed import Feed, follow
 from channels.frames import Pong, Ready, TypingNotice
@@ -112,7 +112,7 @@ class ChatConnection:
                                 code="bad_field")
         self.user_id = self._verified_user(frame)
         if frame.conversation_id:
-            info = await self._resume(frame)
+            info = await self._resume(frame.conversation_id, frame.resume_token)
         else:
             if self.service.shutting_down:
                 raise ChannelError("The server is restarting; connect again in a moment.",
@@ -129,10 +129,9 @@ class ChatConnection:
             raise AccessError("The identity could not be verified.", code="identity_invalid")
         return frame.user_id
 
-    async def _resume(self, frame: Hello) -> ConversationInfo:
-        info = await self.service.store.get(frame.conversation_id)
-        token_ok = bool(frame.resume_token) and hmac.compare_digest(
-            frame.resume_token.encode(), info.resume_token.encode())  # type: ignore[union-attr]
+    async def _resume(self, conversation_id: str, resume_token: str | None) -> ConversationInfo:
+        info = await self.service.store.get(conversation_id)
+        token_ok = holds_resume_token(info, resume_token)
         user_ok = bool(self.user_id) and info.user_id == self.user_id
         if not (token_ok or user_ok):
             raise AccessError("This conversation cannot be resumed without its token.", code="forbidden")

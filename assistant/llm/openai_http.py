@@ -18,17 +18,16 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from assistant.errors import ModelBusy, ModelError, ModelTimeout, ModelUnavailable
+from assistant.filetypes import sniff
 from assistant.llm.base import ChatMessage, ChatRequest, Delta
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
 
-_MAGIC = [(b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"),
-          (b"RIFF", "image/webp")]
-
 
 def data_url(image: bytes) -> str:
-    mime = next((m for sig, m in _MAGIC if image.startswith(sig)), "image/png")
+    found = sniff(image)  # the images here were validated: this is their real type
+    mime = found.content_type if found is not None and found.kind == "image" else "image/png"
     return f"data:{mime};base64,{base64.b64encode(image).decode()}"
 
 

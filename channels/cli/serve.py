@@ -47,7 +47,7 @@ def app_from_env() -> Any:
 
 
 def _authenticator(settings: Settings) -> Any:
-    from channels.auth import AgentAuth
+    from channels.accounts import AgentAuth
 
     return AgentAuth.from_settings(settings)
 
@@ -58,7 +58,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     workers = args.workers or settings.server.workers
-    from channels.auth import token_secret
+    from channels.accounts import token_secret
 
     token_secret(settings, workers)  # several workers must share it: fail here, not in each worker
     if workers > 1 and settings.bus.backend == "memory":
