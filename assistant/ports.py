@@ -3,8 +3,9 @@
 Channels hold a `Runtime` and call these; they never import the dialogue manager,
 the models or torch. Every method that changes a conversation stores the events
 it makes (with their seq) before it returns or yields them; the caller's only job
-is to publish them. A customer's message is not handled here but given to
-`assistant.turns.Turns`, which owns the turn from message to closing event.
+is to publish them. Channels do not call `Dialogue.handle` themselves: they give a
+customer's message to `assistant.turns.Turns`, which owns the turn from message to
+closing event.
 
     channels ──> assistant.ports (these Protocols) <── assistant.runtime (the real ones)
 """
