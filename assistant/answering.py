@@ -3,7 +3,8 @@
 Every delta is stored before it is yielded, so the log holds what the client saw.
 The turn always ends with one closing event: AnswerCompleted (with sources), or
 AnswerCompleted(interrupted=True) when the consumer went away mid-stream, or an
-ErrorEvent when the model failed. The stream is never left hanging. An answer that
+ErrorEvent naming the answer (`answer_id`) and the question (`message_id`) when the
+model failed. The stream is never left hanging. An answer that
 another worker closed meanwhile (it took this one for dead) just stops: its close
 is in the log already.
 """
@@ -33,7 +34,7 @@ def sources_of(hits: Sequence[Hit]) -> tuple[Source, ...]:
 
 async def stream_answer(store: ConversationStore, llm: LLMBackend, request: ChatRequest, *,
                         conversation_id: str, answer_id: str, sources: tuple[Source, ...],
-                        grounded: bool = True) -> AsyncGenerator[Event, None]:
+                        question_id: str = "", grounded: bool = True) -> AsyncGenerator[Event, None]:
     """AnswerStarted, AnswerDelta…, then the closing event; each stored, then yielded.
 
     The model runs ahead in its own task. Whatever text arrived while the previous
@@ -60,7 +61,7 @@ async def stream_answer(store: ConversationStore, llm: LLMBackend, request: Chat
                 first.append(AnswerDelta(conversation_id=conversation_id, message_id=answer_id,
                                          text=parts[-1]))
             if end is not None:
-                first.append(_closing(end, conversation_id, answer_id, parts, sources, grounded))
+                first.append(_closing(end, conversation_id, answer_id, question_id, parts, sources, grounded))
             try:
                 stored = await store.append_many(first)  # one transaction, durable on return
             except AnswerClosed:
@@ -117,7 +118,7 @@ def _drain(first: object, queue: asyncio.Queue[object]) -> tuple[list[str], obje
     return texts, item
 
 
-def _closing(end: object, conversation_id: str, answer_id: str, parts: list[str],
+def _closing(end: object, conversation_id: str, answer_id: str, question_id: str, parts: list[str],
              sources: tuple[Source, ...], grounded: bool) -> Event:
     if end is _END:
         return AnswerCompleted(conversation_id=conversation_id, message_id=answer_id,
@@ -125,10 +126,11 @@ def _closing(end: object, conversation_id: str, answer_id: str, parts: list[str]
     if isinstance(end, AssistantError):
         log.warning("answer %s failed: %s", answer_id, end.message)
         return ErrorEvent(conversation_id=conversation_id, code=end.code, message=end.message,
-                          message_id=answer_id)
+                          message_id=question_id, answer_id=answer_id)
     # A backend bug must still end the turn, not hang the client.
     log.error("answer %s: the model backend crashed", answer_id, exc_info=end)  # type: ignore[arg-type]
-    return ErrorEvent(conversation_id=conversation_id, code="model_error", message_id=answer_id,
+    return ErrorEvent(conversation_id=conversation_id, code="model_error", message_id=question_id,
+                      answer_id=answer_id,
                       message="The assistant could not answer because of an internal error.")
 
 

@@ -10,10 +10,10 @@ their seq, in order; the log is the single truth a reconnecting client replays.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.answering import collect, sources_of, stream_answer
@@ -25,6 +25,7 @@ from assistant.events import (
     ErrorEvent,
     Event,
     Feedback,
+    State,
     StatusChanged,
     Suggestion,
     UserMessage,
@@ -33,27 +34,17 @@ from assistant.events import (
 from assistant.llm.base import ChatMessage, ChatRequest, LLMBackend
 from assistant.llm.extractive import ExtractiveBackend
 from assistant.media import MediaReader, Speech, Understood
+from assistant.ports import TurnTrace
 from assistant.prompt import PromptBuilder, history_messages, retrieval_query, user_content
-from assistant.routing import (
-    NO_HANDOFF,
-    HandoffDecision,
-    HandoffDetector,
-    PersonModel,
-    sentences,
-    unsure_reason,
-)
+from assistant.routing import NO_HANDOFF, HandoffDetector, PersonModel, sentences, unsure_reason
 from assistant.search_batch import BatchedSearch
 from assistant.store.base import ConversationInfo, ConversationStore
 from assistant.vision import ImageReader
-from channels.handlers import Turn  # the channels' interface type: one class on both sides
 from knowledge.errors import KnowledgeError
 from knowledge.records import Audience, Hit
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
-
-
-__all__ = ["DialogueManager", "Turn", "TurnTrace"]
 
 SENTENCE_WORDS = 3  # a sentence this long may be searched alone when the whole message matches weakly
 
@@ -64,17 +55,6 @@ class Knowledge(Protocol):
     `audience="customer"` must leave out internal records; "any" (agents) includes them."""
 
     def search(self, query: str, k: int | None = None, *, audience: Audience = "customer") -> list[Hit]: ...
-
-
-@dataclass
-class TurnTrace:
-    """Filled by `handle` for callers that want to see inside a turn (eval, benchmarks)."""
-
-    last_seq: int | None = None  # the log's last seq when the turn read it (None: not read yet)
-    query: str = ""  # what the knowledge base was searched with
-    hits: list[Hit] = field(default_factory=list)
-    decision: HandoffDecision = NO_HANDOFF
-    unsure: str = ""  # why the history holds no answer (routing.unsure_reason), "" when it does
 
 
 def new_id() -> str:
@@ -111,33 +91,34 @@ class DialogueManager:
 
     # -- customer turns ------------------------------------------------------------
 
-    async def handle(self, turn: Turn, *, answer: bool = True,
+    async def handle(self, message: UserMessage, *, answer: bool = True,
                      trace: TurnTrace | None = None) -> AsyncGenerator[Event, None]:
-        """Stored events of this turn, in order. `answer=False` stops after routing and
-        retrieval (the eval harness's --retrieve-only); `trace` receives query, hits, decision,
-        and the seq the turn's own events follow (callers completing a cut-off turn need it).
+        """Stored events of this customer message (given unstored: seq 0, no message_id), in
+        order. `answer=False` stops after routing and retrieval (the eval harness's
+        --retrieve-only); `trace` receives query, hits, decision, and the seq the turn's own
+        events follow (the turn runner publishes a cut-off turn's events from there).
 
         One store read before the message is stored: the log answers whether this is a
         resend and who is in charge (a turn waits on every read before its search starts)."""
-        if not turn.text.strip() and not turn.attachments:
+        if not message.text.strip() and not message.attachments:
             raise InputError("The message is empty.", code="empty_message")
         trace = TurnTrace() if trace is None else trace
-        log = await self.store.events(turn.conversation_id)
+        log = await self.store.events(message.conversation_id)
         trace.last_seq = log[-1].seq if log else 0
         retry: UserMessage | None = None
-        if turn.client_msg_id:
-            earlier = _client_message(log, turn.client_msg_id)
+        if message.client_msg_id:
+            earlier = _client_message(log, message.client_msg_id)
             if earlier is not None and not _interrupted(log, earlier):
                 yield earlier  # a resend: already handled once
                 return
             retry = earlier  # its turn was cut off by a restart: answer it now
-        was = fold_state(log)  # the store's state column follows the same StatusChanged events
+        was = fold_state(log)  # the conversation's state: always the fold of its log
         state = was if was != "closed" else "bot"
         # A text turn the bot will answer: search while the message is being stored.
-        early = (asyncio.create_task(self._search(self._query(turn.text, log)))
-                 if state == "bot" and not turn.attachments else None)
+        early = (asyncio.create_task(self._search(self._query(message.text, log)))
+                 if state == "bot" and not message.attachments else None)
         try:
-            async with aclosing(self._after_read(turn, was, log, state, early, answer=answer,
+            async with aclosing(self._after_read(message, was, log, state, early, answer=answer,
                                                  trace=trace, retry=retry)) as events:
                 async for event in events:
                     yield event
@@ -145,7 +126,7 @@ class DialogueManager:
             if early is not None:
                 _discard(early)  # the turn may have ended before it needed the hits
 
-    async def _after_read(self, turn: Turn, was: str, log: list[Event], state: str,
+    async def _after_read(self, turn: UserMessage, was: str, log: list[Event], state: str,
                           early: asyncio.Task[list[Hit]] | None, *, answer: bool,
                           trace: TurnTrace, retry: UserMessage | None = None) -> AsyncGenerator[Event, None]:
         if retry is not None:  # stored before a restart, never answered: answered now, not stored again
@@ -153,12 +134,12 @@ class DialogueManager:
             message_id = retry.message_id
         else:
             message_id = new_id()
-            message = await self.store.append(UserMessage(
-                conversation_id=turn.conversation_id, message_id=message_id, text=turn.text.strip(),
-                attachments=turn.attachments, client_msg_id=turn.client_msg_id, user_id=turn.user_id))
+            message = await self.store.append(dataclasses.replace(
+                turn, message_id=message_id, text=turn.text.strip(), seq=0))
         yield message
         if not isinstance(message, UserMessage) or message.message_id != message_id:
             return  # a resend that raced the first copy: the store kept the first, which answers
+        turn = message  # the stored message, with its id
         if was == "closed":  # a customer writing again reopens the conversation
             yield await self._status(turn.conversation_id, "bot", "reopened")
         understood = Understood()
@@ -188,7 +169,7 @@ class DialogueManager:
             async for event in events:
                 yield event
 
-    async def _route_and_answer(self, turn: Turn, log: list[Event], understood: Understood,
+    async def _route_and_answer(self, turn: UserMessage, log: list[Event], understood: Understood,
                                 early: asyncio.Task[list[Hit]] | None, *, answer: bool,
                                 trace: TurnTrace) -> AsyncGenerator[Event, None]:
         cid = turn.conversation_id
@@ -202,7 +183,8 @@ class DialogueManager:
             hits = await (early if early is not None else self._search(query))
             decision = await asks if asks is not None else NO_HANDOFF
         except KnowledgeError as exc:
-            yield await self.store.append(ErrorEvent(conversation_id=cid, code=exc.code, message=exc.message))
+            yield await self.store.append(ErrorEvent(conversation_id=cid, code=exc.code, message=exc.message,
+                                                     message_id=turn.message_id))
             return
         finally:
             if asks is not None:
@@ -215,7 +197,7 @@ class DialogueManager:
                 found = await self._best_sentence(own_words)
             except KnowledgeError as exc:
                 yield await self.store.append(ErrorEvent(conversation_id=cid, code=exc.code,
-                                                         message=exc.message))
+                                                         message=exc.message, message_id=turn.message_id))
                 return
             if found is not None:
                 query, hits = found
@@ -234,11 +216,13 @@ class DialogueManager:
                               images=tuple(understood.images) if self.llm.supports_images else ())
         if unsure:  # say so rather than answer from an unrelated record
             answer_stream = stream_answer(self.store, self.unsure_llm, ChatRequest(messages=(current,)),
-                                          conversation_id=cid, answer_id=new_id(), sources=(), grounded=False)
+                                          conversation_id=cid, answer_id=new_id(), sources=(),
+                                          question_id=turn.message_id, grounded=False)
         else:
             prompt = self.prompts.build(self._history(log), current, hits, language=understood.language)
             answer_stream = stream_answer(self.store, self.llm, prompt.request, conversation_id=cid,
-                                          answer_id=new_id(), sources=sources_of(prompt.references))
+                                          answer_id=new_id(), sources=sources_of(prompt.references),
+                                          question_id=turn.message_id)
         async with aclosing(answer_stream) as events:
             async for event in events:
                 yield event
@@ -295,13 +279,19 @@ class DialogueManager:
     async def new_conversation(self, user_id: str = "", inbox: str = "default") -> ConversationInfo:
         return await self.store.create(user_id=user_id, inbox=inbox)
 
-    async def interrupted(self, conversation_id: str, message: UserMessage) -> bool:
-        """A restart cut this stored message's turn off and nothing answered it since: a resend
-        of it is to be answered, not ignored as a duplicate."""
-        return _interrupted(await self.store.events(conversation_id, after=message.seq - 1), message)
+    async def resent(self, conversation_id: str, client_msg_id: str) -> bool:
+        """A message with this client id is stored and its turn is over: a resend is not answered
+        again. A message whose turn a restart cut off (and nothing answered since) is answered.
+        The same rule `handle` applies to the log it reads."""
+        if not client_msg_id:
+            return False
+        earlier = await self.store.find_client_message(conversation_id, client_msg_id)
+        if not isinstance(earlier, UserMessage):
+            return False
+        return not _interrupted(await self.store.events(conversation_id, after=earlier.seq - 1), earlier)
 
     async def request_handoff(self, conversation_id: str, reason: str = "customer_request") -> list[Event]:
-        state = (await self.store.get(conversation_id)).state
+        state = await self._state(conversation_id)
         if state in ("waiting_human", "human"):
             return []  # already with, or waiting for, a person
         return [await self._status(conversation_id, "waiting_human", reason)]
@@ -311,14 +301,14 @@ class DialogueManager:
 
     async def hand_back(self, conversation_id: str, agent: str) -> list[Event]:
         # closed -> bot is allowed for a customer who writes again, not for an agent's hand-back.
-        state = (await self.store.get(conversation_id)).state
+        state = await self._state(conversation_id)
         if state not in ("human", "waiting_human"):
             raise ConversationError(f"Only a conversation with a person can be handed back (it is {state}).",
                                     code="bad_transition")
         return [await self._status(conversation_id, "bot", "handed_back", agent)]
 
     async def close(self, conversation_id: str, by: str = "") -> list[Event]:
-        if (await self.store.get(conversation_id)).state == "closed":
+        if await self._state(conversation_id) == "closed":
             return []
         return [await self._status(conversation_id, "closed", "closed", by)]
 
@@ -327,7 +317,7 @@ class DialogueManager:
         if not text.strip():
             raise InputError("The reply is empty.", code="empty_message")
         events: list[Event] = []
-        if (await self.store.get(conversation_id)).state != "human":
+        if await self._state(conversation_id) != "human":
             events.append(await self._status(conversation_id, "human", "agent", agent))
         events.append(await self.store.append(AgentMessage(conversation_id=conversation_id,
                                                            message_id=new_id(), text=text.strip(),
@@ -345,6 +335,10 @@ class DialogueManager:
                                     code="message_not_found")
         return [await self.store.append(Feedback(conversation_id=conversation_id, message_id=message_id,
                                                  rating=rating, comment=comment))]  # type: ignore[arg-type]
+
+    async def _state(self, conversation_id: str) -> State:
+        """The conversation's state: the fold of its log, as `handle` reads it."""
+        return fold_state(await self.store.events(conversation_id))
 
     async def _status(self, cid: str, state: str, reason: str, agent: str = "", detail: str = "") -> Event:
         return await self.store.append(StatusChanged(conversation_id=cid, state=state,  # type: ignore[arg-type]

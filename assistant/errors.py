@@ -1,40 +1,34 @@
-"""The errors of the assistant and the service: one tree, each with a stable code.
+"""The assistant's errors: one branch of the product's single tree, each with a stable code.
 
-    AssistantError (code "internal")
-    ├── ConfigError            config_invalid      bad or unknown key, missing file
-    ├── DependencyMissing      dependency_missing  an optional library is not installed
-    ├── ModelError             model_error         a backend failed to load or generate
-    │   ├── ModelUnavailable   model_unavailable   server down, weights absent
-    │   ├── ModelTimeout       model_timeout       a stream stalled
-    │   └── ModelBusy          model_busy          the generation queue is full
-    ├── InputError             bad_input           the customer's input cannot be used
-    │   ├── ImageError         image_*             unsupported_type, too_large, too_many_pixels, corrupt
-    │   └── AudioError         audio_*             empty, silent, corrupt, too_long, too_large, unsupported
-    ├── ConversationError      conversation_*      not_found, closed, bad_transition
-    └── StoreError             store_error         the conversation store failed
-        └── AnswerClosed       answer_closed       the answer was closed meanwhile (by another worker)
+The root, SupportError, is in knowledge.errors (the lowest layer), so a channel
+catches every error of every layer as one type and maps its code once
+(channels.errors). Every message is one human sentence a client may show.
 
-Knowledge-base errors live in knowledge.errors (that package imports nothing from
-here); they carry the same `code` and `message` attributes, so a channel treats
-both alike. Every message is one human sentence a client may show.
+    SupportError (knowledge.errors)
+    └── AssistantError (code "internal")
+        ├── ConfigError            config_invalid      bad or unknown key, missing file
+        ├── DependencyMissing      dependency_missing  an optional library is not installed
+        ├── ModelError             model_error         a backend failed to load or generate
+        │   ├── ModelUnavailable   model_unavailable   server down, weights absent
+        │   ├── ModelTimeout       model_timeout       a stream stalled
+        │   └── ModelBusy          model_busy          the generation queue is full
+        ├── InputError             bad_input           the customer's input cannot be used
+        │   ├── ImageError         image_*             unsupported_type, too_large, too_many_pixels,
+        │   │                                          corrupt
+        │   └── AudioError         audio_*             empty, silent, corrupt, too_long, too_large,
+        │                                              unsupported
+        ├── ConversationError      conversation_*      not_found, closed, bad_transition
+        └── StoreError             store_error         the conversation store failed
+            └── AnswerClosed       answer_closed       the answer was closed meanwhile (by another worker)
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from knowledge.errors import SupportError
 
 
-class AssistantError(Exception):
-    code: ClassVar[str] = "internal"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code  # type: ignore[misc]
-
-    def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+class AssistantError(SupportError):
+    code = "internal"
 
 
 class ConfigError(AssistantError):

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.dialogue import DialogueManager, Turn, TurnTrace
+from assistant.dialogue import DialogueManager
 from assistant.errors import InputError
 from assistant.events import (
     AnswerCompleted,
@@ -29,11 +29,13 @@ from assistant.events import (
     ErrorEvent,
     ImageText,
     StatusChanged,
+    UserMessage,
     VoiceTranscript,
 )
 from assistant.grounding import AnswerCheck, check_answer, evidence_texts
 from assistant.images import sniff_image_type
 from assistant.language import detect
+from assistant.ports import TurnTrace
 from assistant.search_batch import Searchable
 from assistant.store.base import ConversationStore
 from knowledge.records import Hit
@@ -160,8 +162,8 @@ async def run_case(dialogue: DialogueManager, store: ConversationStore, case: Ca
     completed: AnswerCompleted | None = None
     language = ""
     start = time.perf_counter()
-    async for event in dialogue.handle(Turn(conv.id, case.text, tuple(attachments)),
-                                       answer=not retrieve_only, trace=trace):
+    message = UserMessage(conversation_id=conv.id, text=case.text, attachments=tuple(attachments))
+    async for event in dialogue.handle(message, answer=not retrieve_only, trace=trace):
         if isinstance(event, AnswerDelta) and "first_token" not in result.timings:
             result.timings["first_token"] = _ms(start)
         elif isinstance(event, VoiceTranscript):

@@ -54,8 +54,11 @@ class Source:
 
 @dataclass(frozen=True, kw_only=True)
 class UserMessage(Event):
+    """What a customer sent. Before it is stored (seq 0) it is the dialogue's input, with no
+    message_id yet: the dialogue manager gives it one when it appends it."""
+
     type: ClassVar[str] = "message"
-    message_id: str
+    message_id: str = ""
     text: str = ""
     attachments: tuple[str, ...] = ()  # upload ids (images, audio)
     client_msg_id: str = ""  # chosen by the client; a resend with the same id is ignored
@@ -151,7 +154,8 @@ class ErrorEvent(Event):
     type: ClassVar[str] = "error"
     code: str
     message: str
-    message_id: str = ""  # the turn it ended, when there is one
+    message_id: str = ""  # the customer's message whose turn it ended, when there is one
+    answer_id: str = ""  # the answer it ended, when one had started (that answer gets no other close)
 
 
 # Events an agent-only view sees but the customer does not.

@@ -13,16 +13,9 @@ import warnings
 from dataclasses import dataclass
 
 from assistant.errors import ImageError
+from assistant.filetypes import sniff
 
 log = logging.getLogger(__name__)
-
-# magic bytes -> (format, content type); WebP is "RIFF....WEBP" and checked apart.
-_MAGIC: tuple[tuple[bytes, str, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "png", "image/png"),
-    (b"\xff\xd8\xff", "jpeg", "image/jpeg"),
-    (b"GIF87a", "gif", "image/gif"),
-    (b"GIF89a", "gif", "image/gif"),
-)
 
 
 @dataclass(frozen=True)
@@ -35,13 +28,11 @@ class ImageInfo:
 
 
 def sniff_image_type(data: bytes) -> tuple[str, str] | None:
-    """(format, content type) from the magic bytes, or None for anything else."""
-    for magic, fmt, content_type in _MAGIC:
-        if data.startswith(magic):
-            return fmt, content_type
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp", "image/webp"
-    return None
+    """(format, content type) from the magic bytes, or None for anything but an image."""
+    found = sniff(data)
+    if found is None or found.kind != "image":
+        return None
+    return found.format, found.content_type
 
 
 def validate_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:

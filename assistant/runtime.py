@@ -1,11 +1,12 @@
 """Everything a running assistant holds, built once from Settings and closed in reverse.
 
     async with build_runtime(settings) as rt:
-        async for event in rt.dialogue.handle(Turn(conversation_id, "hi")): ...
+        async for event in rt.dialogue.handle(UserMessage(conversation_id=cid, text="hi")): ...
 
-Used by the CLI (`ask`, `eval`) and by the server's lifespan. A chat model that
-cannot be loaded is replaced by the extractive backend, with a warning, so the
-service still answers from its records.
+AssistantRuntime satisfies assistant.ports.Runtime (what channels use). Used by the
+CLI (`ask`, `eval`) and by the server's lifespan. A chat model that cannot be
+loaded is replaced by the extractive backend, with a warning, so the service
+still answers from its records.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from assistant import heap
+from assistant.agent_knowledge import AgentKnowledge
 from assistant.dialogue import DialogueManager
 from assistant.errors import AssistantError
 from assistant.guard import GroundedBackend
@@ -29,35 +31,41 @@ from assistant.llm.local import TransformersChat
 from assistant.settings import Settings
 from assistant.store.base import ConversationStore
 from assistant.vision import ImageReader
+from knowledge.redact import Redactor
+
+if TYPE_CHECKING:
+    from assistant.speech.service import SpeechService
+    from knowledge.base import KnowledgeBase  # imported when a runtime is built: it loads Chroma
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class Runtime:
+class AssistantRuntime:
     settings: Settings
     store: ConversationStore
-    knowledge: Any  # knowledge.base.KnowledgeBase
+    knowledge: KnowledgeBase
+    agent_knowledge: AgentKnowledge
     llm: LLMBackend
-    speech: Any  # assistant.speech.service.SpeechService, or None when speech cannot start
+    speech: SpeechService | None  # None when speech cannot start
     image_reader: ImageReader
     dialogue: DialogueManager
     fallback_reason: str = ""  # why the configured chat model is not the one answering
     llm_adapter: str = ""  # the `assistant tune` adapter the local chat model runs with, if any
 
-    def readiness(self) -> dict[str, Any]:
+    def readiness(self) -> dict[str, str | bool]:
         """Each component and what runs it; every value is truthy once built (a fallback
         chat model still answers, so it still counts as ready, and says so)."""
         llm = self.llm.name + (f" (fallback: {self.fallback_reason})" if self.fallback_reason else "")
         speech = type(self.speech.transcriber).__name__ if self.speech is not None else "disabled"
-        parts = {"store": type(self.store).__name__, "knowledge": True, "llm": llm,
+        parts: dict[str, str | bool] = {"store": type(self.store).__name__, "knowledge": True, "llm": llm,
                  "vision": self.image_reader.name, "speech": speech}
         return {**parts, "llm_adapter": self.llm_adapter} if self.llm_adapter else parts
 
 
 @contextlib.asynccontextmanager
 async def build_runtime(settings: Settings, *, load_llm: bool = True,
-                        llm: LLMBackend | None = None, warm: bool = False) -> AsyncIterator[Runtime]:
+                        llm: LLMBackend | None = None, warm: bool = False) -> AsyncIterator[AssistantRuntime]:
     """Store, knowledge base, chat model, speech, image reader and the dialogue manager.
 
     `load_llm=False` skips loading the chat model (e.g. `eval --retrieve-only`);
@@ -97,7 +105,9 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
         if warm:
             await asyncio.to_thread(_warm_knowledge, knowledge, person)
             heap.settle()
-        yield Runtime(settings=settings, store=store, knowledge=knowledge, llm=llm, speech=speech,
+        agents = AgentKnowledge(knowledge, Redactor(settings.knowledge.redact_patterns))
+        yield AssistantRuntime(settings=settings, store=store, knowledge=knowledge, agent_knowledge=agents,
+                      llm=llm, speech=speech,
                       image_reader=reader, dialogue=dialogue, fallback_reason=fallback,
                       llm_adapter=model.adapter if isinstance(model, TransformersChat) else "")
 
@@ -121,7 +131,7 @@ async def _chat_backend(settings: Settings, *, load: bool) -> tuple[LLMBackend, 
         return ExtractiveBackend.from_settings(settings), exc.message
 
 
-def _warm_knowledge(knowledge: Any, person: PersonClassifier) -> None:
+def _warm_knowledge(knowledge: KnowledgeBase, person: PersonClassifier) -> None:
     """Load the embedding model and the handoff classifier and open Chroma with one
     search; a knowledge base that cannot search yet (none ingested, Chroma server
     down) is only logged: the turns that need it will say so to the customer."""
@@ -135,7 +145,7 @@ def _warm_knowledge(knowledge: Any, person: PersonClassifier) -> None:
     log.info("knowledge base warm in %.1f s", time.perf_counter() - started)
 
 
-def _speech(settings: Settings, knowledge: Any) -> Any:
+def _speech(settings: Settings, knowledge: KnowledgeBase) -> SpeechService | None:
     from assistant.speech.service import SpeechService
     from assistant.speech.vocabulary import kb_vocabulary
 

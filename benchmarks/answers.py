@@ -86,14 +86,13 @@ def _vote_only(cases: list, results: list) -> dict[str, float | None]:
 
 async def answer_turns(rt: Any, texts: list[str]) -> dict[str, Any]:
     """Full turns in fresh conversations: TTFT from handle() to the first delta, then tokens/s."""
-    from assistant.dialogue import Turn
-    from assistant.events import AnswerCompleted, AnswerDelta
+    from assistant.events import AnswerCompleted, AnswerDelta, UserMessage
 
     ttfts, rates, refs = [], [], []
     for text in texts:
         conv = await rt.dialogue.new_conversation(inbox="bench")
         start, first, answer = time.perf_counter(), None, None
-        async for event in rt.dialogue.handle(Turn(conv.id, text)):
+        async for event in rt.dialogue.handle(UserMessage(conversation_id=conv.id, text=text)):
             if isinstance(event, AnswerDelta) and first is None:
                 first = time.perf_counter()
             elif isinstance(event, AnswerCompleted):

@@ -103,7 +103,7 @@ def reference_similarity(kb: Any, cases: list, results: list, truths: dict[str, 
 
 def tune(data: Path, minutes: float, resume: bool) -> dict[str, Any]:
     """`assistant tune` as a user runs it, in this process; its JSON summary."""
-    from assistant.cli import main
+    from channels.cli import main
 
     args = ["--config", str(ROOT / "config.toml"), "--data-dir", str(data), "tune",
             "--max-minutes", str(minutes), *(["--resume"] if resume else [])]

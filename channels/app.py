@@ -22,30 +22,26 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assistant.errors import AssistantError
-from channels.auth import AgentAuth
+from assistant.ports import RuntimeFactory
+from assistant.settings import Settings
+from channels.accounts import AccountCheck, AgentAuth, Authenticator
 from channels.auth_http import add_cors
 from channels.body_limit import BodyLimit, limits_from_settings
-from channels.handlers import Authenticator, RuntimeFactory
+from channels.bus import Bus
+from channels.errors import http_status
 from channels.limits import IpBuckets, Limits
 from channels.metrics import Metrics
 from channels.recovery import sweeping
-from channels.revocation import AccountCheck
 from channels.service import Service
-from knowledge.errors import KnowledgeError
+from knowledge.errors import SupportError
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-# Error codes the store and the knowledge base raise that have a status of their own.
-_STATUS = {"conversation_not_found": 404, "attachment_not_found": 404, "bad_transition": 409,
-           "bad_query": 400, "model_busy": 503, "model_unavailable": 503,
-           "embedding_error": 503, "vector_store_error": 503}
 
-
-def create_app(settings: Any, runtime_factory: RuntimeFactory, *,
+def create_app(settings: Settings, runtime_factory: RuntimeFactory, *,
                authenticator: Authenticator | None = None,
-               bus_factory: Callable[[Any], Any] | None = None) -> FastAPI:
+               bus_factory: Callable[[Settings], Bus] | None = None) -> FastAPI:
     """The service. `runtime_factory(settings)` is an async context manager yielding the
     runtime; `bus_factory(settings)` a bus (default: the one [bus] names)."""
     metrics = Metrics()
@@ -105,9 +101,8 @@ def _routes(app: FastAPI) -> None:
     app.include_router(reports_http.router)
     app.add_api_websocket_route("/ws/chat", chat_socket)
     app.add_api_websocket_route("/ws/agent", agent_socket)
-    app.add_exception_handler(AssistantError, _error_response)  # type: ignore[arg-type]
-    # The knowledge base's own errors (a blank search, Chroma down) have codes too: never a 500.
-    app.add_exception_handler(KnowledgeError, _error_response)  # type: ignore[arg-type]
+    # Every layer's errors (a blank search, Chroma down, a bad token) answer {code, message}.
+    app.add_exception_handler(SupportError, _error_response)  # type: ignore[arg-type]
     # FastAPI's own refusals answer in the documented shape too, {"code", "message"}.
     app.add_exception_handler(RequestValidationError, _validation_response)  # type: ignore[arg-type]
     from channels.openapi import document_errors
@@ -116,9 +111,8 @@ def _routes(app: FastAPI) -> None:
     _static(app)
 
 
-async def _error_response(request: Request, exc: Any) -> JSONResponse:
-    status = getattr(exc, "http_status", None) or _STATUS.get(exc.code, 400)
-    return JSONResponse({"code": exc.code, "message": exc.message}, status_code=status)
+async def _error_response(request: Request, exc: SupportError) -> JSONResponse:
+    return JSONResponse(exc.to_dict(), status_code=http_status(exc))
 
 
 async def _validation_response(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -155,7 +149,7 @@ def _file_route(path: Path) -> Callable[[], Any]:
     return serve
 
 
-def default_bus(settings: Any) -> Any:
+def default_bus(settings: Settings) -> Bus:
     """The bus [bus] backend names (memory in one process, redis between workers)."""
     from channels.bus import create_bus
 
@@ -163,19 +157,10 @@ def default_bus(settings: Any) -> Any:
 
 
 @asynccontextmanager
-async def _opened(factory: Callable[[Any], Any], settings: Any) -> AsyncIterator[Any]:
-    """Enter whatever the factory made: an async context manager, or an object with
-    open()/close() (or neither)."""
-    made = factory(settings)
-    if hasattr(made, "__aenter__"):
-        async with made as entered:
-            yield entered
-        return
-    if hasattr(made, "open"):
-        await made.open()
+async def _opened(factory: Callable[[Settings], Bus], settings: Settings) -> AsyncIterator[Bus]:
+    bus = factory(settings)
+    await bus.open()
     try:
-        yield made
+        yield bus
     finally:
-        closer = getattr(made, "aclose", None) or getattr(made, "close", None)
-        if closer is not None:
-            await closer()
+        await bus.close()

@@ -1,4 +1,4 @@
-"""The HTTP side of auth: agent login, the agent dependency, CORS for the widget's origins.
+"""The HTTP side of agent accounts: login, the agent dependency, CORS for the widget's origins.
 
     POST /api/agents/login {name, password} -> {token, expires_at, agent}
     GET  /api/agents/me    (Authorization: Bearer <token>) -> the agent
@@ -6,7 +6,7 @@
 Wrong credentials are a 401 `bad_credentials` whether the name exists or not; a
 client IP gets `LOGIN_PER_MINUTE` attempts a minute (argon2 makes each one slow
 on purpose, so this also keeps a guesser from pinning the CPU). A token whose
-account was removed or reset since is a 401 `token_revoked` (channels.revocation).
+account was removed or reset since is a 401 `token_revoked` (channels.accounts).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 
-from channels.auth import Agent, check_login
+from channels.accounts import Agent, AgentIdentity, agent_from_header, check_login
 from channels.errors import AccessError, LimitError
 from channels.limits import IpBuckets
 from channels.outbox import client_ip
@@ -33,21 +33,8 @@ class Login(BaseModel):
     password: Annotated[str, Field(min_length=1, max_length=1000)]
 
 
-def bearer_token(authorization: str | None) -> str:
-    """The token of an `Authorization: Bearer <token>` header, or AccessError(unauthorized)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AccessError("Send an agent token: Authorization: Bearer <token>.", code="unauthorized")
-    return token.strip()
-
-
-async def agent_from_header(service: Any, authorization: str | None) -> Any:
-    """The agent behind `Authorization: Bearer <token>`, if the account still stands;
-    AccessError (401 unauthorized or token_revoked) otherwise."""
-    return await service.verify_agent(bearer_token(authorization))
-
-
-async def require_agent(request: Request, authorization: Annotated[str | None, Header()] = None) -> Any:
+async def require_agent(request: Request,
+                        authorization: Annotated[str | None, Header()] = None) -> AgentIdentity:
     """FastAPI dependency of every agent endpoint: the agent of a valid token, else 401."""
     return await agent_from_header(request.app.state.service, authorization)
 
@@ -68,7 +55,7 @@ async def login(request: Request, body: Login) -> dict[str, Any]:
 
 
 @router.get("/api/agents/me", tags=["agents"])
-async def me(agent: Annotated[Any, Depends(require_agent)]) -> dict[str, Any]:
+async def me(agent: Annotated[AgentIdentity, Depends(require_agent)]) -> dict[str, Any]:
     """The agent the token names (the console checks a saved token with it)."""
     if isinstance(agent, Agent):
         return agent.to_json()

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant.settings import Settings
 
 UPLOAD_OVERHEAD = 64 * 1024  # multipart boundaries and form fields around the file
 
@@ -23,12 +26,11 @@ class _TooLarge(BaseException):  # not Exception: body parsers catch those and a
 class BodyLimit:
     """413 {"code": "body_too_large"} for a body over `limit_for(method, path)` bytes."""
 
-    def __init__(self, app: Any, limit_for: Callable[[str, str], int]) -> None:
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], int]) -> None:
         self.app = app
         self.limit_for = limit_for
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any],
-                       send: Callable[..., Any]) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
@@ -40,7 +42,7 @@ class BodyLimit:
         received = 0
         started = False
 
-        async def counted() -> Any:
+        async def counted() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
@@ -49,7 +51,7 @@ class BodyLimit:
                     raise _TooLarge
             return message
 
-        async def watched(message: dict[str, Any]) -> None:
+        async def watched(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -61,7 +63,7 @@ class BodyLimit:
                 await _refuse(send, limit)
 
 
-async def _refuse(send: Callable[..., Any], limit: int) -> None:
+async def _refuse(send: Send, limit: int) -> None:
     body = json.dumps({"code": "body_too_large",
                        "message": f"The request body is larger than {limit} bytes."}).encode()
     await send({"type": "http.response.start", "status": 413,
@@ -70,7 +72,7 @@ async def _refuse(send: Callable[..., Any], limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def limits_from_settings(settings: Any) -> Callable[[str, str], int]:
+def limits_from_settings(settings: Settings) -> Callable[[str, str], int]:
     """Uploads: the larger of the image and voice-note limits; any other body: server.max_body_bytes."""
     upload = max(settings.vision.max_bytes, settings.speech.max_bytes) + UPLOAD_OVERHEAD
     other = settings.server.max_body_bytes

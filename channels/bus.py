@@ -20,9 +20,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 from assistant.errors import ConfigError
+from assistant.events import Event
+from assistant.settings import Settings
 from channels.errors import ChannelError
 
-Message = tuple[str, dict[str, Any]]
+Delivery = tuple[str, dict[str, Any]]  # (topic, message) as a subscriber receives it
 
 GAP = "gap"  # the `kind` of a gap marker
 MAX_QUEUE = 1000  # messages held for a subscriber before its oldest are dropped
@@ -35,16 +37,33 @@ class BusError(ChannelError):
 
 
 class Bus(Protocol):
-    async def publish(self, topic: str, message: dict[str, Any]) -> None:
-        """Deliver a JSON-able message to every current subscriber of the topic."""
+    async def open(self) -> None:
+        """Connect (Redis); the app opens the bus in its lifespan and closes it on shutdown."""
         ...
 
-    def subscribe(self, *topics: str) -> AbstractAsyncContextManager[AsyncIterator[Message]]:
+    async def publish(self, topic: str, message: dict[str, Any]) -> None:
+        """Deliver a message (JSON values, or objects with `to_wire`: see `encode`) to every
+        current subscriber of the topic."""
+        ...
+
+    def subscribe(self, *topics: str) -> AbstractAsyncContextManager[AsyncIterator[Delivery]]:
         """Messages published on these topics from the moment the context is entered
         until it exits (which unsubscribes). Treat the message dicts as read-only."""
         ...
 
     async def close(self) -> None: ...
+
+
+def encode(message: dict[str, Any]) -> str:
+    """A message as JSON for a bus between processes: a stored event inside it (channels.views)
+    goes as its wire form, which the receiving side's views decode again."""
+    return json.dumps(message, separators=(",", ":"), default=_wire)
+
+
+def _wire(value: object) -> Any:
+    if isinstance(value, Event):
+        return value.to_wire()
+    raise TypeError(f"{type(value).__name__} cannot go on the bus")
 
 
 def gap_marker(reason: str, dropped: int = 0) -> dict[str, Any]:
@@ -57,7 +76,7 @@ class Subscription:
     def __init__(self, topics: Iterable[str], max_queue: int = MAX_QUEUE) -> None:
         self.topics = frozenset(topics)
         self.max_queue = max_queue
-        self._queue: deque[Message] = deque()
+        self._queue: deque[Delivery] = deque()
         self._gaps: dict[str, dict[str, Any]] = {}  # topic -> marker still to deliver
         self._wakeup = asyncio.Event()
         self._closed = False
@@ -85,7 +104,7 @@ class Subscription:
     def __aiter__(self) -> Subscription:
         return self
 
-    async def __anext__(self) -> Message:
+    async def __anext__(self) -> Delivery:
         while True:
             if self._closed:
                 raise StopAsyncIteration
@@ -158,12 +177,12 @@ class MemoryBus:
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
         if self._closed:
             raise BusError("The message bus is closed.", code="bus_closed")
-        # A JSON round trip, as through Redis: subscribers get plain JSON values and
-        # a publisher mutating its dict afterwards changes nothing they hold.
-        self._fanout.deliver(topic, json.loads(json.dumps(message)))
+        # Handed over as it is, in a dict of its own (a publisher changing its dict afterwards
+        # changes nothing delivered); an event in it is frozen. No JSON: that is for the socket.
+        self._fanout.deliver(topic, dict(message))
 
     @asynccontextmanager
-    async def subscribe(self, *topics: str) -> AsyncIterator[AsyncIterator[Message]]:
+    async def subscribe(self, *topics: str) -> AsyncIterator[AsyncIterator[Delivery]]:
         sub = Subscription(topics, self.max_queue)
         self._fanout.add(sub)
         try:
@@ -184,7 +203,7 @@ BUSES = {
 }
 
 
-def create_bus(settings: Any) -> Bus:
+def create_bus(settings: Settings) -> Bus:
     """The bus that [bus] names, not yet opened (call `await bus.open()`)."""
     import importlib
 

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from channels.bus import MAX_QUEUE, BusError, Fanout, Message, Subscription
+from channels.bus import MAX_QUEUE, BusError, Delivery, Fanout, Subscription, encode
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +74,14 @@ class RedisBus:
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
         if self._closed:
             raise BusError("The message bus is closed.", code="bus_closed")
-        data = json.dumps(message, separators=(",", ":"))
+        data = encode(message)
         try:
             await self._clients().publish(self.prefix + topic, data)
         except (OSError, _redis().RedisError) as exc:
             raise BusError(f"Redis did not take the message: {exc}.") from exc
 
     @asynccontextmanager
-    async def subscribe(self, *topics: str) -> AsyncIterator[AsyncIterator[Message]]:
+    async def subscribe(self, *topics: str) -> AsyncIterator[AsyncIterator[Delivery]]:
         if self._closed:
             raise BusError("The message bus is closed.", code="bus_closed")
         sub = Subscription(topics, self.max_queue)

@@ -22,16 +22,20 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import AssistantError
 from assistant.events import Event, UserMessage
-from channels.client_frames import Frame, Ready, ServerError, parse_server_frame
+from channels.errors import ERRORS, ChannelError
+from channels.frames import Frame, Ready, ServerError, parse_server_frame
 
-# Close codes after which trying again cannot help (bad token, origin not allowed).
-CLOSE_CODES = {4401: "unauthorized", 4403: "origin_not_allowed"}
+# Close codes after which trying again cannot help (bad token, origin not allowed): the
+# server's error table read backwards (the first code of each close names it).
+CLOSE_CODES: dict[int, str] = {}
+for _code, _outcome in ERRORS.items():
+    if _outcome.close is not None:
+        CLOSE_CODES.setdefault(_outcome.close, _code)
 FINAL_CLOSE = frozenset(CLOSE_CODES)
 
 
-class ClientError(AssistantError):
+class ClientError(ChannelError):
     """The server refused something; `code` is the protocol's error code."""
 
 

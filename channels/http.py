@@ -6,18 +6,15 @@ agents send `Authorization: Bearer <token>`. Errors are `{"code", "message"}`.
 
 from __future__ import annotations
 
-import functools
-import hmac
-import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from channels.auth_http import agent_from_header
-from channels.errors import AccessError, ChannelError
+from channels.access import caller_is_agent
+from channels.accounts import agent_from_header
+from channels.errors import ChannelError
 from channels.service import Service
 from channels.uploads import read_upload
 from channels.views import View, customer_last_seq
@@ -30,18 +27,6 @@ Authorization = Annotated[str | None, Header()]
 
 def _service(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]
-
-
-async def _caller(service: Service, conversation_id: str, resume_token: str | None,
-                  authorization: str | None) -> bool:
-    """True for an agent allowed on this conversation, False for its customer; else AccessError."""
-    if authorization:
-        await service.agent_conversation(await agent_from_header(service, authorization), conversation_id)
-        return True
-    info = await service.store.get(conversation_id)
-    if not resume_token or not hmac.compare_digest(resume_token.encode(), info.resume_token.encode()):
-        raise AccessError("Send the conversation's resume token in X-Resume-Token.", code="forbidden")
-    return False
 
 
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -63,7 +48,7 @@ async def upload(request: Request,
     The form field `conversation_id` still works, checked once the body is in."""
     service = _service(request)
     if conversation_id is not None:
-        await _caller(service, conversation_id, x_resume_token, authorization)
+        await caller_is_agent(service, conversation_id, x_resume_token, authorization)
     form = await request.form(max_files=1, max_fields=2)
     try:
         file, named = form.get("file"), form.get("conversation_id")
@@ -74,7 +59,7 @@ async def upload(request: Request,
                 raise ChannelError("Name the conversation: ?conversation_id=… (or a form field).",
                                    code="bad_request")
             conversation_id = named
-            await _caller(service, conversation_id, x_resume_token, authorization)
+            await caller_is_agent(service, conversation_id, x_resume_token, authorization)
         elif named not in (None, conversation_id):
             raise ChannelError("The query and the form name different conversations.", code="bad_request")
         data, content_type = await read_upload(file, service.settings)
@@ -90,7 +75,7 @@ async def history(request: Request, conversation_id: str,
                   x_resume_token: ResumeToken = None, authorization: Authorization = None) -> dict[str, Any]:
     """The log after `after`, in the caller's view (customers do not see agents' private events)."""
     service = _service(request)
-    agent = await _caller(service, conversation_id, x_resume_token, authorization)
+    agent = await caller_is_agent(service, conversation_id, x_resume_token, authorization)
     view = View(agent=agent)
     if agent:
         view.start_after(after)
@@ -110,12 +95,8 @@ async def kb_search(request: Request, q: Annotated[str, Query(min_length=1, max_
     """Search the resolved tickets, as the assistant does (agents only)."""
     service = _service(request)
     await agent_from_header(service, authorization)
-    search = service.runtime.knowledge.search  # agents see internal records (guidelines) too
-    if inspect.iscoroutinefunction(search):
-        hits = await search(q, k, audience="any")
-    else:
-        hits = await run_in_threadpool(functools.partial(search, q, k, audience="any"))
-    return {"query": q, "hits": [h.to_json() if hasattr(h, "to_json") else h for h in hits]}
+    hits = await service.runtime.agent_knowledge.search(q, k)  # internal records (guidelines) too
+    return {"query": q, "hits": [h.to_json() for h in hits]}
 
 
 @router.get("/healthz", tags=["ops"])

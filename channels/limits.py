@@ -10,8 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from channels.errors import LimitError, ProtocolError
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 
 class TokenBucket:
@@ -56,8 +60,8 @@ class Limits:
     max_attachments: int  # attachment ids per message
 
     @classmethod
-    def from_settings(cls, settings: object) -> Limits:
-        s = settings.server  # type: ignore[attr-defined]
+    def from_settings(cls, settings: Settings) -> Limits:
+        s = settings.server
         return cls(s.max_frame_bytes, s.max_message_chars, s.max_attachments)
 
     def check_frame(self, raw: str) -> None:

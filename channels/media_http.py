@@ -8,14 +8,12 @@ the response forbids the browser from sniffing or running anything else.
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
-from channels.auth_http import agent_from_header
-from channels.errors import AccessError
+from channels.access import caller_is_agent
 
 router = APIRouter()
 
@@ -34,11 +32,5 @@ async def get_upload(request: Request, attachment_id: str,
     """An uploaded image or voice note, to its conversation's customer or an agent."""
     service = request.app.state.service
     attachment = await service.store.get_attachment(attachment_id)
-    if authorization:
-        agent = await agent_from_header(service, authorization)
-        await service.agent_conversation(agent, attachment.conversation_id)
-    else:
-        info = await service.store.get(attachment.conversation_id)
-        if not x_resume_token or not hmac.compare_digest(x_resume_token.encode(), info.resume_token.encode()):
-            raise AccessError("Send the conversation's resume token in X-Resume-Token.", code="forbidden")
+    await caller_is_agent(service, attachment.conversation_id, x_resume_token, authorization)
     return Response(attachment.data, media_type=attachment.content_type, headers=_SAFE_HEADERS)

@@ -13,6 +13,8 @@ _TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64)
 
 
 class Metrics:
+    """Also what the turn runner reports to (assistant.ports.TurnObserver)."""
+
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self) -> None:
@@ -32,6 +34,15 @@ class Metrics:
 
     def error(self, code: str) -> None:
         self.errors.labels(code=code).inc()
+
+    def first_delta(self, seconds: float) -> None:
+        self.ttft.observe(seconds)
+
+    def transcribed(self, seconds: float) -> None:
+        self.transcription.observe(seconds)
+
+    def turn_ended(self, outcome: str) -> None:
+        self.turns.labels(outcome=outcome).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

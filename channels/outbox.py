@@ -10,7 +10,11 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
+from assistant.settings import Settings
+from channels.errors import close_code
+from channels.frames import ServerError, ServerFrame
 from channels.metrics import Metrics
+from knowledge.errors import SupportError
 
 
 class Outbox:
@@ -19,27 +23,33 @@ class Outbox:
         self.metrics = metrics
         self._lock = asyncio.Lock()  # the feed task and the receive loop both send
 
-    async def send(self, frame: dict[str, Any]) -> None:
-        text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    async def send(self, frame: dict[str, Any] | ServerFrame) -> None:
+        """Log frames come as the dicts their view made (channels.views), the rest typed."""
+        wire = frame if isinstance(frame, dict) else frame.to_wire()
+        text = json.dumps(wire, ensure_ascii=False, separators=(",", ":"))
         async with self._lock:
             await self.ws.send_text(text)
 
-    async def error(self, exc: Any) -> None:
-        """An `error` frame about something the client sent (outside the log: no seq)."""
+    async def error(self, exc: SupportError) -> bool:
+        """An `error` frame about something the client sent (outside the log: no seq), then the
+        close the error table (channels.errors) gives its code, if any. True: the socket stays."""
         self.metrics.error(exc.code)
-        await self.send({"type": "error", "code": exc.code, "message": exc.message})
-
-    async def refuse(self, exc: Any, close_code: int) -> None:
-        with contextlib.suppress(Exception):
-            await self.error(exc)
-            await self.ws.close(close_code)
+        frame = ServerError(code=exc.code, message=exc.message)
+        code = close_code(exc)
+        if code is None:
+            await self.send(frame)
+            return True
+        with contextlib.suppress(Exception):  # closing anyway: a socket already gone is fine
+            await self.send(frame)
+            await self.ws.close(code)
+        return False
 
 
 def client_ip(conn: HTTPConnection) -> str:
     return conn.client.host if conn.client else "unknown"
 
 
-def origin_allowed(settings: Any, origin: str | None) -> bool:
+def origin_allowed(settings: Settings, origin: str | None) -> bool:
     """Browsers send Origin; other clients (the CLI, tests) do not and are not limited by it."""
     allowed = settings.server.allowed_origins
     return not allowed or origin is None or origin in allowed

@@ -3,13 +3,14 @@
 `parse_client_frame(raw, endpoint)` turns one text frame into a typed, frozen
 frame or raises ProtocolError with a stable code (bad_json, unknown_type,
 bad_field). Unknown extra fields are ignored so newer clients keep working.
-Server frames are built from events at the socket edge (channels.views).
+Server frames are log events as a view numbers them (channels.views) or the typed
+frames of channels.frames, made JSON only at the socket edge.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -38,7 +39,7 @@ class Hello(_Frame):
     inbox: Annotated[str, Field(min_length=1, max_length=100)] | None = None  # tenant/inbox
 
 
-class Message(_Frame):
+class MessageFrame(_Frame):
     type: Literal["message"]
     text: str = ""
     attachments: list[Id] = []  # upload ids from POST /api/uploads
@@ -115,9 +116,9 @@ class Reply(_OnConversation):
     text: Annotated[str, Field(min_length=1)]
 
 
-ChatFrame = Hello | Message | Handoff | FeedbackFrame | Typing | Ping
-AgentFrame = (AgentHello | Subscribe | Open | Leave | TakeOver | HandBack | Close | Suggest | Reply
-              | Typing | Ping)
+ChatFrame = Hello | MessageFrame | Handoff | FeedbackFrame | Typing | Ping
+ConversationFrame = Open | Leave | TakeOver | HandBack | Close | Suggest | Reply | Typing  # name one
+AgentFrame = AgentHello | Subscribe | ConversationFrame | Ping
 
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "chat": TypeAdapter(Annotated[ChatFrame, Field(discriminator="type")]),
@@ -130,7 +131,16 @@ FRAME_TYPES: dict[str, frozenset[str]] = {
 }
 
 
-def parse_client_frame(raw: str | bytes, endpoint: Literal["chat", "agent"] = "chat") -> Any:
+@overload
+def parse_client_frame(raw: str | bytes, endpoint: Literal["chat"] = "chat") -> ChatFrame: ...
+
+
+@overload
+def parse_client_frame(raw: str | bytes, endpoint: Literal["agent"]) -> AgentFrame: ...
+
+
+def parse_client_frame(raw: str | bytes,
+                       endpoint: Literal["chat", "agent"] = "chat") -> ChatFrame | AgentFrame:
     """One client frame, typed; or ProtocolError(bad_json | bad_text | unknown_type | bad_field)."""
     try:
         data = json.loads(raw)
@@ -146,7 +156,8 @@ def parse_client_frame(raw: str | bytes, endpoint: Literal["chat", "agent"] = "c
         raise ProtocolError(f"Unknown frame type '{data['type'][:40]}'; expected one of: {known}.",
                             code="unknown_type")
     try:
-        return _ADAPTERS[endpoint].validate_python(data)
+        frame: ChatFrame | AgentFrame = _ADAPTERS[endpoint].validate_python(data)
+        return frame
     except ValidationError as exc:
         raise ProtocolError(_describe(exc), code="bad_field") from None
 

@@ -16,23 +16,30 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING
+
+from assistant.events import AnswerCompleted, ErrorEvent
+
+if TYPE_CHECKING:
+    from channels.service import Service
 
 log = logging.getLogger(__name__)
 
 
-async def sweep_once(service: Any, lease: float) -> int:
+async def sweep_once(service: Service, lease: float) -> int:
     """Close and publish what dead workers left open; returns how many answers."""
     closes = await service.store.recover_answers(lease)
     for event in closes:
-        log.warning("answer %s of conversation %s was cut off by a worker that stopped; closed as "
-                    "interrupted", event.message_id, event.conversation_id)
+        what = "answer" if isinstance(event, AnswerCompleted) else "question"
+        log.warning("%s %s of conversation %s was cut off by a worker that stopped; closed as interrupted",
+                    what, event.message_id if isinstance(event, AnswerCompleted | ErrorEvent) else "",
+                    event.conversation_id)
         service.metrics.error("answer_recovered")
         await service.publish(event)
     return len(closes)
 
 
-async def _sweep(service: Any, lease: float) -> None:
+async def _sweep(service: Service, lease: float) -> None:
     while True:
         try:
             await sweep_once(service, lease)
@@ -42,7 +49,7 @@ async def _sweep(service: Any, lease: float) -> None:
 
 
 @contextlib.asynccontextmanager
-async def sweeping(service: Any) -> AsyncIterator[None]:
+async def sweeping(service: Service) -> AsyncIterator[None]:
     """Sweep in the background while the block runs."""
     task = asyncio.create_task(_sweep(service, service.settings.store.worker_lease_seconds),
                                name="answer-recovery")

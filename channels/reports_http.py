@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 
-from channels.auth_http import agent_from_header
+from channels.accounts import agent_from_header, may_see
 from channels.errors import AccessError
-from channels.handlers import may_see
+from channels.service import Service
 
 router = APIRouter()
 
@@ -26,15 +26,14 @@ async def reports(request: Request, days: Annotated[int, Query(ge=1, le=366)] = 
     last `days` days (UTC days, today included)."""
     from assistant.reports import report
 
-    service = request.app.state.service
+    service: Service = request.app.state.service
     agent = await agent_from_header(service, authorization)
     if inbox is not None and not may_see(agent, inbox):
         raise AccessError("That inbox is not one you handle.", code="forbidden")
     allowed = tuple(agent.inboxes)
     settings = service.settings
-    knowledge = service.runtime.knowledge
     return await report(service.store, days=days, inbox=inbox,
                         inboxes=() if "*" in allowed else allowed,
-                        embed=getattr(knowledge, "embed", None),
+                        embed=service.runtime.agent_knowledge.embed,
                         resolved_after=settings.reports.resolved_after,
                         gap_similarity=settings.reports.gap_similarity, gap_limit=gaps)

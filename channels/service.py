@@ -10,33 +10,26 @@ Every agent endpoint and frame goes through `verify_agent`.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from assistant.events import Event
-from assistant.store.base import ConversationInfo
-from channels.errors import AccessError
-from channels.handlers import AgentIdentity, Authenticator, Runtime, may_see
+from assistant.ports import Dialogue, Runtime
+from assistant.settings import Settings
+from assistant.store.base import ConversationInfo, ConversationStore
+from assistant.turns import Turns
+from channels.accounts import AccountCheck, AgentIdentity, Authenticator, agent_conversation, verify_agent
+from channels.bus import Bus
+from channels.frames import ConversationSummary
 from channels.limits import IpBuckets, Limits
 from channels.metrics import Metrics
-from channels.revocation import AccountCheck
-from channels.turns import TurnRunner
-from channels.views import conv_topic, event_message, inbox_topic
+from channels.views import conv_topic, event_message, inbox_topic, summary_message
 
 log = logging.getLogger(__name__)
 
 # Deltas would flood the console list; these change what a summary shows.
 _SUMMARY_TYPES = frozenset({"message", "answer", "status", "agent_message", "error"})
-
-
-def summary(info: ConversationInfo) -> dict[str, Any]:
-    """A conversation as the console's list shows it."""
-    return {"conversation_id": info.id, "state": info.state, "inbox": info.inbox,
-            "last_seq": info.last_seq, "handoff_reason": info.handoff_reason, "agent": info.agent,
-            "waiting_since": info.waiting_since, "updated_at": info.updated_at}
 
 
 class Summaries:
@@ -48,7 +41,7 @@ class Summaries:
     reads, and the last summary sent is never older than the last event.
     """
 
-    def __init__(self, store: Any, bus: Any) -> None:
+    def __init__(self, store: ConversationStore, bus: Bus) -> None:
         self.store = store
         self.bus = bus
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -67,7 +60,8 @@ class Summaries:
                 self._stale.discard(conversation_id)
                 try:
                     info = await self.store.get(conversation_id)
-                    await self.bus.publish(inbox_topic(info.inbox), {"kind": "conversation", **summary(info)})
+                    message = summary_message(ConversationSummary.of(info))
+                    await self.bus.publish(inbox_topic(info.inbox), message)
                 except Exception:  # the console's list misses one update; the log has it all
                     log.exception("could not publish the summary of conversation %s", conversation_id)
                 if conversation_id not in self._stale:
@@ -83,68 +77,56 @@ class Summaries:
 
 @dataclass
 class Service:
-    settings: Any
+    settings: Settings
     runtime: Runtime
-    bus: Any
+    bus: Bus
     auth: Authenticator
     metrics: Metrics
     limits: Limits
     ip_buckets: IpBuckets
-    # Tokens of channels.auth name store accounts and die with them; an authenticator
+    # Tokens of channels.accounts.AgentAuth name store accounts and die with them; an authenticator
     # of another kind (a test's, say) answers for its own tokens alone: None.
     accounts: AccountCheck | None = None
-    turns: TurnRunner = field(init=False)
+    turns: Turns = field(init=False)  # customers' turns, owned by the assistant; this app publishes
     summaries: Summaries = field(init=False)
     shutting_down: bool = False
 
     def __post_init__(self) -> None:
-        self.turns = TurnRunner(self.runtime.dialogue, self.runtime.store, self.publish, self.metrics)
+        self.turns = Turns(self.runtime.dialogue, self.runtime.store, publish=self.publish,
+                           observer=self.metrics)
         self.summaries = Summaries(self.runtime.store, self.bus)
 
     @property
-    def store(self) -> Any:
+    def store(self) -> ConversationStore:
         return self.runtime.store
 
     @property
-    def dialogue(self) -> Any:
+    def dialogue(self) -> Dialogue:
         return self.runtime.dialogue
 
     async def verify_agent(self, token: str) -> AgentIdentity:
-        """The agent of a valid token whose account still stands, else AccessError
-        (unauthorized, or token_revoked once the account is removed or reset)."""
-        if self.accounts is not None:
-            return await self.accounts.verify(token)
-        return self.auth.verify_agent_token(token)
+        """The agent of a valid token whose account still stands (channels.accounts)."""
+        return await verify_agent(token, self.auth, self.accounts)
 
     async def publish(self, event: Event) -> None:
         await self.bus.publish(conv_topic(event.conversation_id), event_message(event))
         if event.type in _SUMMARY_TYPES:
             self.summaries.touch(event.conversation_id)
 
-    async def publish_result(self, result: Any) -> None:
-        """Publish what a handler returned: an event, several, an async stream of them, or None."""
-        if result is None:
-            return
-        if isinstance(result, Event):
-            await self.publish(result)
-        elif isinstance(result, AsyncIterator) or inspect.isasyncgen(result):
-            async for event in result:
-                if isinstance(event, Event):
-                    await self.publish(event)
-        else:
-            for item in result:
-                if isinstance(item, Event):
-                    await self.publish(item)
+    async def publish_all(self, events: Iterable[Event]) -> None:
+        """Publish the events an agent's or a customer's action stored, in order."""
+        for event in events:
+            await self.publish(event)
 
-    async def agent_conversation(self, agent: Any, conversation_id: str) -> ConversationInfo:
+    async def publish_stream(self, events: AsyncIterator[Event]) -> None:
+        """Publish each event of a stream as the dialogue stores it (a suggestion)."""
+        async for event in events:
+            await self.publish(event)
+
+    async def agent_conversation(self, agent: AgentIdentity, conversation_id: str) -> ConversationInfo:
         """The conversation, if this agent may act on it (else AccessError forbidden)."""
-        info = await self.store.get(conversation_id)
-        if not may_see(agent, info.inbox):
-            raise AccessError("This conversation belongs to an inbox you do not handle.", code="forbidden")
-        return info
+        return await agent_conversation(self.runtime.store, agent, conversation_id)
 
-    def readiness(self) -> tuple[bool, dict[str, Any]]:
+    def readiness(self) -> tuple[bool, dict[str, str | bool]]:
         state = self.runtime.readiness()
-        if isinstance(state, dict):
-            return all(bool(v) for v in state.values()), state
-        return bool(state), {"runtime": bool(state)}
+        return all(bool(v) for v in state.values()), state

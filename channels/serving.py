@@ -16,6 +16,8 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors.multiprocess import Process
 
+from assistant.settings import Settings
+
 log = logging.getLogger(__name__)
 
 
@@ -51,7 +53,7 @@ def _find_service(app: Any) -> Any:
     return None
 
 
-def uvicorn_config(app: Any, settings: Any, *, host: str, port: int, workers: int = 1,
+def uvicorn_config(app: Any, settings: Settings, *, host: str, port: int, workers: int = 1,
                    factory: bool = False) -> uvicorn.Config:
     s = settings.server
     return uvicorn.Config(
@@ -95,7 +97,7 @@ def raise_open_files_limit() -> int | None:
     return target
 
 
-def serve(app: Any, settings: Any, *, host: str, port: int, workers: int = 1) -> None:
+def serve(app: Any, settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
     """Run until SIGINT/SIGTERM. With workers > 1, `app` must be an import string of a
     factory ("module:function") that each worker process calls."""
     raise_open_files_limit()

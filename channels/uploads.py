@@ -10,35 +10,17 @@ from typing import Any
 
 from starlette.datastructures import UploadFile
 
+from assistant import filetypes
 from channels.errors import UploadError
 
 _CHUNK = 1 << 16
+_ACCEPTED = frozenset({"image", "audio"})  # kinds of assistant.filetypes
 
 
 def sniff(data: bytes) -> str | None:
-    """The content type from the magic bytes, or None when it is not a supported file."""
-    head = data[:16]
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "audio/wav"
-    if head.startswith(b"OggS"):
-        return "audio/ogg"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "audio/webm"
-    if head.startswith(b"fLaC"):
-        return "audio/flac"
-    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return "audio/mpeg"
-    if head[4:8] == b"ftyp":
-        return "audio/mp4"
-    return None
+    """The content type from the magic bytes, or None when it is not a file uploads take."""
+    found = filetypes.sniff(data)
+    return found.content_type if found is not None and found.kind in _ACCEPTED else None
 
 
 def limit_for(content_type: str, settings: Any) -> int:

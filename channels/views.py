@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from assistant.events import PRIVATE_TYPES, Event, event_from_dict
+from channels.frames import ConversationSummary, TypingNotice
 
 
 def conv_topic(conversation_id: str) -> str:
@@ -23,19 +24,33 @@ def inbox_topic(inbox: str) -> str:
 
 
 def event_message(event: Event) -> dict[str, Any]:
-    """What goes on the bus for a stored event (JSON-able, for Redis too)."""
-    return {"kind": "event", "conversation_id": event.conversation_id, "event": event.to_wire()}
+    """What goes on the bus for a stored event. The event itself rides along (frozen, so
+    subscribers share it safely): the in-process bus hands it over as it is, and a bus
+    between processes encodes it with `to_wire` (channels.bus.encode)."""
+    return {"kind": "event", "conversation_id": event.conversation_id, "event": event}
 
 
-def ephemeral_message(conversation_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+def ephemeral_message(frame: TypingNotice) -> dict[str, Any]:
     """A frame outside the log (typing) for everyone following the conversation."""
-    return {"kind": "ephemeral", "conversation_id": conversation_id, "frame": frame}
+    return {"kind": "ephemeral", "conversation_id": frame.conversation_id, "frame": frame.to_wire()}
+
+
+def summary_message(summary: ConversationSummary) -> dict[str, Any]:
+    """What goes on an inbox topic when one of its conversations changes."""
+    return {"kind": "conversation", **summary.item()}
+
+
+def summary_of(message: dict[str, Any]) -> ConversationSummary | None:
+    if message.get("kind") != "conversation":
+        return None
+    return ConversationSummary.from_item(message)
 
 
 def event_of(message: dict[str, Any]) -> Event | None:
     if message.get("kind") != "event":
         return None
-    return event_from_dict(message["conversation_id"], message["event"])
+    event = message["event"]
+    return event if isinstance(event, Event) else event_from_dict(message["conversation_id"], event)
 
 
 class Gap(Exception):

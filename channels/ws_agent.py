@@ -5,7 +5,7 @@ naming a conversation is checked against the agent's inboxes. An agent may
 follow several conversations at once: each has its own Feed in the agent view
 (private events included, the store's own seq numbers). The token is checked on
 every frame and, when the agent sends nothing, every few seconds
-(channels.revocation): an expired token or a removed or reset account closes it.
+(channels.accounts): an expired token or a removed or reset account closes it.
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from assistant.errors import AssistantError
-from channels.auth_http import bearer_token
+from channels.accounts import AccountCheck, AgentIdentity, bearer_token
 from channels.errors import AccessError, ChannelError, ProtocolError
-from channels.feed import Feed
-from channels.handlers import AgentIdentity
+from channels.feed import Feed, follow
+from channels.frames import AgentReady, ConversationList, ConversationSummary, Pong, TypingNotice
 from channels.outbox import Outbox
 from channels.protocol import (
-    VERSION,
+    AgentFrame,
     AgentHello,
     Close,
+    ConversationFrame,
     HandBack,
     Leave,
     Open,
@@ -39,15 +39,13 @@ from channels.protocol import (
     Typing,
     parse_client_frame,
 )
-from channels.revocation import AccountCheck
-from channels.service import Service, summary
+from channels.service import Service
 from channels.sockets import serve_counted, text_frames
-from channels.views import View, conv_topic, ephemeral_message, inbox_topic
+from channels.views import View, conv_topic, ephemeral_message, inbox_topic, summary_of
+from knowledge.errors import SupportError
 
 log = logging.getLogger(__name__)
 
-# Codes after which the token is useless: the error is sent and the socket closed (4401).
-_SIGNED_OUT = frozenset({"unauthorized", "token_revoked"})
 
 
 async def agent_socket(ws: WebSocket) -> None:
@@ -102,7 +100,7 @@ class AgentConnection:
             try:
                 await accounts.verify(self.token, fresh=True)
             except AccessError as exc:
-                await self.out.refuse(exc, 4401)
+                await self.out.error(exc)  # token_revoked: closes with 4401
                 # The read loop ends when the client answers the close; the feeds end now.
                 await self._end_feeds()
                 return
@@ -114,28 +112,22 @@ class AgentConnection:
         try:
             self.service.limits.check_frame(raw)
             await self.dispatch(parse_client_frame(raw, "agent"))
-        except AccessError as exc:
-            if exc.code in _SIGNED_OUT:
-                await self.out.refuse(exc, 4401)
-                return False
-            await self.out.error(exc)
-        except AssistantError as exc:
-            await self.out.error(exc)
+        except SupportError as exc:
+            return await self.out.error(exc)  # a dead token closes the socket (4401)
         except Exception:
             log.exception("agent frame failed")
             await self.out.error(ChannelError("The server could not handle that frame.", code="internal"))
         return True
 
-    async def dispatch(self, frame: Any) -> None:
+    async def dispatch(self, frame: AgentFrame) -> None:
         if isinstance(frame, Ping):
-            await self.out.send({"type": "pong", "nonce": frame.nonce})
+            await self.out.send(Pong(frame.nonce))
             return
         if isinstance(frame, AgentHello):
             self.token = frame.token or bearer_token(self.ws.headers.get("authorization"))
             self.agent = await self.service.verify_agent(self.token)
             self._start_watch()
-            await self.out.send({"type": "ready", "agent": self.agent.name,
-                                 "inboxes": list(self.agent.inboxes), "protocol": VERSION})
+            await self.out.send(AgentReady(agent=self.agent.name, inboxes=tuple(self.agent.inboxes)))
             return
         if self.agent is None:
             raise AccessError("Send 'hello' with your token first.", code="unauthorized")
@@ -143,11 +135,12 @@ class AgentConnection:
         if isinstance(frame, Subscribe):
             await self.on_subscribe(frame, self.agent)
             return
-        await self.service.agent_conversation(self.agent, frame.conversation_id)
-        await self.on_conversation_frame(frame, self.agent)
+        cid = frame.conversation_id or ""  # a typing frame without one names no conversation
+        await self.service.agent_conversation(self.agent, cid)
+        await self.on_conversation_frame(frame, cid, self.agent)
 
-    async def on_conversation_frame(self, frame: Any, agent: AgentIdentity) -> None:
-        cid, dialogue, publish = frame.conversation_id, self.service.dialogue, self.service.publish_result
+    async def on_conversation_frame(self, frame: ConversationFrame, cid: str, agent: AgentIdentity) -> None:
+        dialogue, publish = self.service.dialogue, self.service.publish_all
         if isinstance(frame, Open):
             await self.on_open(cid, frame.last_seq)
         elif isinstance(frame, Leave):
@@ -163,14 +156,14 @@ class AgentConnection:
         elif isinstance(frame, Reply):
             await publish(await dialogue.agent_reply(cid, agent.name, frame.text))
         elif isinstance(frame, Suggest):
-            await publish(dialogue.suggest(cid))
+            await self.service.publish_stream(dialogue.suggest(cid))
         elif isinstance(frame, Typing):
             now = time.monotonic()
             if now - self.last_typing.get(cid, 0.0) < 1.0:  # the protocol's one a second
                 return
             self.last_typing[cid] = now
             await self.service.bus.publish(conv_topic(cid), ephemeral_message(
-                cid, {"type": "typing", "conversation_id": cid, "from": "agent", "agent": agent.name}))
+                TypingNotice(conversation_id=cid, sender="agent", agent=agent.name)))
 
     async def on_subscribe(self, frame: Subscribe, agent: AgentIdentity) -> None:
         mine = list(agent.inboxes)
@@ -180,7 +173,7 @@ class AgentConnection:
         if not wanted:  # an empty filter would list every inbox
             raise AccessError("You do not handle these inboxes.", code="forbidden")
         infos = await self.service.store.list(inboxes=tuple(wanted))
-        await self.out.send({"type": "conversations", "conversations": [summary(i) for i in infos]})
+        await self.out.send(ConversationList(tuple(ConversationSummary.of(i) for i in infos)))
         old = self.tasks.pop("inbox", None)
         if old is not None:
             old.cancel()
@@ -190,34 +183,19 @@ class AgentConnection:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             async with self.service.bus.subscribe(*[inbox_topic(i) for i in inboxes]) as messages:
                 async for _topic, message in messages:
-                    if message.get("kind") == "conversation":
-                        frame = {k: v for k, v in message.items() if k != "kind"}
-                        await self.out.send({"type": "conversation", **frame})
+                    if (changed := summary_of(message)) is not None:
+                        await self.out.send(changed)
 
     async def on_open(self, cid: str, last_seq: int | None) -> None:
         if cid in self.tasks:
             return
-        announced = asyncio.Event()
 
         async def announce(_last: int) -> None:
-            info = await self.service.store.get(cid)
-            await self.out.send({"type": "conversation", **summary(info)})
-            announced.set()
+            await self.out.send(ConversationSummary.of(await self.service.store.get(cid)))
 
         feed = Feed(self.service.store, self.service.bus, cid, View(agent=True), self.out.send,
                     on_ephemeral=self.on_ephemeral)
-        task = self.tasks[cid] = asyncio.create_task(self._feed(feed, last_seq, announce))
-        waiter = asyncio.create_task(announced.wait())
-        await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-
-    async def _feed(self, feed: Feed, after: int | None, announce: Any) -> None:
-        try:
-            await feed.run(after, announce)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            pass
-        except Exception:
-            log.exception("agent feed of %s failed", feed.conversation_id)
+        self.tasks[cid] = await follow(feed, last_seq, announce)
 
     async def on_ephemeral(self, frame: dict[str, Any]) -> None:
         me = self.agent.name if self.agent is not None else None

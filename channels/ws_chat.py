@@ -10,26 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import time
+from functools import partial
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
-from assistant.errors import AssistantError
+from assistant.events import UserMessage
 from assistant.store.base import ConversationInfo
+from channels.access import holds_resume_token
 from channels.errors import AccessError, ChannelError, ProtocolError
-from channels.feed import Feed
-from channels.handlers import Turn
+from channels.feed import Feed, follow
+from channels.frames import Pong, Ready, TypingNotice
 from channels.limits import TokenBucket, rate_limited
 from channels.outbox import Outbox, client_ip, origin_allowed
 from channels.protocol import (
-    VERSION,
+    ChatFrame,
     FeedbackFrame,
     Handoff,
     Hello,
-    Message,
+    MessageFrame,
     Ping,
     Typing,
     parse_client_frame,
@@ -37,6 +38,7 @@ from channels.protocol import (
 from channels.service import Service
 from channels.sockets import serve_counted, text_frames
 from channels.views import View, conv_topic, ephemeral_message
+from knowledge.errors import SupportError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ async def chat_socket(ws: WebSocket) -> None:
     await ws.accept()
     out = Outbox(ws, service.metrics)
     if not origin_allowed(service.settings, ws.headers.get("origin")):
-        await out.refuse(AccessError("This site may not open the chat.", code="origin_not_allowed"), 4403)
+        await out.error(AccessError("This site may not open the chat.", code="origin_not_allowed"))  # 4403
         return
     await serve_counted(service, "chat", ChatConnection(ws, service, out))
 
@@ -78,28 +80,28 @@ class ChatConnection:
             self.service.limits.check_frame(raw)
             frame = parse_client_frame(raw, "chat")
             await self.dispatch(frame)
-        except AssistantError as exc:
+        except SupportError as exc:
             await self.out.error(exc)
         except Exception:  # a bug must cost one frame, not the connection or the worker
             log.exception("chat frame failed")
             await self.out.error(ChannelError("The server could not handle that frame.", code="internal"))
 
-    async def dispatch(self, frame: Any) -> None:
+    async def dispatch(self, frame: ChatFrame) -> None:
         if isinstance(frame, Ping):
-            await self.out.send({"type": "pong", "nonce": frame.nonce})
+            await self.out.send(Pong(frame.nonce))
         elif isinstance(frame, Hello):
             await self.on_hello(frame)
         elif self.info is None:
             raise ProtocolError("Send 'hello' first.", code="hello_required")
-        elif isinstance(frame, Message):
+        elif isinstance(frame, MessageFrame):
             await self.on_message(frame, self.info)
         elif isinstance(frame, Handoff):
             self.spend()  # every frame that writes to the log counts against the rate limits
-            await self.service.publish_result(
+            await self.service.publish_all(
                 await self.service.dialogue.request_handoff(self.info.id, frame.reason or "customer_request"))
         elif isinstance(frame, FeedbackFrame):
             self.spend()
-            await self.service.publish_result(await self.service.dialogue.feedback(
+            await self.service.publish_all(await self.service.dialogue.feedback(
                 self.info.id, frame.message_id, frame.rating, frame.comment))
         elif isinstance(frame, Typing):
             await self.on_typing(self.info)
@@ -110,7 +112,7 @@ class ChatConnection:
                                 code="bad_field")
         self.user_id = self._verified_user(frame)
         if frame.conversation_id:
-            info = await self._resume(frame)
+            info = await self._resume(frame.conversation_id, frame.resume_token)
         else:
             if self.service.shutting_down:
                 raise ChannelError("The server is restarting; connect again in a moment.",
@@ -127,49 +129,30 @@ class ChatConnection:
             raise AccessError("The identity could not be verified.", code="identity_invalid")
         return frame.user_id
 
-    async def _resume(self, frame: Hello) -> ConversationInfo:
-        info = await self.service.store.get(frame.conversation_id)
-        token_ok = bool(frame.resume_token) and hmac.compare_digest(
-            frame.resume_token.encode(), info.resume_token.encode())  # type: ignore[union-attr]
+    async def _resume(self, conversation_id: str, resume_token: str | None) -> ConversationInfo:
+        info = await self.service.store.get(conversation_id)
+        token_ok = holds_resume_token(info, resume_token)
         user_ok = bool(self.user_id) and info.user_id == self.user_id
         if not (token_ok or user_ok):
             raise AccessError("This conversation cannot be resumed without its token.", code="forbidden")
         return info
 
     async def _follow(self, info: ConversationInfo, after: int | None, *, resumed: bool) -> None:
-        announced = asyncio.Event()
-
         async def announce(last_seq: int) -> None:
-            await self.out.send({"type": "ready", "conversation_id": info.id,
-                                 "resume_token": info.resume_token, "state": info.state,
-                                 "last_seq": last_seq, "resumed": resumed, "protocol": VERSION})
-            announced.set()
+            await self.out.send(Ready(conversation_id=info.id, resume_token=info.resume_token,
+                                      state=info.state, last_seq=last_seq, resumed=resumed))
 
         feed = Feed(self.service.store, self.service.bus, info.id, View(agent=False), self.out.send,
                     on_ephemeral=self.on_ephemeral)
-        self.feed_task = asyncio.create_task(self._feed(feed, after, announce))
         # Frames answered after this one (errors, pongs) must come after `ready`.
-        waiter = asyncio.create_task(announced.wait())
-        await asyncio.wait({waiter, self.feed_task}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
+        self.feed_task = await follow(feed, after, announce, on_failure=partial(self.ws.close, 1011))
 
-    async def _feed(self, feed: Feed, after: int | None, announce: Any) -> None:
-        try:
-            await feed.run(after, announce)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            pass  # the socket went away; the client resumes elsewhere
-        except Exception:
-            log.exception("feed of conversation %s failed", feed.conversation_id)
-            with contextlib.suppress(Exception):
-                await self.ws.close(1011)
-
-    async def on_message(self, frame: Message, info: ConversationInfo) -> None:
+    async def on_message(self, frame: MessageFrame, info: ConversationInfo) -> None:
         self.service.limits.check_message(frame.text, len(frame.attachments))
-        if self.service.turns.busy_with(info.id, frame.client_msg_id):
-            return  # a resend of a message being answered right now
-        stored = await self.service.store.find_client_message(info.id, frame.client_msg_id)
-        if stored is not None and not await self.service.dialogue.interrupted(info.id, stored):
-            return  # a resend: the stored message is in the log already, and its turn ended
+        message = UserMessage(conversation_id=info.id, text=frame.text, attachments=tuple(frame.attachments),
+                              client_msg_id=frame.client_msg_id, user_id=self.user_id)
+        if await self.service.turns.resend(message):
+            return  # being answered, or answered: the log has it
         self.spend()
         if self.service.shutting_down:
             raise ChannelError("The server is restarting; send again in a moment.", code="shutting_down")
@@ -177,9 +160,7 @@ class ChatConnection:
             attachment = await self.service.store.get_attachment(attachment_id)
             if attachment.conversation_id != info.id:
                 raise ChannelError(f"There is no attachment {attachment_id!r}.", code="attachment_not_found")
-        self.service.turns.start(Turn(conversation_id=info.id, text=frame.text,
-                                      attachments=tuple(frame.attachments),
-                                      client_msg_id=frame.client_msg_id, user_id=self.user_id))
+        self.service.turns.start(message)
         self.last_typing = 0.0  # the message ends this burst of typing: signal the next one at once
 
     def spend(self) -> None:
@@ -195,7 +176,7 @@ class ChatConnection:
             return
         self.last_typing = now
         await self.service.bus.publish(conv_topic(info.id), ephemeral_message(
-            info.id, {"type": "typing", "conversation_id": info.id, "from": "customer"}))
+            TypingNotice(conversation_id=info.id, sender="customer")))
 
     async def on_ephemeral(self, frame: dict[str, Any]) -> None:
         if frame.get("from") != "customer":

@@ -9,14 +9,19 @@ delta, to drop a socket in the middle of a stream.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import uuid
-from collections.abc import AsyncIterator
+import zlib
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.errors import ModelUnavailable
+import numpy as np
+
+from assistant.agent_knowledge import resolved_record
+from assistant.errors import InputError, ModelUnavailable
 from assistant.events import (
     AgentMessage,
     AnswerCompleted,
@@ -31,7 +36,8 @@ from assistant.events import (
 )
 from assistant.store.sqlite import SQLiteStore
 from channels.errors import AccessError
-from channels.handlers import Turn
+from knowledge.records import Hit, Record
+from knowledge.redact import Redactor
 
 
 def _id(prefix: str) -> str:
@@ -48,19 +54,17 @@ class FakeDialogue:
         self.gate: threading.Event | None = None  # when set: hold each answer after its first delta
         self.crash_on = "CRASH"  # a message containing this raises (a bug in the manager)
         self.delay = 0.0  # seconds before each delta (a slow model)
-        self.turns: list[Turn] = []
+        self.turns: list[UserMessage] = []
 
     async def new_conversation(self, user_id: str = "", inbox: str = "default") -> Any:
         return await self.store.create(user_id=user_id, inbox=inbox)
 
-    async def handle(self, turn: Turn, *, trace: Any = None) -> AsyncIterator[Event]:
+    async def handle(self, turn: UserMessage, *, trace: Any = None) -> AsyncIterator[Event]:
         self.turns.append(turn)
         cid = turn.conversation_id
         if trace is not None:
             trace.last_seq = (await self.store.get(cid)).last_seq
-        yield await self.store.append(UserMessage(
-            conversation_id=cid, message_id=_id("u"), text=turn.text, attachments=turn.attachments,
-            client_msg_id=turn.client_msg_id, user_id=turn.user_id))
+        yield await self.store.append(dataclasses.replace(turn, message_id=_id("u")))
         if self.crash_on in turn.text:
             raise ModelUnavailable("The model server is not reachable.")
         if (await self.store.get(cid)).state != "bot":
@@ -84,32 +88,33 @@ class FakeDialogue:
         yield await self.store.append(AnswerCompleted(conversation_id=cid, message_id=mid,
                                                       text="".join(said), sources=(SOURCE,)))
 
-    async def request_handoff(self, conversation_id: str, reason: str) -> Event:
-        return await self.store.append(StatusChanged(conversation_id=conversation_id, state="waiting_human",
-                                                     reason=reason))
+    async def request_handoff(self, conversation_id: str, reason: str) -> list[Event]:
+        return [await self.store.append(StatusChanged(conversation_id=conversation_id, state="waiting_human",
+                                                     reason=reason))]
 
-    async def take_over(self, conversation_id: str, agent: str) -> Event:
-        return await self.store.append(StatusChanged(conversation_id=conversation_id, state="human",
-                                                     reason="agent", agent=agent))
+    async def take_over(self, conversation_id: str, agent: str) -> list[Event]:
+        return [await self.store.append(StatusChanged(conversation_id=conversation_id, state="human",
+                                                     reason="agent", agent=agent))]
 
-    async def hand_back(self, conversation_id: str, agent: str) -> Event:
-        return await self.store.append(StatusChanged(conversation_id=conversation_id, state="bot",
-                                                     reason="agent"))
+    async def hand_back(self, conversation_id: str, agent: str) -> list[Event]:
+        return [await self.store.append(StatusChanged(conversation_id=conversation_id, state="bot",
+                                                     reason="agent"))]
 
-    async def close(self, conversation_id: str, by: str) -> Event:
-        return await self.store.append(StatusChanged(conversation_id=conversation_id, state="closed",
-                                                     reason="closed"))
+    async def close(self, conversation_id: str, by: str) -> list[Event]:
+        return [await self.store.append(StatusChanged(conversation_id=conversation_id, state="closed",
+                                                     reason="closed"))]
 
-    async def agent_reply(self, conversation_id: str, agent: str, text: str) -> Event:
-        return await self.store.append(AgentMessage(conversation_id=conversation_id, message_id=_id("g"),
-                                                    text=text, agent=agent))
+    async def agent_reply(self, conversation_id: str, agent: str, text: str) -> list[Event]:
+        return [await self.store.append(AgentMessage(conversation_id=conversation_id, message_id=_id("g"),
+                                                    text=text, agent=agent))]
 
-    async def interrupted(self, conversation_id: str, message: UserMessage) -> bool:
-        return False  # the fake never loses a turn to a restart
+    async def resent(self, conversation_id: str, client_msg_id: str) -> bool:
+        return await self.store.find_client_message(conversation_id, client_msg_id) is not None
 
-    async def feedback(self, conversation_id: str, message_id: str, rating: str, comment: str = "") -> Event:
-        return await self.store.append(Feedback(conversation_id=conversation_id, message_id=message_id,
-                                                rating=rating, comment=comment))  # type: ignore[arg-type]
+    async def feedback(self, conversation_id: str, message_id: str, rating: str,
+                       comment: str = "") -> list[Event]:
+        return [await self.store.append(Feedback(conversation_id=conversation_id, message_id=message_id,
+                                                 rating=rating, comment=comment))]  # type: ignore[arg-type]
 
     async def suggest(self, conversation_id: str) -> AsyncIterator[Event]:
         yield await self.store.append(Suggestion(conversation_id=conversation_id, message_id=_id("s"),
@@ -117,18 +122,33 @@ class FakeDialogue:
 
 
 class FakeKnowledge:
-    def search(self, query: str, k: int | None = None, *, audience: str = "customer") -> list[dict[str, Any]]:
-        return [{"id": "bitext-1", "score": 0.9, "text": f"answer about {query}"}][: k or 5]
+    """Agents' knowledge that finds one made-up answer and cannot take new records."""
+
+    async def search(self, query: str, k: int) -> list[Hit]:
+        record = Record(id="bitext-1", request=query, resolution=f"answer about {query}")
+        return [Hit(record=record, score=0.9, text=record.resolution)][:k]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """A unit vector per distinct text: no two questions group together."""
+        out = np.zeros((len(texts), 64), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i, zlib.crc32(text.encode()) % 64] = 1.0
+        return out
+
+    async def save_resolved(self, conversation_id: str, request: str, resolution: str, *,
+                            agent: str, inbox: str = "") -> Record:
+        resolved_record(conversation_id, request, resolution, Redactor(), agent=agent)  # the real checks
+        raise InputError("This server's knowledge base cannot take new records.", code="kb_read_only")
 
 
 @dataclass
 class FakeRuntime:
     store: SQLiteStore
     dialogue: FakeDialogue
-    knowledge: FakeKnowledge = field(default_factory=FakeKnowledge)
+    agent_knowledge: Any = field(default_factory=FakeKnowledge)  # or a real AgentKnowledge
     ready: bool = True
 
-    def readiness(self) -> dict[str, bool]:
+    def readiness(self) -> dict[str, str | bool]:
         return {"store": True, "models": self.ready}
 
 

@@ -13,10 +13,10 @@ from channel_fakes import FakeAuthenticator, hello, say, until
 from kb_data import bitext_rows, write_csv
 from starlette.testclient import TestClient
 
-from assistant.cli import main
-from assistant.dialogue import Turn
+from assistant.events import UserMessage
 from assistant.runtime import build_runtime
 from channels.app import create_app
+from channels.cli import main
 from knowledge.base import KnowledgeBase
 from knowledge.importers import read_records
 from knowledge.records import Record
@@ -75,7 +75,7 @@ def test_an_internal_guideline_never_reaches_ws_chat(loaded) -> None:
 async def test_an_agents_suggestion_may_draw_on_guidelines_and_says_so(loaded) -> None:
     async with build_runtime(loaded) as rt:
         conv = await rt.dialogue.new_conversation()
-        [e async for e in rt.dialogue.handle(Turn(conv.id, GUIDELINE_QUESTION))]
+        [e async for e in rt.dialogue.handle(UserMessage(conversation_id=conv.id, text=GUIDELINE_QUESTION))]
         await rt.dialogue.take_over(conv.id, "dana")
         suggestion = [e async for e in rt.dialogue.suggest(conv.id)][-1]
     assert suggestion.type == "suggestion" and suggestion.internal

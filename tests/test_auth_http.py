@@ -12,8 +12,8 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from assistant.store.base import AgentAccount
+from channels.accounts import AgentAuth, hash_password, sign_user_id
 from channels.app import create_app
-from channels.auth import AgentAuth, hash_password, sign_user_id
 
 SECRET = "identity-secret-of-the-shop"
 

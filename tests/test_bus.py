@@ -101,10 +101,24 @@ async def test_a_slow_subscriber_gets_a_gap_and_blocks_nobody(make_bus):
 async def test_the_publisher_changing_its_dict_changes_nothing_delivered(make_bus):
     bus = await make_bus()
     async with bus.subscribe("t") as messages:
-        message = {"text": "hello", "sources": ("a", "b")}
+        message = {"text": "hello", "sources": ["a", "b"]}
         await bus.publish("t", message)
         message["text"] = "changed"
         assert await take(messages, 1) == [("t", {"text": "hello", "sources": ["a", "b"]})]
+
+
+async def test_a_stored_event_crosses_either_bus_and_reads_back_the_same(make_bus):
+    """The in-process bus hands the frozen event over without JSON; Redis carries its wire form."""
+    from assistant.events import AnswerCompleted, Source
+    from channels.views import event_message, event_of
+
+    event = AnswerCompleted(conversation_id="c1", seq=4, message_id="a1", text="Hello",
+                            sources=(Source(id="r1", score=0.9),))
+    bus = await make_bus()
+    async with bus.subscribe("conv:c1") as messages:
+        await bus.publish("conv:c1", event_message(event))
+        [(_, message)] = await take(messages, 1)
+    assert event_of(message) == event
 
 
 async def test_closed_bus_refuses_and_ends_subscriptions(make_bus):

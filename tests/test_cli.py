@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from assistant.cli import build_parser, main
+from channels.cli import build_parser, main
 
 
 def _leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):

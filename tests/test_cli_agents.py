@@ -13,8 +13,8 @@ import pytest
 from channel_fakes import FakeRuntimeFactory
 from starlette.testclient import TestClient
 
-from assistant.cli import main
 from channels.app import create_app
+from channels.cli import main
 
 MP = pytest.MonkeyPatch
 Cap = pytest.CaptureFixture[str]

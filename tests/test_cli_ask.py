@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from channels.cli import main
 
 pytestmark = pytest.mark.model  # embeds with the packaged MiniLM weights
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from kb_data import bitext_rows, write_csv
 
-from assistant.cli import main
+from channels.cli import main
 
 pytestmark = pytest.mark.model
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from channels.cli import main
 
 ROOT = Path(__file__).parent.parent
 JFK = ROOT / "tests" / "data" / "audio" / "jfk.flac"

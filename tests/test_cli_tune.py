@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assistant.cli import main
 from assistant.handoff_model import PersonClassifier, classifier_folder
+from channels.cli import main
 from knowledge.base import KnowledgeBase
 from knowledge.config import KnowledgeConfig
 from knowledge.records import Record

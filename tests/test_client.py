@@ -12,7 +12,7 @@ from live_server import Live, live_app
 
 from assistant.events import AnswerCompleted, AnswerDelta, Event, UserMessage
 from channels.client import ChatClient, ClientError, connect, http_base
-from channels.client_frames import Ready, ServerError, parse_server_frame
+from channels.frames import Ready, ServerError, parse_server_frame
 
 PNG = Path(__file__).parent / "data" / "abcd" / "customer_site.png"
 WORDS = tuple(f"w{i} " for i in range(30))

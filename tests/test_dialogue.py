@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.dialogue import DialogueManager, Turn, TurnTrace
+from assistant.dialogue import DialogueManager
 from assistant.errors import ConversationError, InputError
 from assistant.events import (
     AnswerCompleted,
@@ -26,6 +26,7 @@ from assistant.events import (
 from assistant.handoff_model import PersonClassifier
 from assistant.llm.fake import FakeLLM
 from assistant.ocr import OCRReader
+from assistant.ports import TurnTrace
 from assistant.speech.base import Transcript
 from assistant.store.sqlite import SQLiteStore
 from assistant.vision import NoImageReader
@@ -93,7 +94,12 @@ def manager(settings, store, llm=None, *, speech=None, reader=None, knowledge=No
                            speech=speech, image_reader=reader or NoImageReader(), person=PERSON)
 
 
-async def run(dm: DialogueManager, turn: Turn, **kw) -> list:
+def said(cid: str, text: str = "", attachments: tuple[str, ...] = (), **kw) -> UserMessage:
+    """What the customer sent, not stored yet (as a channel hands it to the dialogue)."""
+    return UserMessage(conversation_id=cid, text=text, attachments=attachments, **kw)
+
+
+async def run(dm: DialogueManager, turn: UserMessage, **kw) -> list:
     return [e async for e in dm.handle(turn, **kw)]
 
 
@@ -101,7 +107,7 @@ async def test_a_turn_streams_stored_events_in_order(settings, store) -> None:
     # A model slower than the store: every token is its own delta.
     dm = manager(settings, store, FakeLLM(["Press ", "Request ", "refund."], delay=0.02))
     conv = await dm.new_conversation()
-    events = await run(dm, Turn(conv.id, "I want a refund for my order", client_msg_id="c1"))
+    events = await run(dm, said(conv.id, "I want a refund for my order", client_msg_id="c1"))
     assert [type(e) for e in events] == [UserMessage, AnswerStarted, AnswerDelta, AnswerDelta, AnswerDelta,
                                          AnswerCompleted]
     assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
@@ -134,7 +140,7 @@ async def test_text_that_arrives_while_the_store_is_busy_goes_out_as_one_delta(s
     tokens = [f"w{i} " for i in range(40)]
     dm = manager(settings, SlowStore(store, 0.05), FakeLLM(tokens, delay=0.002))
     conv = await dm.new_conversation()
-    events = await run(dm, Turn(conv.id, "I want a refund for my order"))
+    events = await run(dm, said(conv.id, "I want a refund for my order"))
     deltas = [e for e in events if isinstance(e, AnswerDelta)]
     assert 1 <= len(deltas) < len(tokens) / 2  # merged, not one write per token
     assert "".join(d.text for d in deltas) == "".join(tokens)
@@ -147,8 +153,8 @@ async def test_the_prompt_holds_references_and_the_previous_turns(settings, stor
     llm = FakeLLM(["ok"])
     dm = manager(settings, store, llm)
     conv = await dm.new_conversation()
-    await run(dm, Turn(conv.id, "I want a refund for my order"))
-    await run(dm, Turn(conv.id, "and how long will that take?"))
+    await run(dm, said(conv.id, "I want a refund for my order"))
+    await run(dm, said(conv.id, "and how long will that take?"))
     request = llm.requests[-1]
     assert '<reference id="refund-2"' in request.messages[0].content
     assert [m.role for m in request.messages] == ["system", "user", "assistant", "user"]
@@ -162,7 +168,7 @@ async def test_a_voice_note_becomes_a_transcript_the_customer_sees(settings, sto
     dm = manager(settings, store, llm, speech=speech)
     conv = await dm.new_conversation()
     audio = await store.put_attachment(conv.id, b"OggS fake opus bytes", "audio/ogg", "note.ogg")
-    events = await run(dm, Turn(conv.id, attachments=(audio.id,)))
+    events = await run(dm, said(conv.id, attachments=(audio.id,)))
     assert [type(e) for e in events[:2]] == [UserMessage, VoiceTranscript]
     assert events[1].text == "how long does a refund take" and events[1].message_id == events[0].message_id
     assert speech.heard == [b"OggS fake opus bytes"]
@@ -178,7 +184,7 @@ async def test_the_answer_to_a_voice_note_follows_its_language(settings, store) 
                  min_score=0.0, unsure_margin=0.0)
     conv = await dm.new_conversation()
     audio = await store.put_attachment(conv.id, b"OggS fake opus bytes", "audio/ogg", "note.ogg")
-    events = await run(dm, Turn(conv.id, attachments=(audio.id,)))
+    events = await run(dm, said(conv.id, attachments=(audio.id,)))
     assert events[1].language == "de"
     assert "answer in German" in llm.requests[0].messages[0].content
 
@@ -189,7 +195,7 @@ async def test_a_screenshot_is_read_and_joins_query_and_prompt(settings, store) 
     conv = await dm.new_conversation()
     image = await store.put_attachment(conv.id, SCREENSHOT.read_bytes(), "image/png", "faq.png")
     trace = TurnTrace()
-    events = await run(dm, Turn(conv.id, "what do I get?", attachments=(image.id,)), trace=trace)
+    events = await run(dm, said(conv.id, "what do I get?", attachments=(image.id,)), trace=trace)
     assert [type(e) for e in events[:2]] == [UserMessage, ImageText]
     assert events[1].method == "ocr" and "Silver level member" in events[1].text
     assert "Silver level member" in trace.query
@@ -205,7 +211,7 @@ async def test_a_blank_image_alone_is_not_left_unanswered(settings, store) -> No
     dm = manager(settings, store, reader=OCRReader())
     conv = await dm.new_conversation()
     image = await store.put_attachment(conv.id, blank.getvalue(), "image/png", "blank.png")
-    events = await run(dm, Turn(conv.id, "", attachments=(image.id,)))
+    events = await run(dm, said(conv.id, "", attachments=(image.id,)))
     assert [type(e) for e in events] == [UserMessage, ImageText, ErrorEvent]
     assert events[1].text == "" and events[2].code == "nothing_to_read"
     assert events[2].message_id == events[0].message_id and "type your question" in events[2].message
@@ -216,7 +222,7 @@ async def test_a_damaged_image_is_refused_without_internals_in_the_message(setti
     conv = await dm.new_conversation()
     png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
     damaged = await store.put_attachment(conv.id, png, "image/png", "broken.png")
-    events = await run(dm, Turn(conv.id, "", attachments=(damaged.id,)))
+    events = await run(dm, said(conv.id, "", attachments=(damaged.id,)))
     error = next(e for e in events if isinstance(e, ErrorEvent))
     assert error.code.startswith("image_"), error
     assert not re.search(r"BytesIO|0x[0-9a-f]{6}|Traceback|identify image file", error.message), error.message
@@ -226,7 +232,7 @@ async def test_a_bad_image_is_refused_with_its_code_and_the_text_still_answered(
     dm = manager(settings, store)
     conv = await dm.new_conversation()
     bad = await store.put_attachment(conv.id, b"%PDF-1.7 not an image", "image/png", "x.png")
-    events = await run(dm, Turn(conv.id, "I want a refund for my order", attachments=(bad.id,)))
+    events = await run(dm, said(conv.id, "I want a refund for my order", attachments=(bad.id,)))
     assert isinstance(events[1], ErrorEvent) and events[1].code == "image_unsupported_type"
     assert isinstance(events[-1], AnswerCompleted)
 
@@ -235,14 +241,14 @@ async def test_asking_for_a_person_hands_off_with_the_reason(settings, store) ->
     llm = FakeLLM(["never said"])
     dm = manager(settings, store, llm)
     conv = await dm.new_conversation()
-    events = await run(dm, Turn(conv.id, "can I talk to a real person please?"))
+    events = await run(dm, said(conv.id, "can I talk to a real person please?"))
     assert [type(e) for e in events] == [UserMessage, StatusChanged]
     assert (events[1].state, events[1].reason) == ("waiting_human", "customer_request")
     assert events[1].detail.startswith("classifier ")  # stored: which signal fired, on what
     assert "real person" in events[1].detail
     assert (await store.get(conv.id)).handoff_reason == "customer_request"
     # While waiting, the customer's messages are kept but the bot stays quiet.
-    later = await run(dm, Turn(conv.id, "hello? anyone?"))
+    later = await run(dm, said(conv.id, "hello? anyone?"))
     assert [type(e) for e in later] == [UserMessage]
     assert llm.requests == []
 
@@ -252,12 +258,12 @@ async def test_a_question_the_history_does_not_cover_is_answered_honestly(settin
     dm = manager(settings, store, llm)
     conv = await dm.new_conversation()
     trace = TurnTrace()
-    events = [e async for e in dm.handle(Turn(conv.id, "the blue widget squeaks at night"), trace=trace)]
+    events = [e async for e in dm.handle(said(conv.id, "the blue widget squeaks at night"), trace=trace)]
     answer = events[-1]
     assert isinstance(answer, AnswerCompleted) and not answer.grounded and answer.sources == ()
     assert answer.text == settings.dialogue.unsure_answer and trace.unsure == "weak_match"
     assert llm.requests == []  # no record was put before the model: nothing to paraphrase wrongly
-    covered = await run(dm, Turn(conv.id, "how long does a refund take"))
+    covered = await run(dm, said(conv.id, "how long does a refund take"))
     assert covered[-1].grounded and covered[-1].text == "Refunds take 5 days."
 
 
@@ -279,13 +285,13 @@ async def test_a_question_inside_a_story_is_answered_from_its_own_sentence(setti
     trace = TurnTrace()
     story = ("I sent the kettle back on the 2nd and got an email saying it arrived at your warehouse. "
              "How long does a refund take?")
-    events = [e async for e in dm.handle(Turn(conv.id, story), trace=trace)]
+    events = [e async for e in dm.handle(said(conv.id, story), trace=trace)]
     assert knowledge.search(story)[0].score < settings.dialogue.min_score  # the whole is diluted
     assert events[-1].grounded and events[-1].sources[0].id == "refund-2"
     assert trace.query == "How long does a refund take?" and trace.unsure == ""
     # A story with no sentence the history answers stays unsure.
     trace = TurnTrace()
-    events = [e async for e in dm.handle(Turn(conv.id, "The blue widget squeaks at night. It also rattles "
+    events = [e async for e in dm.handle(said(conv.id, "The blue widget squeaks at night. It also rattles "
                                                        "in the morning when it is cold."), trace=trace)]
     assert trace.unsure == "weak_match" and not events[-1].grounded
 
@@ -298,7 +304,7 @@ async def test_a_screenshot_s_sentences_are_not_searched_one_by_one(settings, st
     conv = await dm.new_conversation()
     image = await store.put_attachment(conv.id, SCREENSHOT.read_bytes(), "image/png", "faq.png")
     trace = TurnTrace()
-    await run(dm, Turn(conv.id, "Please look at this. What does my level mean for returns?",
+    await run(dm, said(conv.id, "Please look at this. What does my level mean for returns?",
                        attachments=(image.id,)), trace=trace)
     assert trace.unsure == "weak_match"
     assert set(knowledge.queries[1:]) == {"Please look at this.", "What does my level mean for returns?"}
@@ -310,7 +316,7 @@ async def test_two_equally_near_records_of_different_intents_are_unsure(settings
     conv = await dm.new_conversation()
     trace = TurnTrace()
     # "refund" and "a" are shared with both records, and nothing else: either answer is a guess
-    events = [e async for e in dm.handle(Turn(conv.id, "a refund"), trace=trace, answer=False)]
+    events = [e async for e in dm.handle(said(conv.id, "a refund"), trace=trace, answer=False)]
     assert trace.unsure == "disagree" and [e.type for e in events] == ["message"]
 
 
@@ -320,7 +326,7 @@ async def test_internal_records_are_never_searched_for_a_customer(settings, stor
     knowledge = FakeKnowledge([*RECORDS, guideline])
     dm = manager(settings, store, FakeLLM(["Open Orders and press Request refund."]), knowledge=knowledge)
     conv = await dm.new_conversation()
-    events = await run(dm, Turn(conv.id, "refund policy for agents"))
+    events = await run(dm, said(conv.id, "refund policy for agents"))
     assert all(s.id != "g-1" for s in events[-1].sources)
     await dm.take_over(conv.id, "alice")
     (suggestion,) = [e async for e in dm.suggest(conv.id)]
@@ -330,10 +336,10 @@ async def test_internal_records_are_never_searched_for_a_customer(settings, stor
 async def test_two_weak_turns_in_a_row_hand_off(settings, store) -> None:
     dm = manager(settings, store, min_score=0.45, low_confidence_turns=2)
     conv = await dm.new_conversation()
-    first = await run(dm, Turn(conv.id, "the blue widget squeaks at night"))
+    first = await run(dm, said(conv.id, "the blue widget squeaks at night"))
     assert isinstance(first[-1], AnswerCompleted)  # the first weak turn is still answered (unsure)
     assert not first[-1].grounded
-    second = await run(dm, Turn(conv.id, "my gizmo is purple now"))
+    second = await run(dm, said(conv.id, "my gizmo is purple now"))
     assert isinstance(second[-1], StatusChanged)
     assert (second[-1].state, second[-1].reason) == ("waiting_human", "low_confidence")
 
@@ -344,13 +350,13 @@ async def test_with_an_agent_in_charge_the_bot_only_drafts_suggestions(settings,
     conv = await dm.new_conversation()
     taken = await dm.take_over(conv.id, "alice")
     assert (taken[0].state, taken[0].agent) == ("human", "alice")
-    events = await run(dm, Turn(conv.id, "how long does a refund take"))
+    events = await run(dm, said(conv.id, "how long does a refund take"))
     assert [type(e) for e in events] == [UserMessage, Suggestion]
     assert events[1].text == "Refunds take 5 days." and events[1].sources[0].id == "refund-2"
     assert not any(isinstance(e, AnswerStarted) for e in await store.events(conv.id))
     # Handed back, the bot answers again.
     await dm.hand_back(conv.id, "alice")
-    again = await run(dm, Turn(conv.id, "how long does a refund take"))
+    again = await run(dm, said(conv.id, "how long does a refund take"))
     assert isinstance(again[-1], AnswerCompleted)
 
 
@@ -366,7 +372,7 @@ async def test_agent_operations_follow_the_allowed_transitions(settings, store) 
         await dm.hand_back(conv.id, "bob")
     assert err.value.code == "bad_transition"
     # The customer writing again reopens the conversation with the bot.
-    events = await run(dm, Turn(conv.id, "I want a refund for my order"))
+    events = await run(dm, said(conv.id, "I want a refund for my order"))
     assert (events[1].state, events[1].reason) == ("bot", "reopened")
     assert fold_state(await store.events(conv.id)) == "bot"
 
@@ -375,7 +381,7 @@ async def test_suggest_drafts_for_the_last_customer_message(settings, store) -> 
     dm = manager(settings, store, FakeLLM(["Draft"]))
     conv = await dm.new_conversation()
     await dm.request_handoff(conv.id)
-    await run(dm, Turn(conv.id, "I want a refund for my order"))
+    await run(dm, said(conv.id, "I want a refund for my order"))
     (suggestion,) = [e async for e in dm.suggest(conv.id)]
     assert isinstance(suggestion, Suggestion) and suggestion.sources[0].id == "refund-1"
 
@@ -384,7 +390,7 @@ async def test_consumer_going_away_stops_generation_and_keeps_what_was_said(sett
     llm = FakeLLM(["one ", "two ", "three ", "four "], delay=0.01)
     dm = manager(settings, store, llm)
     conv = await dm.new_conversation()
-    stream = dm.handle(Turn(conv.id, "I want a refund for my order"))
+    stream = dm.handle(said(conv.id, "I want a refund for my order"))
     deltas = 0
     async for event in stream:
         deltas += isinstance(event, AnswerDelta)
@@ -403,7 +409,7 @@ async def test_a_cancelled_turn_stores_an_interrupted_answer(settings, store) ->
     seen: list = []
 
     async def consume() -> None:
-        async for event in dm.handle(Turn(conv.id, "I want a refund for my order")):
+        async for event in dm.handle(said(conv.id, "I want a refund for my order")):
             seen.append(event)
 
     task = asyncio.create_task(consume())
@@ -419,9 +425,12 @@ async def test_a_cancelled_turn_stores_an_interrupted_answer(settings, store) ->
 async def test_a_model_error_ends_the_turn_with_an_error_event(settings, store) -> None:
     dm = manager(settings, store, FakeLLM(["Hel", "lo"], fail_after=1))
     conv = await dm.new_conversation()
-    events = await asyncio.wait_for(run(dm, Turn(conv.id, "I want a refund for my order")), timeout=10)
+    events = await asyncio.wait_for(run(dm, said(conv.id, "I want a refund for my order")), timeout=10)
     assert [type(e) for e in events] == [UserMessage, AnswerStarted, AnswerDelta, ErrorEvent]
-    assert events[-1].code == "model_error" and events[-1].message_id == events[1].message_id
+    error = events[-1]
+    assert error.code == "model_error"
+    # One name per meaning: the question is message_id, the answer it ended is answer_id.
+    assert (error.message_id, error.answer_id) == (events[0].message_id, events[1].message_id)
     assert "failed" in events[-1].message
 
 
@@ -429,8 +438,8 @@ async def test_a_resent_message_is_not_processed_twice(settings, store) -> None:
     llm = FakeLLM(["ok"])
     dm = manager(settings, store, llm)
     conv = await dm.new_conversation()
-    first = await run(dm, Turn(conv.id, "I want a refund for my order", client_msg_id="abc"))
-    again = await run(dm, Turn(conv.id, "I want a refund for my order", client_msg_id="abc"))
+    first = await run(dm, said(conv.id, "I want a refund for my order", client_msg_id="abc"))
+    again = await run(dm, said(conv.id, "I want a refund for my order", client_msg_id="abc"))
     assert again == [first[0]]
     assert len(llm.requests) == 1 and len(await store.events(conv.id)) == len(first)
 
@@ -445,19 +454,19 @@ async def test_a_resend_of_a_question_cut_off_by_a_restart_is_answered(settings,
                                             text="I want a refund for my order"))
     await store.append(ErrorEvent(conversation_id=conv.id, code="interrupted", message_id="u1",
                                   message="We restarted before answering this message."))
-    again = await run(dm, Turn(conv.id, "I want a refund for my order", client_msg_id="abc"))
+    again = await run(dm, said(conv.id, "I want a refund for my order", client_msg_id="abc"))
     assert again[0] == stored and isinstance(again[-1], AnswerCompleted)
     assert again[-1].text == "Refunds take 5 days."
     log = await store.events(conv.id)
     assert sum(isinstance(e, UserMessage) for e in log) == 1
-    assert await run(dm, Turn(conv.id, "I want a refund for my order", client_msg_id="abc")) == [stored]
+    assert await run(dm, said(conv.id, "I want a refund for my order", client_msg_id="abc")) == [stored]
 
 
 async def test_two_copies_of_a_message_sent_at_once_get_one_answer(settings, store) -> None:
     llm = FakeLLM(["ok"], delay=0.01)
     dm = manager(settings, store, llm)
     conv = await dm.new_conversation()
-    turn = Turn(conv.id, "I want a refund for my order", client_msg_id="twice")
+    turn = said(conv.id, "I want a refund for my order", client_msg_id="twice")
     await asyncio.gather(run(dm, turn), run(dm, turn))  # both pass the "seen before?" check
     log = await store.events(conv.id)
     assert len(llm.requests) == 1
@@ -467,7 +476,7 @@ async def test_two_copies_of_a_message_sent_at_once_get_one_answer(settings, sto
 async def test_feedback_on_an_answer_is_stored(settings, store) -> None:
     dm = manager(settings, store)
     conv = await dm.new_conversation()
-    answer = (await run(dm, Turn(conv.id, "I want a refund for my order")))[-1]
+    answer = (await run(dm, said(conv.id, "I want a refund for my order")))[-1]
     (fb,) = await dm.feedback(conv.id, answer.message_id, "up")
     assert (fb.type, fb.rating, fb.message_id) == ("feedback", "up", answer.message_id)
     with pytest.raises(ConversationError) as err:
@@ -481,7 +490,7 @@ async def test_an_empty_turn_is_refused_before_anything_is_stored(settings, stor
     dm = manager(settings, store)
     conv = await dm.new_conversation()
     with pytest.raises(InputError) as err:
-        await run(dm, Turn(conv.id, "   "))
+        await run(dm, said(conv.id, "   "))
     assert err.value.code == "empty_message" and await store.events(conv.id) == []
 
 
@@ -489,10 +498,10 @@ async def test_a_text_turn_is_searched_once_and_a_waiting_one_not_at_all(setting
     knowledge = FakeKnowledge()
     dm = manager(settings, store, knowledge=knowledge)
     conv = await dm.new_conversation()
-    await run(dm, Turn(conv.id, "I want a refund for my order"))
+    await run(dm, said(conv.id, "I want a refund for my order"))
     assert knowledge.queries == ["I want a refund for my order"]  # started early, used once
     await dm.request_handoff(conv.id)
-    events = await run(dm, Turn(conv.id, "hello? anyone there?"))
+    events = await run(dm, said(conv.id, "hello? anyone there?"))
     assert [e.type for e in events] == ["message"]  # waiting for a person: no search, no answer
     assert knowledge.queries == ["I want a refund for my order"]
 
@@ -515,7 +524,7 @@ async def test_a_text_turn_is_searched_while_its_message_is_being_stored(setting
     knowledge, slow = Timed(), SlowAppend(store, 0.2)
     dm = manager(settings, slow, knowledge=knowledge)
     conv = await dm.new_conversation()
-    await run(dm, Turn(conv.id, "I want a refund for my order"))
+    await run(dm, said(conv.id, "I want a refund for my order"))
     assert knowledge.started < slow.message_stored  # the search did not wait for the write
 
 
@@ -548,10 +557,10 @@ async def test_a_turn_reads_the_store_once_before_its_search(settings, store) ->
     dm = manager(settings, counting, knowledge=Noting())
     conv = await dm.new_conversation()
     trace = TurnTrace()
-    events = [e async for e in dm.handle(Turn(conv.id, "I want a refund for my order", client_msg_id="m1"),
+    events = [e async for e in dm.handle(said(conv.id, "I want a refund for my order", client_msg_id="m1"),
                                          trace=trace)]
     assert counting.reads_before_search == 1
     assert trace.last_seq == 0 and events[0].seq == 1  # the seq the turn's events follow
     second = TurnTrace()
-    again = [e async for e in dm.handle(Turn(conv.id, "and where is it?"), trace=second)]
+    again = [e async for e in dm.handle(said(conv.id, "and where is it?"), trace=second)]
     assert second.last_seq == events[-1].seq and again[0].seq == second.last_seq + 1

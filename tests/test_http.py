@@ -112,11 +112,13 @@ def test_knowledge_search_is_for_agents(client: TestClient) -> None:
 def test_a_blank_knowledge_search_is_a_coded_400(client: TestClient, factory: FakeRuntimeFactory,
                                                   settings: Any, blank: str) -> None:
     """Was a plain-text 500 (the knowledge base's QueryError was outside the app's error root)."""
+    from assistant.agent_knowledge import AgentKnowledge
     from knowledge.base import KnowledgeBase
+    from knowledge.redact import Redactor
 
     assert factory.runtime is not None
     with KnowledgeBase(settings.knowledge, settings.data_dir) as kb:  # the real one: its rules
-        factory.runtime.knowledge = kb  # type: ignore[assignment]
+        factory.runtime.agent_knowledge = AgentKnowledge(kb, Redactor(settings.knowledge.redact_patterns))
         r = client.get("/api/kb/search", params={"q": blank}, headers=AGENT)
         assert r.status_code == 400 and r.json()["code"] == "bad_query", r.text
         assert client.get("/healthz").status_code == 200  # the connection is still good

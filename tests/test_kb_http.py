@@ -37,10 +37,13 @@ def _conversation(client: TestClient) -> dict[str, Any]:
 @pytest.mark.model
 def test_a_saved_conversation_is_found_by_the_next_search(client: TestClient, settings: Any,
                                                           runtime_factory: FakeRuntimeFactory) -> None:
+    from assistant.agent_knowledge import AgentKnowledge
     from knowledge.base import KnowledgeBase
+    from knowledge.redact import Redactor
 
     kb = KnowledgeBase(settings.knowledge, settings.data_dir)
-    runtime_factory.runtime.knowledge = kb  # type: ignore[union-attr]
+    runtime_factory.runtime.agent_knowledge = AgentKnowledge(  # type: ignore[union-attr]
+        kb, Redactor(settings.knowledge.redact_patterns))
     cid = _conversation(client)["conversation_id"]
     body = {"conversation_id": cid,
             "request": "My parcel says delivered but it never arrived, write to jo.doe@example.com",

@@ -13,12 +13,12 @@ from starlette.testclient import TestClient
 from channels.app import create_app
 from channels.errors import ProtocolError
 from channels.limits import TokenBucket
-from channels.protocol import FeedbackFrame, Hello, Message, parse_client_frame
+from channels.protocol import FeedbackFrame, Hello, MessageFrame, parse_client_frame
 
 
 def test_good_frames_parse_to_typed_frames() -> None:
     frame = parse_client_frame('{"type":"message","text":"hi","client_msg_id":"c1","attachments":["a"]}')
-    assert isinstance(frame, Message) and frame.attachments == ["a"] and frame.client_msg_id == "c1"
+    assert isinstance(frame, MessageFrame) and frame.attachments == ["a"] and frame.client_msg_id == "c1"
     assert parse_client_frame('{"type":"hello","last_seq":4,"extra":true}') == Hello(type="hello", last_seq=4)
     rating = parse_client_frame('{"type":"feedback","message_id":"m","rating":"down"}')
     assert isinstance(rating, FeedbackFrame) and rating.rating == "down"

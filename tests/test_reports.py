@@ -201,7 +201,7 @@ async def test_report_gaps_come_from_unsure_rated_down_and_low_confidence_turns(
 def test_cli_report_prints_a_table_and_json(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import asyncio
 
-    from assistant.cli import main
+    from channels.cli import main
 
     async def fill() -> None:
         s = SQLiteStore(data_dir / "conversations.db")

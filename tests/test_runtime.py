@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.dialogue import Turn
+from assistant.events import UserMessage
 from assistant.runtime import build_runtime
 
 
@@ -19,7 +19,8 @@ async def test_a_model_that_cannot_load_falls_back_to_extractive(settings, tmp_p
         ready = rt.readiness()
         assert all(ready.values()) and "fallback" in ready["llm"]
         conv = await rt.dialogue.new_conversation()
-        events = [e async for e in rt.dialogue.handle(Turn(conv.id, "hello there"))]
+        hello = UserMessage(conversation_id=conv.id, text="hello there")
+        events = [e async for e in rt.dialogue.handle(hello)]
         assert events[-1].type == "answer"  # still answers (from an empty knowledge base)
     assert "extractive" in caplog.text
 

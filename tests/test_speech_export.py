@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
 from assistant.errors import DependencyMissing
 from assistant.speech.export import export_whisper
 from assistant.speech.weights import PACKAGED, ct2_model
+from channels.cli import main
 
 BASE_BYTES = 145_217_532
 

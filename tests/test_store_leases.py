@@ -81,7 +81,7 @@ async def test_closed_answers_are_not_recovered(make_store):  # noqa: F811
         done, _ = await half_answer(a)
         await a.append(AnswerCompleted(conversation_id=done, message_id="a1", text="Your order"))
         failed, _ = await half_answer(a)
-        await a.append(ErrorEvent(conversation_id=failed, code="model_error", message="x", message_id="a1"))
+        await a.append(ErrorEvent(conversation_id=failed, code="model_error", message="x", answer_id="a1"))
         await kill(a)
         await asyncio.sleep(LEASE * 2)
         assert await b.recover_answers(LEASE) == []
@@ -108,7 +108,7 @@ async def test_a_stalled_worker_cannot_write_to_an_answer_closed_under_it(make_s
         [close] = await b.recover_answers(LEASE)
         for late in (AnswerDelta(conversation_id=cid, message_id=mid, text="ships "),
                      AnswerCompleted(conversation_id=cid, message_id=mid, text="Your order ships"),
-                     ErrorEvent(conversation_id=cid, code="model_error", message="x", message_id=mid)):
+                     ErrorEvent(conversation_id=cid, code="model_error", message="x", answer_id=mid)):
             with pytest.raises(AnswerClosed) as refused:
                 await a.append(late)
             assert refused.value.code == "answer_closed"

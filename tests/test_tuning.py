@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
 from assistant.errors import ModelUnavailable
 from assistant.llm import adapters
 from assistant.llm.base import ChatMessage, ChatRequest
@@ -19,6 +18,7 @@ from assistant.llm.tune_examples import prepare, split
 from assistant.llm.tuning import Interrupted, Trainer, TuneOptions
 from assistant.llm.weights import packaged_gguf
 from assistant.settings import load_settings
+from channels.cli import main
 from knowledge.base import KnowledgeBase
 from knowledge.records import Record
 

@@ -1,5 +1,5 @@
-"""TurnRunner: a turn's stored events all get published, also when the turn is cut off,
-and a turn that ends normally costs no store read after it."""
+"""Turns (assistant.turns): a turn's stored events all get published, also when the turn is
+cut off or fails, and a turn that ends normally costs no store read after it."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
-from assistant.events import AnswerCompleted, AnswerDelta, AnswerStarted, Event, UserMessage
+from assistant.answering import stream_answer
+from assistant.events import AnswerCompleted, ErrorEvent, Event, UserMessage
+from assistant.llm.base import ChatMessage, ChatRequest
+from assistant.llm.fake import FakeLLM
 from assistant.store.sqlite import SQLiteStore
-from channels.handlers import Turn
+from assistant.turns import Turns
 from channels.metrics import Metrics
-from channels.turns import TurnRunner
 
 
 @pytest.fixture
@@ -35,17 +37,33 @@ class ReadCounting:
         return await self.store.events(*args, **kwargs)
 
 
+class HangingLLM(FakeLLM):
+    """Says "Hel", then waits forever (a model cut off by a shutdown)."""
+
+    async def stream(self, request: ChatRequest) -> Any:
+        async for delta in super().stream(request):
+            yield delta
+        await asyncio.Event().wait()
+
+
 class Dialogue:
-    """Stores a message, starts an answer, says "Hel", then (if `hang`) waits forever;
+    """Stores a message, then answers "Hel" with the real answer stream (which closes its answer
+    on every exit); `hang` makes the model wait forever after "Hel", `fail` makes it fail, and
     `slow_message` holds the message's write so a cancel lands inside it."""
 
-    def __init__(self, store: SQLiteStore, *, hang: bool = False, slow_message: bool = False) -> None:
+    def __init__(self, store: SQLiteStore, *, hang: bool = False, slow_message: bool = False,
+                 fail: bool = False) -> None:
         self.store = store
+        self.llm = (HangingLLM(["Hel"]) if hang else
+                    FakeLLM(["Hel", "lo"], fail_after=1) if fail else FakeLLM(["Hel"]))
         self.hang = hang
         self.slow_message = slow_message
         self.reached = asyncio.Event()
 
-    async def handle(self, turn: Turn, *, trace: Any = None) -> Any:
+    async def resent(self, conversation_id: str, client_msg_id: str) -> bool:
+        return False
+
+    async def handle(self, turn: UserMessage, *, trace: Any = None) -> Any:
         cid = turn.conversation_id
         trace.last_seq = (await self.store.get(cid)).last_seq
         write = asyncio.ensure_future(self.store.append(UserMessage(conversation_id=cid, message_id="u1",
@@ -54,27 +72,31 @@ class Dialogue:
             self.reached.set()
             await asyncio.Event().wait()  # cancelled here: the write commits, nobody yields it
         yield await write
-        yield await self.store.append(AnswerStarted(conversation_id=cid, message_id="a1"))
-        yield await self.store.append(AnswerDelta(conversation_id=cid, message_id="a1", text="Hel"))
-        self.reached.set()
-        if self.hang:
-            await asyncio.Event().wait()
-        yield await self.store.append(AnswerCompleted(conversation_id=cid, message_id="a1", text="Hel"))
+        request = ChatRequest(messages=(ChatMessage(role="user", content=turn.text),))
+        async for event in stream_answer(self.store, self.llm, request, conversation_id=cid, answer_id="a1",
+                                         sources=(), question_id="u1"):
+            yield event
+            if event.type == "delta":
+                self.reached.set()
 
 
-def runner(dialogue: Dialogue, store: Any) -> tuple[TurnRunner, list[Event]]:
+def runner(dialogue: Dialogue, store: Any) -> tuple[Turns, list[Event]]:
     published: list[Event] = []
 
     async def publish(event: Event) -> None:
         published.append(event)
-    return TurnRunner(dialogue, store, publish, Metrics()), published
+    return Turns(dialogue, store, publish=publish, observer=Metrics()), published  # type: ignore[arg-type]
+
+
+def said(cid: str, text: str) -> UserMessage:
+    return UserMessage(conversation_id=cid, text=text)
 
 
 async def test_a_turn_that_ends_normally_publishes_all_and_reads_nothing_after(store) -> None:
     counting = ReadCounting(store)
     turns, published = runner(Dialogue(store), counting)
     conv = await store.create()
-    turns.start(Turn(conv.id, "hi"))
+    turns.start(said(conv.id, "hi"))
     await turns.drain(5)
     assert [e.type for e in published] == ["message", "answer_started", "delta", "answer"]
     assert counting.log_reads == 0
@@ -85,7 +107,7 @@ async def test_a_cut_off_answer_is_closed_with_what_was_said_and_published(store
     turns, published = runner(dialogue, store)
     conv = await store.create()
     await store.append(UserMessage(conversation_id=conv.id, message_id="u0", text="earlier"))
-    turns.start(Turn(conv.id, "hi"))
+    turns.start(said(conv.id, "hi"))
     await asyncio.wait_for(dialogue.reached.wait(), 5)
     await turns.drain(0)  # shutdown: the turn is cancelled mid-answer
     assert [e.type for e in published] == ["message", "answer_started", "delta", "answer"]
@@ -98,11 +120,39 @@ async def test_a_message_stored_but_never_yielded_is_still_published(store) -> N
     dialogue = Dialogue(store, slow_message=True)
     turns, published = runner(dialogue, store)
     conv = await store.create()
-    turns.start(Turn(conv.id, "hi"))
+    turns.start(said(conv.id, "hi"))
     await asyncio.wait_for(dialogue.reached.wait(), 5)
     await asyncio.sleep(0.2)  # the write commits while the turn waits
     await turns.drain(0)
     assert [(e.type, e.seq) for e in published] == [("message", 1)]
+
+
+async def test_a_failed_model_ends_the_answer_with_an_error_naming_answer_and_question(store) -> None:
+    turns, published = runner(Dialogue(store, fail=True), store)
+    conv = await store.create()
+    turns.start(said(conv.id, "hi"))
+    await turns.drain(5)
+    error = published[-1]
+    assert isinstance(error, ErrorEvent) and error.code == "model_error"
+    assert (error.message_id, error.answer_id) == ("u1", "a1")
+    assert [e.type for e in await store.events(conv.id)] == [e.type for e in published]
+
+
+async def test_a_turn_that_crashes_stores_an_error_naming_the_question(store) -> None:
+    class Crashing(Dialogue):
+        async def handle(self, turn: UserMessage, *, trace: Any = None) -> Any:
+            trace.last_seq = 0
+            yield await self.store.append(UserMessage(conversation_id=turn.conversation_id, message_id="u1",
+                                                      text=turn.text))
+            raise RuntimeError("a bug")
+
+    turns, published = runner(Crashing(store), store)
+    conv = await store.create()
+    turns.start(said(conv.id, "hi"))
+    await turns.drain(5)
+    error = published[-1]
+    assert isinstance(error, ErrorEvent) and (error.code, error.message_id) == ("internal", "u1")
+    assert "went wrong" in error.message and "a bug" not in error.message
 
 
 # -- the console's summaries, published beside the turn ------------------------------

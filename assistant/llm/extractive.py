@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from assistant.compose import compose_best
 from assistant.llm.base import ChatRequest, Delta
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 NO_RECORD = "I could not find this in our records; I can connect you with a person."
 
@@ -31,7 +34,7 @@ class ExtractiveBackend:
         self.company = dict(company or {})
 
     @classmethod
-    def from_settings(cls, settings: Any) -> ExtractiveBackend:
+    def from_settings(cls, settings: Settings) -> ExtractiveBackend:
         return cls(company=settings.company)
 
     def answer(self, request: ChatRequest) -> str:

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
 
 from assistant.errors import ModelError
 from assistant.llm.base import ChatRequest, Delta
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 
 class FakeLLM:
@@ -62,7 +66,7 @@ class FixedLLM:
         self.words = [w + " " for w in answer.split()]
 
     @classmethod
-    def from_settings(cls, settings: object) -> FixedLLM:
+    def from_settings(cls, settings: Settings) -> FixedLLM:
         return cls()
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:

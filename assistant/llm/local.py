@@ -13,13 +13,16 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import DependencyMissing, ModelError, ModelUnavailable
 from assistant.llm import adapters
 from assistant.llm.base import ChatRequest, Delta
 from assistant.llm.threaded import Generation, GenerationStats, ThreadedRunner
 from assistant.llm.weights import resolve_model
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,7 @@ class TransformersChat:
         self._load_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> TransformersChat:
+    def from_settings(cls, settings: Settings) -> TransformersChat:
         llm = settings.llm
         return cls(llm.model, settings.data_dir, threads=llm.threads, concurrency=llm.concurrency,
                    queue_size=llm.queue_size, max_new_tokens=llm.max_new_tokens,

@@ -13,19 +13,21 @@ import base64
 import json
 import math
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from assistant.errors import ModelBusy, ModelError, ModelTimeout, ModelUnavailable
+from assistant.filetypes import sniff
 from assistant.llm.base import ChatMessage, ChatRequest, Delta
 
-_MAGIC = [(b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"),
-          (b"RIFF", "image/webp")]
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 
 def data_url(image: bytes) -> str:
-    mime = next((m for sig, m in _MAGIC if image.startswith(sig)), "image/png")
+    found = sniff(image)  # the images here were validated: this is their real type
+    mime = found.content_type if found is not None and found.kind == "image" else "image/png"
     return f"data:{mime};base64,{base64.b64encode(image).decode()}"
 
 
@@ -68,7 +70,7 @@ class OpenAIChat:
         self._client: httpx.AsyncClient | None = None
 
     @classmethod
-    def from_settings(cls, settings: Any) -> OpenAIChat:
+    def from_settings(cls, settings: Settings) -> OpenAIChat:
         o = settings.llm.openai
         return cls(o.base_url, o.model, api_key=o.api_key, timeout=o.timeout,
                    max_new_tokens=settings.llm.max_new_tokens)

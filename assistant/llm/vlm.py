@@ -12,13 +12,16 @@ import io
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import DependencyMissing, ImageError, ModelUnavailable
 from assistant.llm.base import ChatMessage, ChatRequest
 from assistant.llm.local import TransformersChat, import_transformers
 from assistant.llm.threaded import GenerationStats
 from assistant.llm.weights import PACKAGED_PREFIX
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ class TransformersVLM(TransformersChat):
         self.prefill_bf16 = False  # the image goes in with the prompt: let generate() read both
 
     @classmethod
-    def from_settings(cls, settings: Any) -> TransformersVLM:
+    def from_settings(cls, settings: Settings) -> TransformersVLM:
         llm = settings.llm
         model = llm.model
         if model.startswith(PACKAGED_PREFIX):  # the packaged model reads text only

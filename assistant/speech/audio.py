@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant import filetypes
 from assistant.errors import AudioError, DependencyMissing
 
 log = logging.getLogger(__name__)
@@ -24,11 +25,10 @@ SILENCE_DBFS = -50.0  # loudest 20 ms window quieter than this = nothing was sai
 MIN_SECONDS = 0.1  # shorter than this cannot hold a word
 TRUNCATED_SHARE = 0.9  # decoding less than this share of the declared length = truncated
 
-# files people send by mistake -> what to call them
-_NOT_AUDIO = {
-    b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
-    b"%PDF": "a PDF document", b"PK\x03\x04": "a ZIP archive",
-}
+# ffmpeg's demuxer where its name differs from the sniffed format.
+_DEMUXERS = {"webm": "matroska", "mp4": "mov"}
+# Files people send by mistake, named in the refusal (a WebP goes to the image reader).
+_NAMED = frozenset({"png", "jpeg", "gif", "pdf", "zip"})
 
 
 @dataclass(frozen=True)
@@ -48,26 +48,12 @@ class DecodedAudio:
 
 
 def sniff(data: bytes) -> tuple[str, str]:
-    """(container name, ffmpeg demuxer) from the leading bytes; audio_unsupported if unknown."""
-    head = data[:64]
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "wav", "wav"
-    if head[:4] == b"fLaC":
-        return "flac", "flac"
-    if head[:4] == b"OggS":
-        return "ogg", "ogg"
-    if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: webm and matroska
-        return "webm", "matroska"
-    if head[4:8] == b"ftyp":  # ISO BMFF: m4a, mp4, 3gp
-        return "mp4", "mov"
-    if head[:3] == b"ID3":
-        return "mp3", "mp3"
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        # MPEG frame sync; layer bits 00 are ADTS (raw AAC), the rest MPEG audio.
-        return ("aac", "aac") if head[1] & 0x06 == 0 else ("mp3", "mp3")
-    for magic, what in _NOT_AUDIO.items():
-        if head.startswith(magic):
-            raise AudioError(f"this file is {what}, not a voice note", code="audio_unsupported")
+    """(container name, ffmpeg demuxer) from the leading bytes; audio_unsupported if not audio."""
+    found = filetypes.sniff(data)
+    if found is not None and found.kind == "audio":
+        return found.format, _DEMUXERS.get(found.format, found.format)
+    if found is not None and found.format in _NAMED:
+        raise AudioError(f"this file is {found.description}, not a voice note", code="audio_unsupported")
     raise AudioError("this file is not in a supported audio format "
                      "(wav, flac, ogg, webm, mp3, m4a, aac)", code="audio_unsupported")
 

@@ -42,7 +42,7 @@ class Attachment:
 
 @dataclass(frozen=True)
 class AgentAccount:
-    """A human agent who signs in to the console (channels.auth hashes and checks)."""
+    """A human agent who signs in to the console (channels.accounts hashes and checks)."""
 
     name: str  # login name, unique
     password_hash: str  # argon2 hash; the store never sees the password

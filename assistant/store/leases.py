@@ -6,7 +6,7 @@ event, and nobody left to write one. So the stores keep two small tables:
 
 - `open_answers`: appending an AnswerStarted records (conversation, answer,
   worker) in the same transaction; the answer's closing event (AnswerCompleted,
-  or an ErrorEvent naming it) deletes the row.
+  or an ErrorEvent whose `answer_id` names it) deletes the row.
 - `workers`: each store instance is one worker with a random id; the server
   renews its lease (`heartbeat`) every few seconds and drops it on a clean close.
 
@@ -109,8 +109,10 @@ def opened(event: Event) -> str:
 
 def closed(event: Event) -> str:
     """The answer id an event closes, or ""."""
-    if isinstance(event, AnswerCompleted | ErrorEvent):
+    if isinstance(event, AnswerCompleted):
         return event.message_id
+    if isinstance(event, ErrorEvent):
+        return event.answer_id
     return ""
 
 
@@ -136,24 +138,20 @@ def interrupted_turn(conversation_id: str, message_id: str) -> ErrorEvent:
                       message=INTERRUPTED_TURN)
 
 
-def continued(events: Sequence[Event]) -> list[tuple[str, str, bool]]:
-    """(conversation, answer, sure) of each answer these events add to or end without
-    opening it first: each must still be open when they are appended. `sure` is False
-    for an error's message_id, which names an answer or a customer's message (an
-    unreadable attachment): only an answer's needs to be open."""
+def continued(events: Sequence[Event]) -> list[tuple[str, str]]:
+    """(conversation, answer) of each answer these events add to or end without opening it
+    first: each must still be open when they are appended."""
     opened_here: set[tuple[str, str]] = set()
-    needed: dict[tuple[str, str], bool] = {}
+    needed: list[tuple[str, str]] = []
     for event in events:
-        key = (event.conversation_id, getattr(event, "message_id", ""))
+        answer = (event.message_id if isinstance(event, AnswerDelta | AnswerCompleted)
+                  else closed(event) or opened(event))
+        key = (event.conversation_id, answer)
         if opened(event):
             opened_here.add(key)
-        elif key in opened_here or not key[1]:
-            continue
-        elif isinstance(event, AnswerDelta | AnswerCompleted):
-            needed[key] = True
-        elif isinstance(event, ErrorEvent):
-            needed.setdefault(key, False)
-    return [(cid, mid, sure) for (cid, mid), sure in needed.items()]
+        elif answer and key not in opened_here and key not in needed:
+            needed.append(key)
+    return needed
 
 
 def answer_closed(conversation_id: str, message_id: str) -> AnswerClosed:
@@ -193,13 +191,9 @@ def sqlite_track(conn: Any, event: Event, worker: str, now: float, state: str = 
 def sqlite_check_open(conn: Any, events: Sequence[Event]) -> None:
     """AnswerClosed unless every answer the events continue is open (the caller holds the
     write lock: nobody closes it before the events are in)."""
-    for cid, mid, sure in continued(events):
+    for cid, mid in continued(events):
         if conn.execute("SELECT 1 FROM open_answers WHERE conversation_id = ? AND message_id = ?",
-                        (cid, mid)).fetchone() is not None:
-            continue
-        if sure or conn.execute(
-                "SELECT 1 FROM events WHERE conversation_id = ? AND type = 'answer_started'"
-                " AND json_extract(payload, '$.message_id') = ?", (cid, mid)).fetchone() is not None:
+                        (cid, mid)).fetchone() is None:
             raise answer_closed(cid, mid)
 
 
@@ -256,13 +250,9 @@ async def pg_check_open(conn: Any, events: Sequence[Event]) -> None:
     """As sqlite_check_open. FOR SHARE waits for a sweep holding the row (then finds it
     gone) and makes a sweep skip it until these events are in. Taken before the
     conversation's lock, in the sweep's order (answer row, then conversation): no deadlock."""
-    for cid, mid, sure in continued(events):
+    for cid, mid in continued(events):
         if await conn.fetchval("SELECT 1 FROM open_answers WHERE conversation_id = $1 AND message_id = $2"
-                               " FOR SHARE", cid, mid) is not None:
-            continue
-        if sure or await conn.fetchval(
-                "SELECT 1 FROM events WHERE conversation_id = $1 AND type = 'answer_started'"
-                " AND payload->>'message_id' = $2", cid, mid) is not None:
+                               " FOR SHARE", cid, mid) is None:
             raise answer_closed(cid, mid)
 
 

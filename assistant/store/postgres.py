@@ -13,12 +13,15 @@ import builtins
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import ConfigError, DependencyMissing, StoreError
 from assistant.events import Event, State
 from assistant.store import common, leases
 from assistant.store.base import AgentAccount, Attachment, ConversationInfo
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -69,7 +72,7 @@ class PostgresStore:
         self._lease = leases.LeaseKeeper(self.heartbeat, lease_seconds)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> PostgresStore:
+    def from_settings(cls, settings: Settings) -> PostgresStore:
         if not settings.store.url:
             raise ConfigError("config key 'store.url': set a postgresql:// URL for store.backend = postgres")
         return cls(settings.store.url, schema=settings.store.pg_schema, pool_size=settings.store.pool_size,

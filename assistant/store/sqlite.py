@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from assistant.errors import StoreError
 from assistant.events import Event, State
@@ -27,6 +27,9 @@ from assistant.store import common, leases
 from assistant.store import sqlite_sql as sql
 from assistant.store.base import AgentAccount, Attachment, ConversationInfo
 from assistant.store.group_commit import GroupCommitter
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 T = TypeVar("T")
 
@@ -70,7 +73,7 @@ class SQLiteStore:
         self._lease = leases.LeaseKeeper(self.heartbeat, lease_seconds)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> SQLiteStore:
+    def from_settings(cls, settings: Settings) -> SQLiteStore:
         url = settings.store.url.removeprefix("sqlite:///")
         path = Path(url) if url else settings.path("conversations.db")
         return cls(path, synchronous=settings.store.sqlite_synchronous,

@@ -176,7 +176,8 @@ const HANDLERS = {
     return log._add({ kind: "note", id: "", text: f.text, author: f.author || "" });
   },
   error(log, f) {
-    const item = f.message_id ? log.byId.get(f.message_id) : null;
+    // answer_id: the answer the error ended (message_id is the customer's question).
+    const item = log.byId.get(f.answer_id || f.message_id || "") || null;
     if (item && item.streaming) item.streaming = false;
     return log._add({ kind: "error", id: "", code: f.code, text: f.message || f.code });
   },

@@ -58,8 +58,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.dialogue import Turn
     from assistant.evaluation import attach
+    from assistant.events import UserMessage
     from assistant.runtime import build_runtime
 
     failed = False
@@ -70,7 +70,8 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
         await rt.store.get(cid)  # an unknown --conversation fails here, before uploading
         files = [*args.image, *([args.audio] if args.audio else [])]
         attachments = tuple([await attach(rt.store, cid, path) for path in files])
-        async for event in rt.dialogue.handle(Turn(cid, args.text, attachments)):
+        message = UserMessage(conversation_id=cid, text=args.text, attachments=attachments)
+        async for event in rt.dialogue.handle(message):
             failed |= event.type == "error"
             if args.json:
                 print(json.dumps({**event.to_wire(), "conversation_id": cid}, ensure_ascii=False), flush=True)

@@ -70,8 +70,8 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def tune_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.cli.kb import open_kb
     from assistant.llm.tuning import Interrupted, unfinished_checkpoint
+    from channels.cli.kb import open_kb
 
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps must be at least 1", code="bad_argument")
@@ -159,8 +159,8 @@ class ProgressLine:
 
 
 def tune_handoff(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.cli.kb import Progress, open_kb
     from assistant.handoff_model import kb_examples, train, training_set
+    from channels.cli.kb import Progress, open_kb
 
     if args.epochs < 1:
         raise InputError("--epochs must be at least 1", code="bad_argument")

@@ -24,10 +24,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.cli.agents import with_store
-    from assistant.cli.kb import Progress, open_kb
     from assistant.errors import ConfigError
     from assistant.reports import report
+    from channels.cli.agents import with_store
+    from channels.cli.kb import Progress, open_kb
 
     if not 1 <= args.days <= 3660:
         raise ConfigError("--days must be between 1 and 3660.")

@@ -15,7 +15,7 @@ from assistant.events import (
     UserMessage,
     VoiceTranscript,
 )
-from channels.client_frames import Ready, ServerError
+from channels.frames import Ready, ServerError
 
 _STATES = {
     "waiting_human": "waiting for a person to join",

@@ -10,10 +10,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from assistant.ports import Runtime
     from assistant.settings import Settings
+    from channels.accounts import AgentAuth
 
 log = logging.getLogger(__name__)
 
@@ -27,27 +32,30 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.set_defaults(handler=cmd_serve)
 
 
-def build_app(settings: Settings) -> Any:
+def build_app(settings: Settings) -> FastAPI:
     """The app with the real runtime (models, store, knowledge base) built in its lifespan."""
-    from functools import partial
-
-    from assistant.runtime import build_runtime
     from channels.app import create_app
 
-    # warm: the embedding model and Chroma load before /readyz says ready, not on the
-    # first customer's question.
-    return create_app(settings, partial(build_runtime, warm=True), authenticator=_authenticator(settings))
+    return create_app(settings, warm_runtime, authenticator=_authenticator(settings))
 
 
-def app_from_env() -> Any:
+def warm_runtime(settings: Settings) -> AbstractAsyncContextManager[Runtime]:
+    """The assistant's runtime, as the app's port (type-checked against it), warmed: the
+    embedding model and Chroma load before /readyz says ready, not on the first question."""
+    from assistant.runtime import build_runtime
+
+    return build_runtime(settings, warm=True)
+
+
+def app_from_env() -> FastAPI:
     """Factory for worker processes: settings from $ASSISTANT_CONFIG and ASSISTANT_* variables."""
     from assistant.settings import load_settings
 
     return build_app(load_settings())
 
 
-def _authenticator(settings: Settings) -> Any:
-    from channels.auth import AgentAuth
+def _authenticator(settings: Settings) -> AgentAuth:
+    from channels.accounts import AgentAuth
 
     return AgentAuth.from_settings(settings)
 
@@ -58,7 +66,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     workers = args.workers or settings.server.workers
-    from channels.auth import token_secret
+    from channels.accounts import token_secret
 
     token_secret(settings, workers)  # several workers must share it: fail here, not in each worker
     if workers > 1 and settings.bus.backend == "memory":
@@ -71,5 +79,5 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "config", None):
         os.environ["ASSISTANT_CONFIG"] = os.path.abspath(args.config)
     os.environ["ASSISTANT_DATA_DIR"] = str(settings.data_dir.resolve())
-    serve("assistant.cli.serve:app_from_env", settings, host=host, port=port, workers=workers)
+    serve("channels.cli.serve:app_from_env", settings, host=host, port=port, workers=workers)
     return 0

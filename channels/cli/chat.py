@@ -197,7 +197,7 @@ class Chat:
         self.replied.set()
 
     def render(self, frame: Any, chat: ChatClient) -> None:
-        from assistant.cli.chat_render import describe
+        from channels.cli.chat_render import describe
 
         text, done = describe(frame, self.mine)
         if getattr(frame, "client_msg_id", "") in self.mine and chat.state in ("human", "waiting_human"):

@@ -4,7 +4,7 @@ Accounts live in the configured conversation store ([store]); passwords are
 hashed with argon2id here and never stored or printed. Removing an account, or
 resetting its password with `add --replace`, revokes the tokens it signed in
 with: a running server refuses them within ACCOUNT_CHECK_SECONDS (5 s,
-channels.revocation) with `token_revoked`, and closes the agent's open console.
+channels.accounts) with `token_revoked`, and closes the agent's open console.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def read_password(from_stdin: bool) -> str:
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.store.base import AgentAccount
-    from channels.auth import hash_password
+    from channels.accounts import hash_password
 
     inboxes = tuple(dict.fromkeys(args.inbox)) or ("default",)
     password = read_password(args.password_stdin)

@@ -13,9 +13,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from assistant.errors import AssistantError
+from knowledge.errors import SupportError
 
-# Modules under assistant.cli that add sub-commands, in --help order.
+# Modules under channels.cli that add sub-commands, in --help order.
 COMMAND_MODULES = ["kb", "ask", "speech", "serve", "agents", "chat", "models", "tune", "report"]
 
 
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        importlib.import_module(f"assistant.cli.{name}").register(sub, common)
+        importlib.import_module(f"channels.cli.{name}").register(sub, common)
     return parser
 
 
@@ -40,14 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from assistant.settings import load_settings
-    from knowledge.errors import KnowledgeError
 
     try:
         settings = load_settings(getattr(args, "config", None),
                                  data_dir=getattr(args, "data_dir", None))
         logging.getLogger().setLevel(settings.log_level.upper())
         return int(args.handler(args, settings) or 0)
-    except (AssistantError, KnowledgeError) as exc:
+    except SupportError as exc:
         print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

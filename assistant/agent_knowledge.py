@@ -1,0 +1,75 @@
+"""The knowledge base as agents use it: searched with internal records included, and grown
+by the conversations they resolve.
+
+    knowledge = AgentKnowledge(KnowledgeBase(...), redactor)
+    hits = await knowledge.search("refund for a broken kettle", 5)
+    record = await knowledge.save_resolved(conversation_id, request, resolution, agent="dana")
+
+Both calls run the blocking knowledge base (embedding, Chroma) off the event loop
+that serves every socket. A saved conversation is redacted with the [knowledge]
+rules, like every import, and goes in through the same idempotent path as
+`kb ingest`; its id comes from the conversation, so saving it again replaces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from assistant.errors import InputError
+from knowledge.records import Audience, Hit, Record
+from knowledge.redact import Redactor
+
+
+class KnowledgeBase(Protocol):
+    """What this needs of knowledge.base.KnowledgeBase (blocking)."""
+
+    def search(self, query: str, k: int | None = None, *, audience: Audience = "customer") -> list[Hit]: ...
+
+    def add_records(self, records: Sequence[Record]) -> object: ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class AgentKnowledge:
+    def __init__(self, knowledge: KnowledgeBase, redactor: Redactor) -> None:
+        self.knowledge = knowledge
+        self.redactor = redactor
+
+    async def search(self, query: str, k: int) -> list[Hit]:
+        """The k records nearest to the query; agents see internal records (guidelines) too."""
+        return await asyncio.to_thread(self.knowledge.search, query, k, audience="any")
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of the texts (blocking: call it off the loop)."""
+        return self.knowledge.embed(texts)
+
+    async def save_resolved(self, conversation_id: str, request: str, resolution: str, *,
+                            agent: str, inbox: str = "") -> Record:
+        """The conversation as a new record (texts redacted; InputError bad_record when either
+        text is empty once redacted), stored and searchable for the next customer."""
+        record = resolved_record(conversation_id, request, resolution, self.redactor,
+                                 agent=agent, inbox=inbox)
+        await asyncio.to_thread(self.knowledge.add_records, [record])
+        return record
+
+
+def resolved_record(conversation_id: str, request: str, resolution: str, redactor: Redactor, *,
+                    agent: str, inbox: str = "") -> Record:
+    """The record a resolved conversation becomes (texts redacted; id stable per conversation)."""
+    request, resolution = redactor.redact(request.strip()), redactor.redact(resolution.strip())
+    if not request or not resolution:
+        raise InputError("A record needs both the customer's request and the resolution.", code="bad_record")
+    return Record(
+        id=f"console-{conversation_id}",
+        request=request,
+        resolution=resolution,
+        tags=tuple(t for t in (f"agent:{agent}", f"inbox:{inbox}" if inbox else "") if t),
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        source="console",
+        kind="qa",
+    )
