@@ -17,6 +17,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.answering import collect, sources_of, stream_answer
+from assistant.batching import Batcher
 from assistant.errors import ConversationError, InputError
 from assistant.events import (
     AgentMessage,
@@ -36,7 +37,14 @@ from assistant.llm.extractive import ExtractiveBackend
 from assistant.media import MediaReader, Speech, Understood
 from assistant.ports import TurnTrace
 from assistant.prompt import PromptBuilder, history_messages, retrieval_query, user_content
-from assistant.routing import NO_HANDOFF, HandoffDetector, PersonModel, sentences, unsure_reason
+from assistant.routing import (
+    NO_HANDOFF,
+    HandoffDecision,
+    HandoffDetector,
+    PersonModel,
+    sentences,
+    unsure_reason,
+)
 from assistant.search_batch import BatchedSearch
 from assistant.store.base import ConversationInfo, ConversationStore
 from assistant.vision import ImageReader
@@ -70,6 +78,9 @@ class DialogueManager:
         self.knowledge = knowledge
         self.llm = llm
         self.searcher = BatchedSearch(knowledge)  # concurrent turns' questions in one call
+        # ... and their handoff classifications: the classifier costs as much CPU as a search.
+        self.classify: Batcher[str, float] | None = (
+            Batcher(lambda texts: list(person.probabilities(texts))) if person is not None else None)
         d = settings.dialogue
         # person: the learned "asks for a person" classifier (assistant.handoff_model); without
         # one only triggers and low confidence hand over.
@@ -177,8 +188,8 @@ class DialogueManager:
         query = self._query("\n".join(filter(None, [own_words, *understood.image_texts])), log)
         # Only the customer's own words can ask for a person: a screenshot of someone else's
         # chat saying "talk to an agent" is not a request. Classified while the search runs.
-        asks = (asyncio.create_task(asyncio.to_thread(self.detector.on_request, own_words,
-                                                      understood.language)) if own_words else None)
+        asks = (asyncio.create_task(self._asks_for_person(own_words, understood.language))
+                if own_words else None)
         try:
             hits = await (early if early is not None else self._search(query))
             decision = await asks if asks is not None else NO_HANDOFF
@@ -226,6 +237,13 @@ class DialogueManager:
         async with aclosing(answer_stream) as events:
             async for event in events:
                 yield event
+
+    async def _asks_for_person(self, words: str, language: str) -> HandoffDecision:
+        """Triggers, then the learned classifier over the message's parts (with other turns')."""
+        decided, parts = self.detector.to_classify(words, language)
+        if decided is not None or not parts or self.classify is None:
+            return decided or NO_HANDOFF
+        return self.detector.decide(parts, await asyncio.gather(*(self.classify(p) for p in parts)))
 
     def _history(self, log: Sequence[Event]) -> list[ChatMessage]:
         # history_turns turns of customer and assistant; the token budget may trim further.

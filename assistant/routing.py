@@ -87,19 +87,33 @@ class HandoffDetector:
         `language` is the turn's, when known (a voice note's; else guessed from the words): the
         classifier only reads languages it learned, so in others only triggers hand over (and
         the widget's "talk to a person" button, and low confidence)."""
+        decided, parts = self.to_classify(text, language)
+        if decided is not None or not parts or self.model is None:
+            return decided or NO_HANDOFF
+        return self.decide(parts, self.model.probabilities(parts))
+
+    def to_classify(self, text: str, language: str = "") -> tuple[HandoffDecision | None, list[str]]:
+        """A trigger's decision (and nothing to classify), or the parts of the text the
+        classifier must read ([] when it cannot: no model, a language it did not learn).
+        Cheap: for callers that run the classifier themselves (batched, off the loop)."""
         for pattern, regex in self.triggers:
             match = regex.search(text)
             if match:
-                return HandoffDecision(True, f"trigger:{pattern}", match.group(0))
-        parts = candidate_parts(text)
+                return HandoffDecision(True, f"trigger:{pattern}", match.group(0)), []
         language = language or detect(text)
-        if self.model is None or not parts or (language and language not in self.languages):
+        if self.model is None or (language and language not in self.languages):
+            return None, []
+        return None, candidate_parts(text)
+
+    def decide(self, parts: Sequence[str], probabilities: Sequence[float]) -> HandoffDecision:
+        """The classifier's decision from its probability for each part."""
+        if not parts:
             return NO_HANDOFF
-        p = list(self.model.probabilities(parts))
-        best = max(range(len(p)), key=p.__getitem__)
-        if p[best] < self.threshold:
+        best = max(range(len(parts)), key=lambda i: probabilities[i])
+        if probabilities[best] < self.threshold:
             return NO_HANDOFF
-        return HandoffDecision(True, "customer_request", f"classifier {p[best]:.2f}: {parts[best][:120]}")
+        return HandoffDecision(True, "customer_request",
+                               f"classifier {probabilities[best]:.2f}: {parts[best][:120]}")
 
     def on_confidence(self, best_score: float | None,
                       earlier_best: Sequence[float | None]) -> HandoffDecision:

@@ -168,18 +168,6 @@ async def test_a_question_coming_while_one_runs_starts_at_once_up_to_the_concurr
     assert (b_start < a_end) is overlap
 
 
-async def test_a_finished_runner_not_yet_dropped_does_not_hold_a_place(kb: KnowledgeBase) -> None:
-    # A runner that has finished stays in the set until its done-callback runs; a question
-    # asked in that moment must start a new runner, not wait for ever behind a dead one.
-    searcher = BatchedSearch(Counting(kb), concurrency=1)
-    finished = asyncio.create_task(asyncio.sleep(0))
-    await finished
-    searcher._runners.add(finished)  # the moment before the callback removes it
-    hits = await asyncio.wait_for(searcher.search(QUESTIONS[0], 2), 10)
-    assert ids(hits) == ids(kb.search(QUESTIONS[0], 2))
-
-
-
 async def test_customer_and_agent_questions_are_not_mixed(kb: KnowledgeBase) -> None:
     """A batch is searched for one audience: an agent's question must not make a customer's
     search include internal records, nor a customer's hide them from the agent."""
