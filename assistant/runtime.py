@@ -99,7 +99,8 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
         reader = _image_reader(settings, model)
         if callable(getattr(reader, "close", None)):  # OCR: kill tesseract processes still running
             stack.callback(reader.close)  # type: ignore[attr-defined]
-        person = PersonClassifier(classifier_folder(settings.data_dir))  # loads on first use
+        # loads on first use; runs in onnxruntime from an export kept beside the other models
+        person = PersonClassifier(classifier_folder(settings.data_dir), cache=settings.path("models", "onnx"))
         dialogue = DialogueManager(settings, store=store, knowledge=knowledge, llm=llm, speech=speech,
                                    image_reader=reader, person=person)
         if warm:
