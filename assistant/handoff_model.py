@@ -267,8 +267,11 @@ def _onnx_logits(path: Path, threads: int) -> Logits:
     from knowledge.embeddings import packaged_minilm_dir
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads  # 0 = onnxruntime's default (all cores)
+    # One thread a call by default: the turns' batcher runs two calls at once, and threads
+    # that spin waiting for the next call burn the CPU that the other turns need.
+    options.intra_op_num_threads = threads or 1
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
 
