@@ -258,6 +258,9 @@ def _export(folder: Path, path: Path) -> None:
                           opset_version=17, dynamo=False)
     os.replace(partial, path)  # workers exporting at once: the last whole file wins
     log.info("handoff classifier exported to %s in %.1f s", path, time.perf_counter() - started)
+    for older in path.parent.glob("handoff-*.onnx"):  # an earlier adapter's (90 MB each)
+        if older != path:
+            older.unlink(missing_ok=True)  # a server still using it holds it in memory
 
 
 def _onnx_logits(path: Path, threads: int) -> Logits:

@@ -31,15 +31,20 @@ def test_the_onnx_export_gives_the_pytorch_probabilities_and_is_made_once(
 
 
 @pytest.mark.model
-def test_a_re_tuned_adapter_gets_its_own_export(tmp_path: Path) -> None:
+def test_a_re_tuned_adapter_gets_its_own_export_which_replaces_the_old_one(tmp_path: Path) -> None:
     tuned = tmp_path / "tuned"
     tuned.mkdir()
     for path in SHIPPED.iterdir():
         (tuned / path.name).write_bytes(path.read_bytes())
     assert handoff_model._fingerprint(tuned) == handoff_model._fingerprint(SHIPPED)  # same files
+    cache = tmp_path / "onnx"
+    PersonClassifier(SHIPPED, cache=cache).load()
     head = tuned / handoff_model.HEAD_FILE
     head.write_text(head.read_text(encoding="utf-8") + " ", encoding="utf-8")  # any change: re-tuned
     assert handoff_model._fingerprint(tuned) != handoff_model._fingerprint(SHIPPED)
+    PersonClassifier(tuned, cache=cache).load()
+    only = f"handoff-{handoff_model._fingerprint(tuned)}.onnx"
+    assert [p.name for p in cache.glob("handoff-*.onnx")] == [only]  # the old export is gone
 
 
 @pytest.mark.model
