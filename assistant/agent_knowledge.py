@@ -21,14 +21,13 @@ from typing import Protocol
 import numpy as np
 
 from assistant.errors import InputError
-from knowledge.records import Audience, Hit, Record
+from assistant.search_batch import Searchable
+from knowledge.records import Hit, Record
 from knowledge.redact import Redactor
 
 
-class KnowledgeBase(Protocol):
-    """What this needs of knowledge.base.KnowledgeBase (blocking)."""
-
-    def search(self, query: str, k: int | None = None, *, audience: Audience = "customer") -> list[Hit]: ...
+class KnowledgeBase(Searchable, Protocol):
+    """What this needs of knowledge.base.KnowledgeBase (blocking): search, and these."""
 
     def add_records(self, records: Sequence[Record]) -> object: ...
 

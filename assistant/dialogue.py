@@ -14,7 +14,7 @@ import dataclasses
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from assistant.answering import collect, sources_of, stream_answer
 from assistant.batching import Batcher
@@ -45,7 +45,7 @@ from assistant.routing import (
     sentences,
     unsure_reason,
 )
-from assistant.search_batch import BatchedSearch
+from assistant.search_batch import BatchedSearch, Searchable
 from assistant.store.base import ConversationInfo, ConversationStore
 from assistant.vision import ImageReader
 from knowledge.errors import KnowledgeError
@@ -57,20 +57,12 @@ if TYPE_CHECKING:
 SENTENCE_WORDS = 3  # a sentence this long may be searched alone when the whole message matches weakly
 
 
-class Knowledge(Protocol):
-    """What the dialogue needs of knowledge.base.KnowledgeBase (blocking: run off the loop).
-
-    `audience="customer"` must leave out internal records; "any" (agents) includes them."""
-
-    def search(self, query: str, k: int | None = None, *, audience: Audience = "customer") -> list[Hit]: ...
-
-
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
 class DialogueManager:
-    def __init__(self, settings: Settings, *, store: ConversationStore, knowledge: Knowledge,
+    def __init__(self, settings: Settings, *, store: ConversationStore, knowledge: Searchable,
                  llm: LLMBackend, speech: Speech | None, image_reader: ImageReader,
                  person: PersonModel | None = None) -> None:
         self.settings = settings

@@ -135,10 +135,14 @@ def _encoder(adapter: Path | None, *, trainable: bool, threads: int) -> tuple[An
 
 
 def _pool(model: Any, tokenizer: Any, texts: Sequence[str]) -> Any:
-    torch = _torch()
     batch = tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
-    hidden = model(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).float()
+    return _mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
+
+
+def _mean_pool(hidden: Any, attention_mask: Any) -> Any:
+    """The mean of the real tokens' states, as a unit vector times _SCALE (what the head reads)."""
+    torch = _torch()
+    mask = attention_mask.unsqueeze(-1).float()
     pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
     return torch.nn.functional.normalize(pooled, dim=-1) * _SCALE
 
@@ -167,7 +171,7 @@ class PersonClassifier:
             if self._loaded is None:
                 started = time.perf_counter()
                 head = json.loads((self.folder / HEAD_FILE).read_text(encoding="utf-8"))
-                logits = self._onnx() if self.cache is not None else None
+                logits = self._onnx(head) if self.cache is not None else None
                 if logits is None:
                     logits, self.runs_on = _torch_logits(self.folder, head, self.threads), "torch"
                 self._loaded = logits, float(head["scale"]), float(head["shift"])
@@ -175,12 +179,12 @@ class PersonClassifier:
                          time.perf_counter() - started)
             return self._loaded
 
-    def _onnx(self) -> Logits | None:
+    def _onnx(self, head: dict[str, Any]) -> Logits | None:
         assert self.cache is not None
         try:
             path = self.cache / f"handoff-{_fingerprint(self.folder)}.onnx"
             if not path.is_file():
-                _export(self.folder, path)
+                _export(self.folder, head, path)
             logits = _onnx_logits(path, self.threads)
         except Exception as exc:  # noqa: BLE001 - PyTorch runs the same classifier, only slower
             log.warning("handoff classifier: no ONNX export (%s); running it in PyTorch", exc)
@@ -227,11 +231,11 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _export(folder: Path, path: Path) -> None:
+def _export(folder: Path, head: dict[str, Any], path: Path) -> None:
     """The merged encoder, mean pooling and head as one ONNX graph (fp32), written whole."""
     torch = _torch()
     tokenizer, model = _encoder(folder, trainable=False, threads=0)
-    linear = _head(json.loads((folder / HEAD_FILE).read_text(encoding="utf-8")))
+    linear = _head(head)
 
     class Scorer(torch.nn.Module):  # type: ignore[misc, name-defined]
         def __init__(self) -> None:
@@ -241,9 +245,7 @@ def _export(folder: Path, path: Path) -> None:
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                                   token_type_ids=token_type_ids).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).float()
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return self.head(torch.nn.functional.normalize(pooled, dim=-1) * _SCALE).squeeze(1)
+            return self.head(_mean_pool(hidden, attention_mask)).squeeze(1)
 
     sample = tokenizer(["get me a person", "where is my parcel please"], padding=True, return_tensors="pt")
     names = ["input_ids", "attention_mask", "token_type_ids"]

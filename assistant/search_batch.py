@@ -25,7 +25,9 @@ from knowledge.records import Audience, Hit
 
 
 class Searchable(Protocol):
-    """What the batcher needs of knowledge.base.KnowledgeBase (blocking: run off the loop)."""
+    """What the dialogue and the batcher need of knowledge.base.KnowledgeBase (blocking: run
+    off the loop). `audience="customer"` must leave out internal records; "any" (agents)
+    includes them."""
 
     def search(self, query: str, k: int | None = None, *, audience: Audience = "customer") -> list[Hit]: ...
 

@@ -28,10 +28,7 @@ from channels.frames import Frame, Ready, ServerError, parse_server_frame
 
 # Close codes after which trying again cannot help (bad token, origin not allowed): the
 # server's error table read backwards (the first code of each close names it).
-CLOSE_CODES: dict[int, str] = {}
-for _code, _outcome in ERRORS.items():
-    if _outcome.close is not None:
-        CLOSE_CODES.setdefault(_outcome.close, _code)
+CLOSE_CODES = {o.close: code for code, o in reversed(ERRORS.items()) if o.close is not None}
 FINAL_CLOSE = frozenset(CLOSE_CODES)
 
 
