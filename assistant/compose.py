@@ -4,12 +4,15 @@ A resolution's {{Placeholders}} are filled from the [company] config and from wh
 the customer said in this conversation (the order number they gave), otherwise
 with generic words that stay true ("your order", "our website"); the number the
 record's own customer gave is never repeated to another, and a sentence holding a
-placeholder nothing fills is left out. Nothing is generated, so nothing can be
+placeholder nothing fills is left out: so is one that sends the customer to a phone
+number or e-mail address the config does not set ("call our customer support phone
+number" helps nobody). Nothing is generated, so nothing can be
 invented: this is the default answer path.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from assistant.grounding import placeholders_in, renumbered, split_sentences
@@ -18,25 +21,39 @@ from knowledge.records import Hit
 
 THIN = 250  # characters: a resolution this short mostly acknowledges ("Allow me a moment to fetch it.")
 NEAR = 0.08  # a fuller record of the same intent this close in score answers instead
+_LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d{1,2}[.)])\s")
 
 
 def compose_best(references: Sequence[Hit], company: Mapping[str, str],
                  customer_texts: Sequence[str] = ()) -> str:
-    """The best record composed for this customer; if it only acknowledges the request ("I'm here
-    to help you cancel order 370795561790.", "Give me a moment to look up invoice #85632."), the
-    next record of the same intent that nearly matches as well and actually says what to do."""
+    """The best record composed for this customer, or a record of the same intent that matches
+    nearly as well (NEAR) and reads better to a customer: one that says what to do rather than
+    only acknowledging the request ("I'm here to help you cancel order 370795561790."), and then
+    one that does not ask for details only the agent who wrote it could use ("could you provide
+    the order number? With that, I'll check its status": the assistant checks nothing)."""
     if not references:
         return ""
     best = references[0]
-    first = compose(best, company, customer_texts)
-    if len(first) >= THIN:
-        return first
-    for hit in references[1:]:
-        if hit.record.intent == best.record.intent and best.score - hit.score <= NEAR:
-            fuller = compose(hit, company, customer_texts)
-            if len(fuller) >= THIN:
-                return fuller
-    return first
+    near = [best, *(h for h in references[1:]
+                    if h.record.intent == best.record.intent and best.score - h.score <= NEAR)]
+    composed = [compose(hit, company, customer_texts) for hit in near]
+    return min(composed, key=lambda text: (len(text) < THIN, asks_for_details(text)))
+
+
+# A request for the customer's details, which the agent who wrote the resolution then used
+# ("could you please provide your order number", "please share it with me", "I kindly request you to
+# provide", "Once I have this information, I'll ..."): the assistant has no system to use them in.
+_ASKS = re.compile(r"\b(?:could|can|would|will|may) you(?: please| kindly)?"
+                   r" (?:provide|share|send|give|confirm)\b"
+                   r"|\bplease(?: kindly)? (?:provide|share|send)\b"
+                   r"|\b(?:provide|share|send|give)\b(?:\s+[\w/-]+){0,6}?\s+(?:with\s+)?me\b"
+                   r"|\b(?:I|we) (?:kindly |would )?(?:request|ask) (?:that )?you\b"
+                   r"|\bonce I (?:have|receive)\b", re.IGNORECASE)
+
+
+def asks_for_details(text: str) -> bool:
+    """Does the text ask the customer for details to act on ("please provide me with your order number")?"""
+    return bool(_ASKS.search(text))
 
 
 def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] = ()) -> str:
@@ -44,7 +61,23 @@ def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] 
     if not hit.record.resolution:
         return hit.text.strip()
     values = {**company, **numbered_values(customer_texts)}  # the order number they gave, say
-    filled = resolution_for(hit.record.resolution, hit.record.request, values, " ".join(customer_texts))
+    filled = resolution_for(hit.record.resolution, hit.record.request, values, " ".join(customer_texts),
+                            generic_contacts=False)
     # A placeholder nothing fills ("from [start time] to [end time]") would be read as is: that
     # sentence goes, the rest of the answer stays, its list steps numbered on without a gap.
-    return renumbered("".join(s for s in split_sentences(filled) if not placeholders_in(s)).strip())[0]
+    return renumbered("".join(without_unfilled(split_sentences(filled))).strip())[0]
+
+
+def without_unfilled(sentences: Sequence[str]) -> list[str]:
+    """The sentences that hold no placeholder, and not the line that introduced one that went
+    ("Here's the phone number:" when the number is not known), unless list items follow it."""
+    kept: list[tuple[str, bool]] = []  # (sentence, the sentence after it was left out)
+    for sentence in sentences:
+        if placeholders_in(sentence):
+            if kept:
+                kept[-1] = (kept[-1][0], True)
+            continue
+        kept.append((sentence, False))
+    return [sentence for i, (sentence, lost_next) in enumerate(kept)
+            if not (lost_next and sentence.rstrip().endswith(":")
+                    and not any(_LIST_ITEM.match(later) for later, _ in kept[i + 1:]))]

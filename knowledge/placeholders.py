@@ -14,7 +14,7 @@ composer leaves its sentence out.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _DETERMINER_BEFORE = re.compile(r"\b(?:the|a|an|our|your|my|their|this|that)\s+$", re.IGNORECASE)
@@ -62,6 +62,14 @@ GENERIC: dict[str, str] = {
 }
 # Placeholders no generic phrase can stand for ("in your case, the period is {{Period}}").
 NO_GENERIC = frozenset({"period", "refund_amount", "amount", "account_type"})
+# Ways to reach the company that only its own value makes usable: "call our customer support phone
+# number" tells a customer nothing. An answer composed for a customer (`generic_contacts=False`)
+# leaves out the sentence that points to one the config does not set; a reference text that a
+# model or an agent reads keeps the generic words.
+CONTACTS = frozenset(k for k, v in GENERIC.items() if v in (_PHONE, _EMAIL)) | {
+    "customer_support_email_or_phone_number", "customer_support_contact_information"}
+_LITERAL_NAMES = {_PHONE: "Customer Support Phone Number", _EMAIL: "Customer Support Email"}
+_LITERAL_CONTACT = re.compile("|".join(re.escape(p) for p in _LITERAL_NAMES), re.IGNORECASE)
 ALIASES: dict[str, str] = {"company_name": "name"}  # [company] name = "Acme" also fills {{Company Name}}
 
 
@@ -181,12 +189,6 @@ def numbered_values(texts: Sequence[str]) -> dict[str, str]:
     return values
 
 
-def _same_amount(digits: str) -> Callable[[re.Match[str]], str]:
-    def replace(m: re.Match[str]) -> str:
-        return "{{Refund Amount}}" if _digits(m.group(0)) == digits else m.group(0)
-    return replace
-
-
 def _digits(text: str) -> str:
     return "".join(re.findall(r"\d", text.split(".")[0]))
 
@@ -201,11 +203,15 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
     # An id the dataset wrote in braces ("{{370795561790}}") is an id like any other.
     resolution = BRACED_ID.sub(r"\1", resolution)
     for name, (pattern, _) in _NUMBERED.items():
+        if name == "Refund Amount":
+            # The record's customer named an amount: every amount of the answer is theirs ("$299" in
+            # the request, "299 dollars" in the answer; Bitext even cut some requests short:
+            # "rebating $1" answered "a rebate of $160").
+            if pattern.search(request):
+                resolution = pattern.sub("{{Refund Amount}}", resolution)
+            continue
         for m in pattern.finditer(request):
             value = next(g for g in m.groups() if g)
-            if name == "Refund Amount":  # "$299" in the request, "299 dollars" in the answer
-                resolution = pattern.sub(_same_amount(_digits(value)), resolution)
-                continue
             resolution = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", f"{{{{{name}}}}}", resolution)
     # Any other id-like token of the request (four digits or more) that the answer repeats.
     kind = ("Order Number" if re.search(r"\b(?:order|purchase)", request, re.IGNORECASE)
@@ -237,17 +243,27 @@ def without_account_kind(text: str) -> str:
     return re.sub(r"(^|[.!?]\s+|\n\s*)(accounts?\b)", lambda m: m.group(1) + m.group(2).capitalize(), text)
 
 
-def resolution_for(resolution: str, request: str, values: Mapping[str, str], said: str = "") -> str:
+def resolution_for(resolution: str, request: str, values: Mapping[str, str], said: str = "", *,
+                   generic_contacts: bool = True) -> str:
     """A record's resolution as a customer may read it: its own customer's numbers put back as
     placeholders, then every placeholder filled from `values` ([company] and what this customer
     said) or with a generic phrase. `said`: this customer's own words."""
-    return fill(unpersonalise(resolution, request, said), values)
+    return fill(unpersonalise(resolution, request, said), values, generic_contacts=generic_contacts)
 
 
-def fill(text: str, company: Mapping[str, str]) -> str:
+def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True) -> str:
     """Replace every {{Placeholder}} by the company's value, or by a readable generic phrase.
 
-    `company` may also hold values the customer gave (an order number): the caller merges them."""
+    `company` may also hold values the customer gave (an order number): the caller merges them.
+    `generic_contacts=False`: a phone number or e-mail address (CONTACTS) the company has not set
+    stays a placeholder, like those of NO_GENERIC, so the composer leaves its sentence out."""
+    keep = NO_GENERIC if generic_contacts else NO_GENERIC | CONTACTS
+    if not generic_contacts:  # a record that already reads "our customer support phone number"
+        text = _LITERAL_CONTACT.sub(lambda m: "{{" + _LITERAL_NAMES[m.group(0).lower()] + "}}", text)
+
+    def kept(name: str) -> bool:
+        return key(name).removesuffix("_anonymized") in keep and _company_value(name, company) is None
+
     def unknown(m: re.Match[str], keys: tuple[str, ...]) -> bool:
         name = _PLACEHOLDER.fullmatch(m.group(m.lastindex or 0))
         base = key(name.group(1)).removesuffix("_anonymized") if name else ""
@@ -268,20 +284,20 @@ def fill(text: str, company: Mapping[str, str]) -> str:
     # "on our website, {{Website Name}}" with no name reads "on our website", not "… website, our website"
     def repeated(m: re.Match[str]) -> str:
         generic = _generic(m.group(4)).split()
-        said_already = _company_value(m.group(4), company) is None and (
+        said_already = _company_value(m.group(4), company) is None and not kept(m.group(4)) and (
             generic[-1:] == [m.group(1).lower()] or (m.group(2) == "," and m.group(1).lower() in generic))
         return m.group(1) if said_already else m.group(0)
     text = _REPEAT.sub(repeated, text)
 
     # "our {{Website Name}} website" with no name reads "our website"
     def repeated_after(m: re.Match[str]) -> str:
-        said_next = _company_value(m.group(2), company) is None and \
+        said_next = _company_value(m.group(2), company) is None and not kept(m.group(2)) and \
             _generic(m.group(2)).split()[-1:] == [m.group(3).lower()]
         return m.group(3) if said_next else m.group(0)
     text = _REPEAT_AFTER.sub(repeated_after, text)
     if _company_value("Account Type", company) is None:
         text = _YOUR_KIND.sub(r"\1 ", text)
-    return _PLACEHOLDER.sub(lambda m: _replacement(m, company), text)
+    return _PLACEHOLDER.sub(lambda m: m.group(0) if kept(m.group(1)) else _replacement(m, company), text)
 
 
 def _replacement(m: re.Match[str], company: Mapping[str, str]) -> str:

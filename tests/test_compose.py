@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from assistant.compose import compose
+import dataclasses
+
+from assistant.compose import asks_for_details, compose, compose_best
 from knowledge.placeholders import numbered_values as customer_values
 from knowledge.records import Hit, Record
 
 RESOLUTION = ("I understand that you're having difficulty locating order number {{Order Number}}. "
-              "Search for the order with the number {{Order Number Anonymized}} on our {{Website Name}}, "
-              "or call us at {{Customer Support Phone Number}}.")
+              "Search for the order with the number {{Order Number Anonymized}} on our {{Website Name}}. "
+              "If it is not there, call us at {{Customer Support Phone Number}}.")
 HIT = Hit(record=Record(id="r1", request="where is order 3707955617", resolution=RESOLUTION,
                         intent="track_order"), score=0.9, text="")
 
@@ -21,13 +23,40 @@ def test_the_order_number_the_customer_gave_fills_the_record() -> None:
 def test_without_one_the_answer_stays_generic_and_reads_well() -> None:
     text = compose(HIT, {}, ["where is my parcel?"])
     assert text.startswith("I understand that you're having difficulty locating your order.")
-    assert "Search for your order on our website" in text
-    assert "our customer support phone number" in text
+    assert "Search for your order on our website." in text
+    # "call us at our customer support phone number" would tell the customer nothing: it goes
+    assert "call us" not in text and "phone" not in text
 
 
 def test_company_config_values_fill_their_placeholders() -> None:
     text = compose(HIT, {"website_name": "acme.example", "customer_support_phone_number": "+1 555 0100"}, [])
-    assert "acme.example" in text and "+1 555 0100" in text
+    assert "acme.example" in text and "If it is not there, call us at +1 555 0100." in text
+
+
+def test_a_line_that_introduced_a_contact_nobody_set_goes_with_it() -> None:
+    """Real Bitext resolutions: the customer asked for the number, the config sets none."""
+    asked = Hit(record=Record(id="r2", request="I need the customer service phone number", resolution=(
+        "I can definitely provide you with a phone number to contact our customer support team. "
+        "Here's the phone number:\n\n{{Customer Support Phone Number}}\n\nOur dedicated customer support "
+        "agents are available during {{Customer Support Hours}} to assist you."),
+        intent="contact_customer_service"), score=0.9, text="")
+    text = compose(asked, {}, ["what's your phone number?"])
+    assert "Here's the phone number" not in text and "{{" not in text
+    assert text.endswith("agents are available during our business hours to assist you.")
+    assert "Here's the phone number:\n\n+1 555 0100" in compose(
+        asked, {"customer_support_phone_number": "+1 555 0100"}, [])
+    channels = Hit(record=Record(id="r3", request="how do I contact you", resolution=(
+        "You can reach us through the following channels:\n\n- Phone: {{Customer Support Phone Number}}\n"
+        "- Email: {{Customer Support Email}}\n- Live Chat: on our {{Website Name}}.\n\nWe are glad to help."),
+        intent="contact_customer_service"), score=0.9, text="")
+    text = compose(channels, {}, [])
+    assert text == ("You can reach us through the following channels:\n\n- Live Chat: on our website.\n\n"
+                    "We are glad to help.")
+    # a record whose words already read as our generic phrase is treated the same
+    literal = Hit(record=Record(id="r4", request="how to buy", resolution=(
+        "Add it to your cart. You can contact them through our customer support phone number or via live "
+        "chat."), intent="place_order"), score=0.9, text="")
+    assert compose(literal, {}, []) == "Add it to your cart."
 
 
 def test_order_invoice_and_tracking_numbers_in_many_spellings() -> None:
@@ -112,9 +141,14 @@ def test_a_placeholder_after_its_own_generic_words_is_not_said_twice() -> None:
 def test_a_time_the_records_customer_gave_is_not_theirs_to_read() -> None:
     hit = _bitext("getting invoice from 8 months ago",
                   "To obtain an invoice from 8 months ago, please follow these steps:\n"
-                  "Set the date range to cover the desired period, which, in your case, is 8 months ago.")
+                  "1. Open the billing section.\n"
+                  "2. Set the date range to cover the desired period, which, in your case, is 8 months ago.")
     text = compose(hit, {}, ["how do I get an old invoice"])
-    assert text.startswith("To obtain an invoice, please follow these steps:") and "8" not in text
+    assert text == "To obtain an invoice, please follow these steps:\n1. Open the billing section."
+    # with nothing left after it, "follow these steps:" would promise steps that are not there
+    bare = _bitext("getting invoice from 8 months ago", "To obtain an invoice, follow these steps:\n"
+                   "Set the date range to the period, which, in your case, is 8 months ago.")
+    assert compose(bare, {}, ["how do I get an old invoice"]) == ""
     mailed = _bitext("I need my invoice from last year by mail",
                      "Sure, I can help you request your invoice from last year to be mailed to you.")
     assert compose(mailed, {}, ["can you email me the invoice?"]) == (
@@ -184,3 +218,47 @@ def test_bitexts_labelled_account_kind_is_this_customers_only_when_they_named_it
     # the step about the other customer's kind is left out, and the steps keep counting
     assert plain.startswith("1. Log in to your account at our website.")
     assert "3. Follow the on-screen" in plain
+
+
+def test_an_amount_of_the_records_customer_is_never_read_to_another() -> None:
+    """Real Bitext record: its request was cut short ("$1"), its answer says $160."""
+    hit = _bitext("rebating $1", "I understand that you are looking to request a rebate of $160. Allow me to "
+                  "guide you through the necessary steps to initiate the refund process:\n1. Log in to your "
+                  "account.\n2. Open the Refunds section.")
+    text = compose(hit, {}, ["still waiting on my refnd"])
+    assert "160" not in text and text.startswith("I understand that you are looking to request a rebate.")
+    assert "a rebate of $45." in compose(hit, {}, ["I want my $45 back"])
+
+
+# Two real Bitext records of one intent: the first asks for details the agent then used.
+ASKS = Hit(record=Record(
+    id="n1", request="I can't cancel my subscription to your company newsletter",
+    intent="newsletter_subscription",
+    resolution=("I'm sorry to hear that you're experiencing difficulties canceling your subscription "
+                "to our company newsletter. I would be happy to assist you in this matter. To better "
+                "understand the situation and provide you with appropriate guidance, could you please "
+                "provide me with your email address or any other information related to your "
+                "subscription? Once I have the necessary details, I will personally look into the "
+                "matter and ensure that your subscription is canceled.")), score=0.71, text="")
+STEPS = Hit(record=Record(
+    id="n2", request="were do i unsubscribe from ur newsletter", intent="newsletter_subscription",
+    resolution=("I understand that you would like to unsubscribe from our newsletter. To unsubscribe, "
+                "please follow these steps:\n\n1. Look for the latest newsletter that you received "
+                "from us in your inbox.\n2. Scroll down to the bottom of the email.\n3. You should "
+                "find an \"Unsubscribe\" or \"Manage Preferences\" link.\n4. Click on the link, and "
+                "follow the instructions on the page.")), score=0.66, text="")
+
+
+def test_a_record_that_says_what_to_do_beats_one_asking_for_details_the_assistant_cannot_use() -> None:
+    assert asks_for_details(ASKS.record.resolution) and not asks_for_details(STEPS.record.resolution)
+    steps = compose_best([ASKS, STEPS], {}, ["unsubscribe"])
+    assert steps.startswith("I understand that you would like to unsubscribe")
+    # only a near match of the same intent replaces the best one
+    far = dataclasses.replace(STEPS, score=0.5)
+    assert compose_best([ASKS, far], {}, ["unsubscribe"]).startswith("I'm sorry to hear")
+    other = dataclasses.replace(STEPS, record=dataclasses.replace(STEPS.record, intent="delete_account"))
+    assert compose_best([ASKS, other], {}, ["unsubscribe"]).startswith("I'm sorry to hear")
+    for polite in ("Let me provide you with the necessary information.",
+                   "Feel free to share your thoughts with us.",
+                   "4. Provide the required information, such as your email address."):
+        assert not asks_for_details(polite)
