@@ -42,6 +42,7 @@ from assistant.routing import (
     HandoffDecision,
     HandoffDetector,
     PersonModel,
+    reply_to_offer,
     sentences,
     unsure_reason,
 )
@@ -84,9 +85,10 @@ class DialogueManager:
                                      context_tokens=settings.llm.context_tokens,
                                      max_new_tokens=settings.llm.max_new_tokens,
                                      temperature=settings.llm.temperature,
-                                     reference_tokens=d.reference_tokens)
+                                     reference_tokens=d.reference_tokens if llm.reads_prompt else 0)
         # The honest answer when the history has none (no references: it says unsure_answer).
         self.unsure_llm = ExtractiveBackend(no_record=d.unsure_answer)
+        self.declined_llm = ExtractiveBackend(no_record=d.declined_answer)  # "no thanks" to that offer
         self.media = MediaReader(speech=speech, image_reader=image_reader,
                                  max_image_bytes=settings.vision.max_bytes,
                                  max_image_pixels=settings.vision.max_pixels,
@@ -177,6 +179,16 @@ class DialogueManager:
                                 trace: TurnTrace) -> AsyncGenerator[Event, None]:
         cid = turn.conversation_id
         own_words = " ".join(filter(None, [turn.text.strip(), understood.transcript]))
+        d = self.settings.dialogue
+        reply, rest = self._reply_to_offer(own_words, log)
+        if reply == "accept" or (reply == "decline" and not rest):
+            async with aclosing(self._settle_offer(turn, own_words, reply, answer=answer,
+                                                   trace=trace)) as settled:
+                async for event in settled:
+                    yield event
+            return
+        if reply == "decline":
+            own_words, early = rest, None  # the question after the "no" is what is searched
         query = self._query("\n".join(filter(None, [own_words, *understood.image_texts])), log)
         # Only the customer's own words can ask for a person: a screenshot of someone else's
         # chat saying "talk to an agent" is not a request. Classified while the search runs.
@@ -192,7 +204,6 @@ class DialogueManager:
         finally:
             if asks is not None:
                 _discard(asks)
-        d = self.settings.dialogue
         unsure = "" if decision.handoff else unsure_reason(hits, min_score=d.min_score,
                                                            margin=d.unsure_margin)
         if unsure == "weak_match":  # a question inside a story: its own sentence may match well
@@ -207,7 +218,8 @@ class DialogueManager:
                 unsure = unsure_reason(hits, min_score=d.min_score, margin=d.unsure_margin)
         if not decision.handoff:  # an unsure turn is a low-confidence one: enough in a row hand over
             best = None if unsure else hits[0].score
-            decision = self.detector.on_confidence(best, _earlier_best_scores(log))
+            earlier = [] if reply == "decline" else _earlier_best_scores(log)  # declining starts a new run
+            decision = self.detector.on_confidence(best, earlier)
         trace.query, trace.hits, trace.decision, trace.unsure = query, hits, decision, unsure
         if decision.handoff:
             yield await self._status(cid, "waiting_human", decision.reason, detail=decision.detail)
@@ -229,6 +241,34 @@ class DialogueManager:
         async with aclosing(answer_stream) as events:
             async for event in events:
                 yield event
+
+    @staticmethod
+    def _reply_to_offer(words: str, log: Sequence[Event]) -> tuple[str, str]:
+        """After an answer that offered a person ("Shall I connect you with a person?"): "accept",
+        "decline" with what else the customer asked ("no, how long does a refund take?"; "" when
+        nothing), or "" and the words when the message is no answer to the offer."""
+        if not words or not _offered_person(log):
+            return "", words
+        reply, rest = reply_to_offer(words)
+        if reply == "decline" and (len(rest.split()) < SENTENCE_WORDS or reply_to_offer(rest)[0]):
+            rest = ""  # "no, that's all": nothing else asked
+        return reply, rest
+
+    async def _settle_offer(self, turn: UserMessage, words: str, reply: str, *, answer: bool,
+                            trace: TurnTrace) -> AsyncGenerator[Event, None]:
+        """"yes please" hands over (the customer asked); "no thanks" is acknowledged."""
+        cid = turn.conversation_id
+        if reply == "accept":
+            trace.decision = decision = HandoffDecision(True, "customer_request",
+                                                        f"accepted the offer of a person: {words[:120]}")
+            yield await self._status(cid, "waiting_human", decision.reason, detail=decision.detail)
+        elif answer:
+            request = ChatRequest(messages=(ChatMessage("user", words),))
+            async with aclosing(stream_answer(self.store, self.declined_llm, request, conversation_id=cid,
+                                              answer_id=new_id(), sources=(),
+                                              question_id=turn.message_id)) as events:
+                async for event in events:
+                    yield event
 
     async def _asks_for_person(self, words: str, language: str) -> HandoffDecision:
         """Triggers, then the learned classifier over the message's parts (with other turns')."""
@@ -387,11 +427,29 @@ def _last_user_content(log: Sequence[Event]) -> str:
 
 
 def _earlier_best_scores(log: Sequence[Event]) -> list[float | None]:
-    """Best retrieval score of each bot answer since the bot last (re)gained the conversation."""
+    """Best retrieval score of each bot answer since the bot last (re)gained the conversation, or
+    since the customer declined its offer of a person (whose acknowledgement does not count)."""
     scores: list[float | None] = []
+    offered = declined = False
     for event in log:
         if isinstance(event, StatusChanged) and event.state == "bot":
             scores = []
+        elif isinstance(event, UserMessage):
+            declined = offered and reply_to_offer(event.text)[0] == "decline"
+            scores, offered = ([] if declined else scores), False
         elif isinstance(event, AnswerCompleted):
-            scores.append(event.sources[0].score if event.sources else None)
+            if not declined:
+                scores.append(event.sources[0].score if event.sources else None)
+            offered, declined = not event.grounded, False
     return scores
+
+
+def _offered_person(log: Sequence[Event]) -> bool:
+    """The bot's last word was an answer that offered a person (an unsure one: "Shall I connect you
+    with a person?"), and the customer has not written since."""
+    for event in reversed(log):
+        if isinstance(event, AnswerCompleted):
+            return not event.grounded
+        if isinstance(event, UserMessage | AgentMessage | StatusChanged):
+            return False
+    return False

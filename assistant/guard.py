@@ -46,6 +46,7 @@ class GroundedBackend:
         self.fallback = ExtractiveBackend(company=self.company)
         self.name = inner.name
         self.supports_images = inner.supports_images
+        self.reads_prompt = inner.reads_prompt
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)

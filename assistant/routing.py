@@ -4,9 +4,11 @@ Three signals, each naming itself in the stored reason: the customer asks for a
 person ("customer_request": the learned classifier of assistant.handoff_model
 over the message, at `dialogue.handoff_threshold`),
 retrieval stays weak for several turns in a row ("low_confidence"), or a
-configured regex matches ("trigger:<pattern>"). One rule is kept because it is
+configured regex matches ("trigger:<pattern>"). Two rules are kept because they are
 meaning, not wording: a sentence that declines a person ("no need for an agent,
-just tell me the fee") never counts as asking for one.
+just tell me the fee") never counts as asking for one; and after an answer that
+offered a person ("Shall I connect you with a person?"), a short yes or no is the
+customer's answer to that offer (`reply_to_offer`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,51 @@ _DECLINES = re.compile("|".join(f"(?:{p})" for p in [
     rf"\bno\s+need\s+(?:for|of)\s+{_ARTICLE}{_PERSON}\b",
     r"\b(?:do\s*n[o']?t|please\s+don'?t)\s+(?:transfer|connect|escalate|pass)\s+(?:me|this|it)\b",
 ]), re.IGNORECASE)
+
+
+# A reply to "Shall I connect you with a person?": its first clause says yes or no, a polarity word
+# and at most a few words of courtesy ("no thanks, I'm good", "yes please, connect me"). English
+# polarity words, not the spelling of any dataset. A weak yes ("ok", "fine") followed by a request of
+# its own ("ok, how do I cancel?") answers nothing: it is read as a new request.
+_COURTESY = (r"(?:\s+(?:thanks?|thank\s+you|thx|ty|cheers|please|pls|plz|mate|then|really|anyway|sorry|just"
+             r"|for\s+now|i'?m\s+(?:good|fine|ok(?:ay)?|all\s+good)|that'?s\s+(?:all|ok(?:ay)?|fine)|all\s+good"
+             r"|it'?s\s+(?:fine|ok(?:ay)?)|(?:connect|transfer)\s+me|go\s+(?:ahead|on)|do\s+it|a\s+(?:person|human)))*")
+_YES = re.compile(r"(?:y|yes+|yeah|yea|yep|yup|ya|sure|please|absolutely|definitely|certainly|of\s+course"
+                  r"|go\s+ahead|go\s+on|go\s+for\s+it|do\s+it|do\s+that|please\s+do|i\s+would\s+like\s+that"
+                  r"|i'?d\s+(?:like|appreciate)\s+(?:it|that)|that\s+would\s+(?:be\s+great|help)"
+                  r"|that'?d\s+(?:be\s+great|help)|sounds\s+good|ok(?:ay)?|okie|alright|all\s+right|fine)"
+                  + _COURTESY, re.IGNORECASE)
+_WEAK_YES = re.compile(r"(?:ok(?:ay)?|okie|alright|all\s+right|fine)\b", re.IGNORECASE)
+_THANKS = re.compile(r"(?:thanks?|thank\s+you|thx|ty|cheers)\b", re.IGNORECASE)
+_NO = re.compile(r"(?:n|no+|nope|nah|not\s+(?:now|today|yet|needed|necessary|really|at\s+the\s+moment)"
+                 r"|no\s+need|never\s?mind|maybe\s+later|i'?m\s+(?:fine|good|ok(?:ay)?|all\s+good)"
+                 r"|that'?s\s+(?:all|ok(?:ay)?|fine|alright)|all\s+good|don'?t\s+bother|i'?ll\s+manage"
+                 r"|forget\s+it|that\s+won'?t\s+be\s+necessary)" + _COURTESY, re.IGNORECASE)
+_CLAUSE = re.compile(r"[,.;:!?]+\s*|\s+-+\s+")
+OFFER_CLAUSE_WORDS = 5  # "yes that would be great": longer first clauses are requests of their own
+
+
+def reply_to_offer(text: str) -> tuple[str, str]:
+    """("accept" | "decline" | "", the rest of the message) for a reply to an offer of a person:
+    "yes please" accepts, "no thanks" declines, "no, how long does a refund take?" declines and
+    asks something else (the rest), "my order never came" is neither. "ok thanks" closes the
+    matter (declines); "ok" alone accepts."""
+    words = " ".join(text.split())
+    parts = _CLAUSE.split(words, maxsplit=1)
+    first, rest = parts[0].strip(), (parts[1].strip() if len(parts) > 1 else "")
+    if _THANKS.fullmatch(first) and rest:  # "thanks, no": the answer is in the next clause
+        return reply_to_offer(rest)
+    if not first or len(first.split()) > OFFER_CLAUSE_WORDS:
+        return "", words
+    if declines_person(first) or _NO.fullmatch(first):
+        return "decline", rest
+    if _YES.fullmatch(first):
+        if not _WEAK_YES.match(first):
+            return "accept", rest
+        if len(rest.split()) >= 3:  # "ok, how do I cancel?": a request of its own
+            return "", words
+        return ("decline" if _THANKS.search(first) or _THANKS.match(rest) else "accept"), rest
+    return "", words
 
 
 class PersonModel(Protocol):

@@ -100,6 +100,8 @@ class DialogueConfig(_Options):
     unsure_margin: float = Field(0.0, ge=0, le=1)
     unsure_answer: str = ("I'm sorry, I don't have information on that in our records. "
                           "Shall I connect you with a person?")
+    # What a customer who answers that offer with "no thanks" reads (a "yes" hands over).
+    declined_answer: str = "All right. Is there anything else I can help you with?"
     grounding: Literal["strict", "off"] = "strict"  # strict: a generated sentence its sources lack is dropped
     low_confidence_turns: int = Field(2, ge=1)  # consecutive low-confidence turns before a handoff
     handoff_triggers: list[str] = []  # extra regexes that hand the conversation to a person

@@ -344,6 +344,48 @@ async def test_two_weak_turns_in_a_row_hand_off(settings, store) -> None:
     assert (second[-1].state, second[-1].reason) == ("waiting_human", "low_confidence")
 
 
+async def test_yes_to_the_offer_of_a_person_hands_over_because_the_customer_asked(settings, store) -> None:
+    dm = manager(settings, store, min_score=0.45, low_confidence_turns=3)
+    conv = await dm.new_conversation()
+    offer = (await run(dm, said(conv.id, "the blue widget squeaks at night")))[-1]
+    assert isinstance(offer, AnswerCompleted) and not offer.grounded and "person" in offer.text
+    yes = await run(dm, said(conv.id, "yes please"))
+    assert isinstance(yes[-1], StatusChanged)
+    assert (yes[-1].state, yes[-1].reason) == ("waiting_human", "customer_request")
+    assert yes[-1].detail == "accepted the offer of a person: yes please"
+
+
+async def test_no_to_the_offer_is_acknowledged_and_starts_a_new_run_of_weak_turns(settings, store) -> None:
+    """Before, "no thanks" was itself a weak turn: the second in a row, it handed over."""
+    dm = manager(settings, store, min_score=0.45, low_confidence_turns=2)
+    conv = await dm.new_conversation()
+    await run(dm, said(conv.id, "the blue widget squeaks at night"))
+    no = await run(dm, said(conv.id, "no thanks, I'm good"))
+    assert isinstance(no[-1], AnswerCompleted) and no[-1].text == settings.dialogue.declined_answer
+    assert not no[-1].sources and await dm._state(conv.id) == "bot"
+    weak = await run(dm, said(conv.id, "my gizmo is purple now"))  # the first weak turn of a new run
+    assert isinstance(weak[-1], AnswerCompleted) and not weak[-1].grounded
+    again = await run(dm, said(conv.id, "and the gadget hums"))
+    assert (again[-1].state, again[-1].reason) == ("waiting_human", "low_confidence")
+
+
+async def test_no_and_a_question_answers_the_question(settings, store) -> None:
+    dm = manager(settings, store, min_score=0.45, low_confidence_turns=2)
+    conv = await dm.new_conversation()
+    await run(dm, said(conv.id, "the blue widget squeaks at night"))
+    events = await run(dm, said(conv.id, "No. How long does a refund take?"))
+    assert isinstance(events[-1], AnswerCompleted) and events[-1].grounded
+    assert events[-1].sources[0].id == "refund-2"
+
+
+async def test_yes_without_an_offer_is_an_ordinary_message(settings, store) -> None:
+    dm = manager(settings, store, min_score=0.45, low_confidence_turns=3)
+    conv = await dm.new_conversation()
+    await run(dm, said(conv.id, "I want a refund for my order"))  # answered: no offer made
+    events = await run(dm, said(conv.id, "yes please"))
+    assert not any(isinstance(e, StatusChanged) for e in events)
+
+
 async def test_with_an_agent_in_charge_the_bot_only_drafts_suggestions(settings, store) -> None:
     llm = FakeLLM(["Refunds take 5 days."])
     dm = manager(settings, store, llm)
@@ -564,3 +606,20 @@ async def test_a_turn_reads_the_store_once_before_its_search(settings, store) ->
     second = TurnTrace()
     again = [e async for e in dm.handle(said(conv.id, "and where is it?"), trace=second)]
     assert second.last_seq == events[-1].seq and again[0].seq == second.last_seq + 1
+
+
+async def test_the_reference_cap_is_a_cost_the_extractive_backend_does_not_pay(settings, store) -> None:
+    """A prompt-reading model gets the best record alone under a small cap; the extractive backend
+    reads no prompt, so it chooses among every retrieved record (and cites them)."""
+    from assistant.llm.extractive import ExtractiveBackend
+
+    model = FakeLLM(["Press ", "refund."])
+    dm = manager(settings, store, model, reference_tokens=5)
+    conv = await dm.new_conversation()
+    await run(dm, said(conv.id, "how long does a refund take for my order"))
+    assert len(model.requests[0].references) == 1
+    dm = manager(settings, store, ExtractiveBackend(), reference_tokens=5)
+    conv = await dm.new_conversation()
+    answer = (await run(dm, said(conv.id, "how long does a refund take for my order")))[-1]
+    assert isinstance(answer, AnswerCompleted) and len(answer.sources) > 1
+    assert answer.text == "Refunds reach your account within 5 to 7 business days."

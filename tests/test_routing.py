@@ -17,7 +17,7 @@ from assistant.handoff_model import (
     platt,
     train,
 )
-from assistant.routing import HandoffDetector, candidate_parts, declines_person
+from assistant.routing import HandoffDetector, candidate_parts, declines_person, reply_to_offer
 from assistant.settings import Settings
 
 HANDOFF = [
@@ -212,3 +212,22 @@ def test_low_confidence_turn_count_comes_from_config() -> None:
     assert not detector.on_confidence(0.1, [0.1]).handoff
     assert detector.on_confidence(0.1, [0.9, 0.1, 0.2]).handoff
     assert HandoffDetector(low_confidence_turns=1).on_confidence(0.1, []).handoff
+
+
+@pytest.mark.parametrize(("reply", "meaning", "rest"), [
+    ("yes", "accept", ""), ("Yes please!", "accept", ""), ("yeah go on", "accept", ""), ("y", "accept", ""),
+    ("sure, connect me", "accept", "connect me"), ("that would be great", "accept", ""), ("ok", "accept", ""),
+    ("thank you, yes please", "accept", ""),
+    ("no", "decline", ""), ("no thanks, I'm good", "decline", "I'm good"), ("nope", "decline", ""),
+    ("not now", "decline", ""), ("never mind", "decline", ""), ("I don't need an agent", "decline", ""),
+    ("ok thanks", "decline", ""), ("thanks, no", "decline", ""),
+    ("No. How long does a refund take?", "decline", "How long does a refund take?"),
+    # no answer to the offer: read as a message of its own
+    ("no one has answered my emails for a week", "", "no one has answered my emails for a week"),
+    ("no one helped me", "", "no one helped me"), ("yes it broke again", "", "yes it broke again"),
+    ("y is my order late", "", "y is my order late"),
+    ("ok, how do I cancel my order?", "", "ok, how do I cancel my order?"),
+    ("my order never came", "", "my order never came"), ("thanks", "", "thanks"),
+])
+def test_a_reply_to_the_offer_of_a_person(reply: str, meaning: str, rest: str) -> None:
+    assert reply_to_offer(reply) == (meaning, rest)

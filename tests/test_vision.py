@@ -163,6 +163,7 @@ class FakeVisionLLM:
 
     name = "fake-vlm"
     supports_images = True
+    reads_prompt = True
 
     def __init__(self, reply: list[str]) -> None:
         self.reply = reply

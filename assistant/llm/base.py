@@ -35,6 +35,9 @@ class LLMBackend(Protocol):
 
     name: str
     supports_images: bool
+    # False for a backend that reads no prompt (extractive): the cap on reference tokens, a price
+    # of a model's prefill time, does not apply, and every retrieved record is there to choose from.
+    reads_prompt: bool
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Delta]: ...
 

@@ -28,6 +28,7 @@ _WORDS = re.compile(r"\s*\S+")  # each word with the whitespace before it: joins
 class ExtractiveBackend:
     name = "extractive"
     supports_images = False
+    reads_prompt = False
 
     def __init__(self, no_record: str = NO_RECORD, company: Mapping[str, str] | None = None) -> None:
         self.no_record = no_record

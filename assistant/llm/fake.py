@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 class FakeLLM:
     name = "fake"
+    reads_prompt = True
 
     def __init__(self, deltas: Sequence[str] = ("Hel", "lo"), *, delay: float = 0.0,
                  fail_after: int | None = None, supports_images: bool = False) -> None:
@@ -59,6 +60,7 @@ class FixedLLM:
 
     name = "fixed"
     supports_images = False
+    reads_prompt = True
     ANSWER = ("Thank you for reaching out. You can cancel the order from the Orders page: "
               "open it and press Cancel.")
 

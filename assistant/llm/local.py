@@ -64,6 +64,7 @@ class TransformersChat:
 
     name = "transformers"
     supports_images = False
+    reads_prompt = True
 
     def __init__(self, model: str, data_dir: Path, *, threads: int = 2, concurrency: int = 1,
                  queue_size: int = 32, max_new_tokens: int = 200, prefill_dtype: str = "auto",

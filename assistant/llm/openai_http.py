@@ -57,6 +57,7 @@ def server_message(body: bytes) -> str:
 
 class OpenAIChat:
     name = "openai"
+    reads_prompt = True
     supports_images = True  # sent as data URLs; a text-only server model answers with an HTTP error
 
     def __init__(self, base_url: str, model: str, *, api_key: str = "", timeout: float = 60.0,

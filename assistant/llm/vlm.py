@@ -50,6 +50,7 @@ class TransformersVLM(TransformersChat):
 
     name = "vlm"
     supports_images = True
+    reads_prompt = True
 
     def __init__(self, model: str, data_dir: Path, *, threads: int = 2, concurrency: int = 1,
                  queue_size: int = 32, max_new_tokens: int = 200,
