@@ -83,8 +83,8 @@ def placeholders(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(text)))
 
 
-# "ORD-55102", "771-2290", "48213", and "40,981" (speech to text writes numbers with commas)
-_ID = r"(\d{1,3}(?:,\d{3})+\b|[A-Z]{0,4}[-#]?\d[\w-]{2,}\d|\d{3,})"
+# "ORD-55102", "771-2290", "48213", "4471-B", and "40,981" (speech to text writes numbers with commas)
+_ID = r"(\d{1,3}(?:,\d{3})+\b|(?:[A-Z]{0,4}[-#]?\d[\w-]{2,}\d|\d{3,})(?:-[A-Za-z]{1,3}\b)?)"
 # What a customer may name by number, the placeholder that stands for it, and the keys it fills.
 _NUMBERED: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
     # "order 48213", "purchase no. 48213", "#48213", and an id that is its own keyword: "ORD-55102"

@@ -64,6 +64,7 @@ def test_order_invoice_and_tracking_numbers_in_many_spellings() -> None:
     # an id that is its own keyword: the whole of it, not "-55102"
     assert customer_values(["pls cancel ORD-55102 asap"])["order_number"] == "ORD-55102"
     assert customer_values(["ORD55102 is late"])["order_number"] == "ORD55102"
+    assert customer_values(["Can you swap it in the same order? Order 4471-B."])["order_number"] == "4471-B"
     assert customer_values(["my order number is 48213"])["order_number"] == "48213"
     # speech to text writes "order 40,981" for "order 40981"
     assert customer_values(["can you check the status of order 40,981?"])["order_number"] == "40981"
