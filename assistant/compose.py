@@ -56,6 +56,15 @@ def asks_for_details(text: str) -> bool:
     return bool(_ASKS.search(text))
 
 
+_DETAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|(?<![\w-])[A-Za-z]{0,4}[-#]?\d[\w,-]{2,}")  # an e-mail, an id
+DETAIL_WORDS = 12  # "it's ORD-77120", "my email is sam@example.com": longer messages say more than that
+
+
+def gives_details(text: str) -> bool:
+    """Is the message (mostly) details such an answer asked for: an order number, an e-mail address?"""
+    return len(text.split()) <= DETAIL_WORDS and bool(numbered_values([text]) or _DETAIL.search(text))
+
+
 def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] = ()) -> str:
     """The record's resolution with its placeholders filled for this customer."""
     if not hit.record.resolution:

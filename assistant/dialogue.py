@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.answering import collect, sources_of, stream_answer
 from assistant.batching import Batcher
+from assistant.compose import asks_for_details, gives_details
 from assistant.errors import ConversationError, InputError
 from assistant.events import (
     AgentMessage,
@@ -89,6 +90,7 @@ class DialogueManager:
         # The honest answer when the history has none (no references: it says unsure_answer).
         self.unsure_llm = ExtractiveBackend(no_record=d.unsure_answer)
         self.declined_llm = ExtractiveBackend(no_record=d.declined_answer)  # "no thanks" to that offer
+        self.lookup_llm = ExtractiveBackend(no_record=d.lookup_answer)  # details only a person can use
         self.media = MediaReader(speech=speech, image_reader=image_reader,
                                  max_image_bytes=settings.vision.max_bytes,
                                  max_image_pixels=settings.vision.max_pixels,
@@ -189,6 +191,15 @@ class DialogueManager:
             return
         if reply == "decline":
             own_words, early = rest, None  # the question after the "no" is what is searched
+        elif own_words and _asked_for_details(log) and gives_details(own_words):
+            # The history's answer asked for the order number (its agent looked orders up); the
+            # assistant cannot: a person can, with the details now in the conversation.
+            trace.unsure = "needs_person"
+            if answer:
+                async with aclosing(self._say(turn, self.lookup_llm, own_words, grounded=False)) as said:
+                    async for event in said:
+                        yield event
+            return
         query = self._query("\n".join(filter(None, [own_words, *understood.image_texts])), log)
         # Only the customer's own words can ask for a person: a screenshot of someone else's
         # chat saying "talk to an agent" is not a request. Classified while the search runs.
@@ -263,12 +274,19 @@ class DialogueManager:
                                                         f"accepted the offer of a person: {words[:120]}")
             yield await self._status(cid, "waiting_human", decision.reason, detail=decision.detail)
         elif answer:
-            request = ChatRequest(messages=(ChatMessage("user", words),))
-            async with aclosing(stream_answer(self.store, self.declined_llm, request, conversation_id=cid,
-                                              answer_id=new_id(), sources=(),
-                                              question_id=turn.message_id)) as events:
-                async for event in events:
+            async with aclosing(self._say(turn, self.declined_llm, words, grounded=True)) as said:
+                async for event in said:
                     yield event
+
+    async def _say(self, turn: UserMessage, backend: ExtractiveBackend, words: str, *,
+                   grounded: bool) -> AsyncGenerator[Event, None]:
+        """A set answer of the configuration (no record behind it), streamed and stored as any other."""
+        request = ChatRequest(messages=(ChatMessage("user", words),))
+        async with aclosing(stream_answer(self.store, backend, request, conversation_id=turn.conversation_id,
+                                          answer_id=new_id(), sources=(), question_id=turn.message_id,
+                                          grounded=grounded)) as events:
+            async for event in events:
+                yield event
 
     async def _asks_for_person(self, words: str, language: str) -> HandoffDecision:
         """Triggers, then the learned classifier over the message's parts (with other turns')."""
@@ -442,6 +460,17 @@ def _earlier_best_scores(log: Sequence[Event]) -> list[float | None]:
                 scores.append(event.sources[0].score if event.sources else None)
             offered, declined = not event.grounded, False
     return scores
+
+
+def _asked_for_details(log: Sequence[Event]) -> bool:
+    """The bot's last word was an answer from the history that asked for details to act on ("could
+    you provide your order number?"), and the customer has not written since."""
+    for event in reversed(log):
+        if isinstance(event, AnswerCompleted):
+            return event.grounded and asks_for_details(event.text)
+        if isinstance(event, UserMessage | AgentMessage | StatusChanged):
+            return False
+    return False
 
 
 def _offered_person(log: Sequence[Event]) -> bool:

@@ -102,6 +102,10 @@ class DialogueConfig(_Options):
                           "Shall I connect you with a person?")
     # What a customer who answers that offer with "no thanks" reads (a "yes" hands over).
     declined_answer: str = "All right. Is there anything else I can help you with?"
+    # What a customer reads who gives the details an answer from the history asked for (an order
+    # number): its agent could look them up, the assistant cannot. An offer of a person too.
+    lookup_answer: str = ("Thank you. I can't look that up from here. "
+                          "Shall I connect you with a person who can?")
     grounding: Literal["strict", "off"] = "strict"  # strict: a generated sentence its sources lack is dropped
     low_confidence_turns: int = Field(2, ge=1)  # consecutive low-confidence turns before a handoff
     handoff_triggers: list[str] = []  # extra regexes that hand the conversation to a person

@@ -378,6 +378,29 @@ async def test_no_and_a_question_answers_the_question(settings, store) -> None:
     assert events[-1].sources[0].id == "refund-2"
 
 
+async def test_details_an_answer_asked_for_go_to_a_person_who_can_use_them(settings, store) -> None:
+    """The history's answer asks for the order number (its agent looked orders up). Before, the
+    number alone matched nothing and the customer read "I don't have information on that"."""
+    from assistant.llm.extractive import ExtractiveBackend
+
+    asks = Record(id="refund-3", request="where is my refund", intent="track_refund", category="REFUND",
+                  resolution="Could you please provide your order number? With it, I'll check your refund.")
+    dm = manager(settings, store, ExtractiveBackend(), knowledge=FakeKnowledge([*RECORDS, asks]),
+                 min_score=0.45, low_confidence_turns=3)
+    conv = await dm.new_conversation()
+    first = (await run(dm, said(conv.id, "where is my refund")))[-1]
+    assert first.grounded and first.sources[0].id == "refund-3"
+    looked_up = (await run(dm, said(conv.id, "it's ORD-77120")))[-1]
+    assert isinstance(looked_up, AnswerCompleted) and not looked_up.grounded
+    assert looked_up.text == settings.dialogue.lookup_answer
+    yes = (await run(dm, said(conv.id, "yes please")))[-1]
+    assert (yes.state, yes.reason) == ("waiting_human", "customer_request")
+    # an answer that asked for nothing: a number is an ordinary message
+    conv = await dm.new_conversation()
+    await run(dm, said(conv.id, "how long does a refund take"))
+    assert (await run(dm, said(conv.id, "it's ORD-77120")))[-1].text != settings.dialogue.lookup_answer
+
+
 async def test_yes_without_an_offer_is_an_ordinary_message(settings, store) -> None:
     dm = manager(settings, store, min_score=0.45, low_confidence_turns=3)
     conv = await dm.new_conversation()
