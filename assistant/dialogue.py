@@ -200,7 +200,9 @@ class DialogueManager:
                     async for event in said:
                         yield event
             return
-        query = self._query("\n".join(filter(None, [own_words, *understood.image_texts])), log)
+        query = "\n".join(filter(None, [own_words, *understood.image_texts]))
+        # A question after a "no" stands on its own: not a follow-up of the one the history lacked.
+        query = query if reply == "decline" else self._query(query, log)
         # Only the customer's own words can ask for a person: a screenshot of someone else's
         # chat saying "talk to an agent" is not a request. Classified while the search runs.
         asks = (asyncio.create_task(self._asks_for_person(own_words, understood.language))

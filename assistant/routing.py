@@ -36,49 +36,71 @@ _DECLINES = re.compile("|".join(f"(?:{p})" for p in [
 ]), re.IGNORECASE)
 
 
-# A reply to "Shall I connect you with a person?": its first clause says yes or no, a polarity word
-# and at most a few words of courtesy ("no thanks, I'm good", "yes please, connect me"). English
-# polarity words, not the spelling of any dataset. A weak yes ("ok", "fine") followed by a request of
-# its own ("ok, how do I cancel?") answers nothing: it is read as a new request.
-_COURTESY = (r"(?:\s+(?:thanks?|thank\s+you|thx|ty|cheers|please|pls|plz|mate|then|really|anyway|sorry|just"
-             r"|for\s+now|i'?m\s+(?:good|fine|ok(?:ay)?|all\s+good)|that'?s\s+(?:all|ok(?:ay)?|fine)|all\s+good"
-             r"|it'?s\s+(?:fine|ok(?:ay)?)|(?:connect|transfer)\s+me|go\s+(?:ahead|on)|do\s+it|a\s+(?:person|human)))*")
-_YES = re.compile(r"(?:y|yes+|yeah|yea|yep|yup|ya|sure|please|absolutely|definitely|certainly|of\s+course"
-                  r"|go\s+ahead|go\s+on|go\s+for\s+it|do\s+it|do\s+that|please\s+do|i\s+would\s+like\s+that"
-                  r"|i'?d\s+(?:like|appreciate)\s+(?:it|that)|that\s+would\s+(?:be\s+great|help)"
-                  r"|that'?d\s+(?:be\s+great|help)|sounds\s+good|ok(?:ay)?|okie|alright|all\s+right|fine)"
-                  + _COURTESY, re.IGNORECASE)
-_WEAK_YES = re.compile(r"(?:ok(?:ay)?|okie|alright|all\s+right|fine)\b", re.IGNORECASE)
-_THANKS = re.compile(r"(?:thanks?|thank\s+you|thx|ty|cheers)\b", re.IGNORECASE)
-_NO = re.compile(r"(?:n|no+|nope|nah|not\s+(?:now|today|yet|needed|necessary|really|at\s+the\s+moment)"
-                 r"|no\s+need|never\s?mind|maybe\s+later|i'?m\s+(?:fine|good|ok(?:ay)?|all\s+good)"
-                 r"|that'?s\s+(?:all|ok(?:ay)?|fine|alright)|all\s+good|don'?t\s+bother|i'?ll\s+manage"
-                 r"|forget\s+it|that\s+won'?t\s+be\s+necessary)" + _COURTESY, re.IGNORECASE)
-_CLAUSE = re.compile(r"[,.;:!?]+\s*|\s+-+\s+")
-OFFER_CLAUSE_WORDS = 5  # "yes that would be great": longer first clauses are requests of their own
+# A reply to "Shall I connect you with a person?" opens with yes or no: a leading expression of
+# English polarity (not the spelling of any dataset), then perhaps courtesy ("no thanks, I'm good",
+# "yes please, connect me"), then perhaps more. "no" counts only as an interjection (followed by a
+# pause, a pronoun or courtesy: "no thnks", "no it's ok", "no sir"), not as a determiner ("no one
+# replied", "no refund yet"); a weak yes ("ok", "fine") followed by a request of its own ("ok, how
+# do I cancel?") answers nothing. What follows a no is asked unless it only closes the matter ("no,
+# I'll check the website"); what follows a yes is for the person to read.
+_THANKS = re.compile(r"(?:thank\s+(?:you|u)|thanks?|thx|thnx|thnks|ty|ta|cheers)\b", re.IGNORECASE)
+_NO_WORD = (r"no+(?=$|[\s,.!;:]*$|[,.!;:]|\s+(?:i|i'?m|im|it|it'?s|its|thanks?|thank|thx|thnx|thnks|ty|ta|sir"
+            r"|madam|mate|no|need|worries|problem|that'?s|thats|please|pls|just|but|we'?re|all|cheers)\b)")
+_DECLINE = (rf"(?:no\s+need|no\s+thank\s+(?:you|u)|{_NO_WORD}|n|nope|nah|naw|not\s+(?:right\s+)?(?:now|today"
+            r"|yet|needed|necessary|really|at\s+the\s+moment)|never\s?mind|nvm|maybe\s+later|i'?ll\s+pass"
+            r"|forget\s+(?:about\s+)?it|leave\s+it|don'?t\s+(?:bother|worry)|i'?ll\s+manage|i'?m\s+sorted"
+            r"|it'?s\s+(?:fine|ok(?:ay)?|alright|all\s+right)|its\s+(?:fine|ok(?:ay)?)|i'?m\s+(?:fine|good|ok(?:ay)?"
+            r"|all\s+good)|that'?s\s+(?:all|ok(?:ay)?|fine|alright)|all\s+good|that\s+won'?t\s+be\s+necessary)")
+_WEAK = r"(?:ok(?:ay)?|okie|k(?=\s*$|[\s,.!]*$)|alright|all\s+right|fine)"
+_AGREE = (r"(?:y(?=\s*$|[\s,.!]*$)|yes+|yeah+|yea+|yep|yup|ya+|sure|please+|pl[sz]+|absolutely|definitely"
+          r"|certainly|of\s+course"
+          r"|go\s+(?:ahead|on|for\s+it)|do\s+it|do\s+that|please\s+do|pl[sz]\s+do|i\s+would\s+like\s+that"
+          r"|i'?d\s+(?:like|appreciate)\s+(?:it|that)|that\s+would\s+(?:be\s+\w+|help)|that'?d\s+(?:be\s+\w+|help)"
+          r"|sounds\s+good|if\s+you\s+must|why\s+not)")
+_POLITE = (r"kindly|then|really|anyway|sorry|just|mate|sir|madam|but|though|quickly|now|asap|sure|why\s+not"
+           r"|(?:connect|transfer|put)\s+me(?:\s+through)?|to\s+(?:a|an|the|someone|somebody)"
+           r"|(?:a|an|the)?\s*(?:real\s+|concerned\s+|live\s+)?(?:person|human|agent|someone|somebody)")
+_LEADING_NO = re.compile(rf"(?:{_THANKS.pattern}[\s,.!]*(?:but\s+)?)?{_DECLINE}\b", re.IGNORECASE)
+_LEADING_YES = re.compile(rf"(?:{_THANKS.pattern}[\s,.!]*)?(?:{_AGREE}|{_WEAK})\b", re.IGNORECASE)
+_FILLER = re.compile(rf"(?:[\s,.;:!\u2013\u2014-]+|{_THANKS.pattern}"
+                     rf"|(?:{_DECLINE}|{_AGREE}|{_WEAK}|{_POLITE}|not\s+important)\b)+", re.IGNORECASE)
+_NAMES_PERSON = re.compile(r".*\b(?:person|human|agent|someone|somebody|staff|rep|representative|operator"
+                           r"|connect|transfer|put\s+me\s+through)\b", re.IGNORECASE)
+_CLOSING = re.compile(r"(?:i'?ll|i\s+will|i'?m\s+going\s+to|i\s+can|i\s+(?:was|am)\s+just|just|it'?s|its"
+                      r"|that'?s|all|i'?m\s+(?:ok|okay|fine|good|sorted))\b", re.IGNORECASE)
+_CLAUSE = re.compile(r"[,.;:!?]+\s*|\s+[-\u2013\u2014]+\s+")
+ASKED_WORDS = 3  # what follows a "no" is a question of its own from this many words ("how to cancel")
 
 
 def reply_to_offer(text: str) -> tuple[str, str]:
-    """("accept" | "decline" | "", the rest of the message) for a reply to an offer of a person:
-    "yes please" accepts, "no thanks" declines, "no, how long does a refund take?" declines and
-    asks something else (the rest), "my order never came" is neither. "ok thanks" closes the
-    matter (declines); "ok" alone accepts."""
+    """("accept" | "decline" | "", the rest) for a reply to an offer of a person: "yes please"
+    accepts, "no thanks" declines, "no, but how long does a refund take?" declines and asks that
+    (the rest), "my order never came" and "ok, how do I cancel?" are neither (the rest is the whole
+    message). "ok thanks" closes the matter (declines); "ok" alone accepts."""
     words = " ".join(text.split())
-    parts = _CLAUSE.split(words, maxsplit=1)
-    first, rest = parts[0].strip(), (parts[1].strip() if len(parts) > 1 else "")
-    if _THANKS.fullmatch(first) and rest:  # "thanks, no": the answer is in the next clause
-        return reply_to_offer(rest)
-    if not first or len(first.split()) > OFFER_CLAUSE_WORDS:
+    leading = _LEADING_NO.match(words)
+    first = _CLAUSE.split(words, maxsplit=1)[0]
+    if leading or declines_person(first):
+        after = words[leading.end():] if leading else words[len(first):]
+        rest = _after_filler(after)
+        closes = len(rest.split()) < ASKED_WORDS or _CLOSING.match(rest) or declines_person(rest)
+        return "decline", ("" if closes else rest)
+    leading = _LEADING_YES.match(words)
+    if not leading:
         return "", words
-    if declines_person(first) or _NO.fullmatch(first):
-        return "decline", rest
-    if _YES.fullmatch(first):
-        if not _WEAK_YES.match(first):
-            return "accept", rest
-        if len(rest.split()) >= 3:  # "ok, how do I cancel?": a request of its own
+    rest = _after_filler(words[leading.end():])
+    if re.fullmatch(rf"(?:{_THANKS.pattern}[\s,.!]*)?{_WEAK}", leading.group(0).strip(), re.IGNORECASE):
+        if len(rest.split()) >= ASKED_WORDS:  # "ok, how do I cancel?": a request of its own
             return "", words
-        return ("decline" if _THANKS.search(first) or _THANKS.match(rest) else "accept"), rest
-    return "", words
+        return ("decline" if _THANKS.search(words) else "accept"), ""
+    if len(rest.split()) >= ASKED_WORDS and not _NAMES_PERSON.match(rest):
+        return "", words  # "sure is annoying that the app crashes", "yes it broke again": said more
+    return "accept", rest
+
+
+def _after_filler(text: str) -> str:
+    m = _FILLER.match(text)
+    return (text[m.end():] if m else text).strip()
 
 
 class PersonModel(Protocol):

@@ -216,15 +216,23 @@ def test_low_confidence_turn_count_comes_from_config() -> None:
 
 @pytest.mark.parametrize(("reply", "meaning", "rest"), [
     ("yes", "accept", ""), ("Yes please!", "accept", ""), ("yeah go on", "accept", ""), ("y", "accept", ""),
-    ("sure, connect me", "accept", "connect me"), ("that would be great", "accept", ""), ("ok", "accept", ""),
+    ("sure, connect me", "accept", ""), ("that would be great", "accept", ""), ("ok", "accept", ""),
     ("thank you, yes please", "accept", ""),
-    ("no", "decline", ""), ("no thanks, I'm good", "decline", "I'm good"), ("nope", "decline", ""),
+    ("no", "decline", ""), ("no thanks, I'm good", "decline", ""), ("nope", "decline", ""),
     ("not now", "decline", ""), ("never mind", "decline", ""), ("I don't need an agent", "decline", ""),
     ("ok thanks", "decline", ""), ("thanks, no", "decline", ""),
     ("No. How long does a refund take?", "decline", "How long does a refund take?"),
+    # what follows a no is asked only when it is a question, and is read without the courtesy
+    ("no thank you, but how can I reset my password?", "decline", "how can I reset my password?"),
+    ("no need \u2013 where is my invoice?", "decline", "where is my invoice?"),
+    ("no, I'll check the website", "decline", ""), ("no refund yet?", "", "no refund yet?"),
+    ("no thnx, hw do i track my order", "decline", "hw do i track my order"),
+    ("Yes kindly connect me to the concerned person", "accept", ""), ("okay sure", "accept", ""),
+    ("sure is annoying that the app crashes", "", "sure is annoying that the app crashes"),
     # no answer to the offer: read as a message of its own
     ("no one has answered my emails for a week", "", "no one has answered my emails for a week"),
     ("no one helped me", "", "no one helped me"), ("yes it broke again", "", "yes it broke again"),
+    ("nobody answers the phone", "", "nobody answers the phone"),
     ("y is my order late", "", "y is my order late"),
     ("ok, how do I cancel my order?", "", "ok, how do I cancel my order?"),
     ("my order never came", "", "my order never came"), ("thanks", "", "thanks"),
