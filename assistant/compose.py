@@ -79,14 +79,19 @@ def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] 
 
 def without_unfilled(sentences: Sequence[str]) -> list[str]:
     """The sentences that hold no placeholder, and not the line that introduced one that went
-    ("Here's the phone number:" when the number is not known), unless list items follow it."""
+    ("Here's the phone number:" when the number is not known), unless list items follow it. A list
+    item goes whole: "1. Call {{Phone}}. They are available to help." leaves no stray sentence."""
     kept: list[tuple[str, bool]] = []  # (sentence, the sentence after it was left out)
+    item_gone = False  # the list item this sentence belongs to lost its first sentence
     for sentence in sentences:
-        if placeholders_in(sentence):
+        starts_item = bool(_LIST_ITEM.match(sentence))
+        if placeholders_in(sentence) or (item_gone and not starts_item):
             if kept:
                 kept[-1] = (kept[-1][0], True)
+            item_gone = (starts_item or item_gone) and not sentence.endswith("\n")
             continue
         kept.append((sentence, False))
+        item_gone = False
     return [sentence for i, (sentence, lost_next) in enumerate(kept)
             if not (lost_next and sentence.rstrip().endswith(":")
                     and not any(_LIST_ITEM.match(later) for later, _ in kept[i + 1:]))]

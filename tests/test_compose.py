@@ -56,7 +56,7 @@ def test_a_line_that_introduced_a_contact_nobody_set_goes_with_it() -> None:
     literal = Hit(record=Record(id="r4", request="how to buy", resolution=(
         "Add it to your cart. You can contact them through our customer support phone number or via live "
         "chat."), intent="place_order"), score=0.9, text="")
-    assert compose(literal, {}, []) == "Add it to your cart."
+    assert compose(literal, {}, []) == "Add it to your cart. You can contact them via live chat."
 
 
 def test_order_invoice_and_tracking_numbers_in_many_spellings() -> None:
@@ -263,3 +263,26 @@ def test_a_record_that_says_what_to_do_beats_one_asking_for_details_the_assistan
                    "Feel free to share your thoughts with us.",
                    "4. Provide the required information, such as your email address."):
         assert not asks_for_details(polite)
+
+
+def test_of_two_ways_to_reach_the_company_the_one_that_is_set_stays() -> None:
+    """Real Bitext resolutions: the phone number is not set, the live chat is."""
+    complaint = _bitext("I want to lodge a complaint", (
+        "To lodge a complaint, please follow these steps:\n\n1. Contact our customer support team at "
+        "{{Customer Support Phone Number}} or through our {{Live Chat}} on the website. They are available "
+        "to assist you.\n2. Provide them with all the necessary details.\n\nWe take complaints seriously."))
+    assert compose(complaint, {}, ["I want to complain"]) == (
+        "To lodge a complaint, please follow these steps:\n\n1. Contact our customer support team through "
+        "our live chat on the website. They are available to assist you.\n2. Provide them with all the "
+        "necessary details.\n\nWe take complaints seriously.")
+    other = _bitext("how do I get help", "You can reach them through the {{Live Chat}} or by calling "
+                    "{{Customer Support Phone Number}}.")
+    assert compose(other, {}, ["help"]) == "You can reach them through the live chat."
+    assert compose(other, {"customer_support_phone_number": "+1 555 0100"}, ["help"]).endswith(
+        "live chat or by calling +1 555 0100.")
+
+
+def test_a_list_item_whose_first_sentence_goes_goes_whole() -> None:
+    hit = _bitext("complaint", "Please follow these steps:\n\n1. Call us at {{Customer Support Phone "
+                  "Number}}. They are available to assist you.\n2. Describe the problem.")
+    assert compose(hit, {}, ["complaint"]) == "Please follow these steps:\n\n1. Describe the problem."
