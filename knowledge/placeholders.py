@@ -72,10 +72,18 @@ _LITERAL_NAMES = {_PHONE: "Customer Support Phone Number", _EMAIL: "Customer Sup
 _LITERAL_CONTACT = re.compile("|".join(re.escape(p) for p in _LITERAL_NAMES), re.IGNORECASE)
 # One of two ways to reach the company: "at {{Phone}} or through {{Live Chat}}", "through {{Live
 # Chat}} or by calling {{Phone}}". When the config does not set it, the other way is the answer.
-_WAY = (r"(?:(?:at|on|via|by|through|using|to)\s+)?"
+_WAY = (r"(?:(at|on|via|by|through|using|to)\s+)?"
         r"(?:(?:calling|phoning|emailing|dialing|contacting)\s+(?:us\s+at\s+)?)?(?:(?:our|the)\s+)?\{\{\s*([^}]*?)\s*\}\}")
-_FIRST_WAY = re.compile(rf"\s+{_WAY}\s*,?\s+or\s+", re.IGNORECASE)
+_FIRST_WAY = re.compile(rf"\s+{_WAY}\s*,?\s+or\s+(?=(\w+))", re.IGNORECASE)
 _OTHER_WAY = re.compile(rf",?\s+or\s+{_WAY}", re.IGNORECASE)
+_PREPOSITION = frozenset(["at", "on", "via", "by", "through", "using", "to", "with", "in", "from"])
+
+
+def _other_way(m: re.Match[str]) -> str:
+    """What stays of "through {{Phone}} or the {{Live Chat}}": "through the {{Live Chat}}" (the
+    preposition stays when the other way has none of its own)."""
+    preposition, following = m.group(1), m.group(3)
+    return f" {preposition} " if preposition and following.lower() not in _PREPOSITION else " "
 ALIASES: dict[str, str] = {"company_name": "name"}  # [company] name = "Acme" also fills {{Company Name}}
 
 
@@ -271,8 +279,8 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
         return key(name).removesuffix("_anonymized") in keep and _company_value(name, company) is None
 
     if not generic_contacts:  # "call {{Phone}} or use {{Live Chat}}": the other way stays true alone
-        text = _FIRST_WAY.sub(lambda m: " " if kept(m.group(1)) else m.group(0), text)
-        text = _OTHER_WAY.sub(lambda m: "" if kept(m.group(1)) else m.group(0), text)
+        text = _FIRST_WAY.sub(lambda m: _other_way(m) if kept(m.group(2)) else m.group(0), text)
+        text = _OTHER_WAY.sub(lambda m: "" if kept(m.group(2)) else m.group(0), text)
 
     def unknown(m: re.Match[str], keys: tuple[str, ...]) -> bool:
         name = _PLACEHOLDER.fullmatch(m.group(m.lastindex or 0))

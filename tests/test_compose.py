@@ -278,6 +278,9 @@ def test_of_two_ways_to_reach_the_company_the_one_that_is_set_stays() -> None:
     other = _bitext("how do I get help", "You can reach them through the {{Live Chat}} or by calling "
                     "{{Customer Support Phone Number}}.")
     assert compose(other, {}, ["help"]) == "You can reach them through the live chat."
+    bare = _bitext("how do I get help", "You can reach them through {{Customer Support Phone Number}} or the "
+                   "{{Live Chat}} on our website.")  # the preposition is the phone's and the chat's
+    assert compose(bare, {}, ["help"]) == "You can reach them through the live chat on our website."
     assert compose(other, {"customer_support_phone_number": "+1 555 0100"}, ["help"]).endswith(
         "live chat or by calling +1 555 0100.")
 
