@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -66,8 +66,12 @@ def new_id() -> str:
 class DialogueManager:
     def __init__(self, settings: Settings, *, store: ConversationStore, knowledge: Searchable,
                  llm: LLMBackend, speech: Speech | None, image_reader: ImageReader,
-                 person: PersonModel | None = None) -> None:
+                 person: PersonModel | None = None,
+                 history_words: Callable[[str], str] | None = None) -> None:
         self.settings = settings
+        # The message in the history's own words (knowledge.base.KnowledgeBase.history_words): a
+        # second look at a weak match. None: no second look of that kind.
+        self.history_words = history_words
         self.store = store
         self.knowledge = knowledge
         self.llm = llm
@@ -219,9 +223,10 @@ class DialogueManager:
                 _discard(asks)
         unsure = "" if decision.handoff else unsure_reason(hits, min_score=d.min_score,
                                                            margin=d.unsure_margin)
-        if unsure == "weak_match":  # a question inside a story: its own sentence may match well
-            try:  # the customer's own sentences only: a screenshot's text is not their question
-                found = await self._best_sentence(own_words)
+        if unsure == "weak_match":  # a second look: its own sentence, or its words, may match well
+            try:  # the customer's own words only: a screenshot's text is not their question
+                found = (await self._best_sentence(own_words)
+                         or await self._in_history_words(own_words, hits))
             except KnowledgeError as exc:
                 yield await self.store.append(ErrorEvent(conversation_id=cid, code=exc.code,
                                                          message=exc.message, message_id=turn.message_id))
@@ -317,6 +322,21 @@ class DialogueManager:
         part, hits = max(zip(parts, found, strict=True),
                          key=lambda pair: pair[1][0].score if pair[1] else 0.0)
         return (part, hits) if hits and hits[0].score >= self.settings.dialogue.min_score else None
+
+    async def _in_history_words(self, words: str, weak: Sequence[Hit]) -> tuple[str, list[Hit]] | None:
+        """The message searched in the history's own words, when that matches well and points to
+        the intent the whole message weakly pointed to: "I'd like to order 2 bags of the dark roast
+        coffee" (0.53 against the place-order records, its coffee and bags unknown to the history)
+        reads "like order the" (0.6). Both must agree: on the dev set that kept every such answer
+        right, where the words alone also answered out-of-scope questions."""
+        if self.history_words is None or not weak:
+            return None
+        plain = await asyncio.to_thread(self.history_words, words)  # it may re-read the vocabulary
+        if not plain or plain.lower() == words.lower():
+            return None
+        hits = await self._search(plain)
+        good = hits and hits[0].score >= self.settings.dialogue.min_score
+        return (plain, hits) if good and hits[0].record.intent == weak[0].record.intent else None
 
     async def _search(self, query: str, audience: Audience = "customer") -> list[Hit]:
         return await self.searcher.search(query, self.settings.dialogue.retrieve_k, audience=audience)

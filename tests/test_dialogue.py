@@ -401,6 +401,40 @@ async def test_details_an_answer_asked_for_go_to_a_person_who_can_use_them(setti
     assert (await run(dm, said(conv.id, "it's ORD-77120")))[-1].text != settings.dialogue.lookup_answer
 
 
+class ScriptedKnowledge:
+    """Hits by query, as scripted: what the second look searches for is under test, not retrieval."""
+
+    def __init__(self, script: dict[str, list[tuple[str, float]]]) -> None:
+        self.script, self.queries = script, []
+        self.by_id = {r.id: r for r in RECORDS}
+
+    def search(self, query: str, k: int | None = None, *, audience: str = "customer") -> list[Hit]:
+        self.queries.append(query)
+        return [Hit(record=self.by_id[rid], score=score, text=self.by_id[rid].resolution)
+                for rid, score in self.script.get(query, [("member-1", 0.2)])]
+
+
+async def test_a_weak_match_in_the_historys_own_words_answers_when_both_agree(settings, store) -> None:
+    """"I'd like to order 2 bags of the dark roast coffee" matched the place-order records at 0.53;
+    in the history's words ("like order the") at 0.6: answered. Where the words alone point
+    elsewhere, the turn stays unsure."""
+    asked = "my blender came in pieces, I want a refund for it"
+    plain = "want refund for"
+    knowledge = ScriptedKnowledge({asked: [("refund-1", 0.5), ("refund-2", 0.45)],
+                                   plain: [("refund-1", 0.7)]})
+    dm = DialogueManager(settings, store=store, knowledge=knowledge, llm=FakeLLM(["Press ", "refund."]),
+                         speech=None, image_reader=NoImageReader(), person=PERSON,
+                         history_words=lambda text: plain if text == asked else text)
+    conv = await dm.new_conversation()
+    answer = (await run(dm, said(conv.id, asked)))[-1]
+    assert isinstance(answer, AnswerCompleted) and answer.grounded and answer.sources[0].id == "refund-1"
+    assert plain in knowledge.queries
+    knowledge.script[plain] = [("member-1", 0.9)]  # the words alone: another intent
+    conv = await dm.new_conversation()
+    answer = (await run(dm, said(conv.id, asked)))[-1]
+    assert isinstance(answer, AnswerCompleted) and not answer.grounded
+
+
 async def test_yes_without_an_offer_is_an_ordinary_message(settings, store) -> None:
     dm = manager(settings, store, min_score=0.45, low_confidence_turns=3)
     conv = await dm.new_conversation()
