@@ -95,6 +95,7 @@ class DialogueManager:
         self.unsure_llm = ExtractiveBackend(no_record=d.unsure_answer)
         self.declined_llm = ExtractiveBackend(no_record=d.declined_answer)  # "no thanks" to that offer
         self.lookup_llm = ExtractiveBackend(no_record=d.lookup_answer)  # details only a person can use
+        self.offer_llm = ExtractiveBackend(no_record=d.offer_answer)  # a person's record was nearest
         self.media = MediaReader(speech=speech, image_reader=image_reader,
                                  max_image_bytes=settings.vision.max_bytes,
                                  max_image_pixels=settings.vision.max_pixels,
@@ -234,6 +235,10 @@ class DialogueManager:
             if found is not None:
                 query, hits = found
                 unsure = unsure_reason(hits, min_score=d.min_score, margin=d.unsure_margin)
+        if not unsure and not decision.handoff and hits[0].record.intent in d.handoff_intents:
+            # The nearest record answers a request for a person ("I'll connect you with an agent"),
+            # but the classifier did not read one: ask rather than say that without doing it.
+            unsure = "person_record"
         if not decision.handoff:  # an unsure turn is a low-confidence one: enough in a row hand over
             best = None if unsure else hits[0].score
             earlier = [] if reply == "decline" else _earlier_best_scores(log)  # declining starts a new run
@@ -248,7 +253,8 @@ class DialogueManager:
                                                                 understood.image_texts),
                               images=tuple(understood.images) if self.llm.supports_images else ())
         if unsure:  # say so rather than answer from an unrelated record
-            answer_stream = stream_answer(self.store, self.unsure_llm, ChatRequest(messages=(current,)),
+            honest = self.offer_llm if unsure == "person_record" else self.unsure_llm
+            answer_stream = stream_answer(self.store, honest, ChatRequest(messages=(current,)),
                                           conversation_id=cid, answer_id=new_id(), sources=(),
                                           question_id=turn.message_id, grounded=False)
         else:

@@ -102,6 +102,9 @@ class DialogueConfig(_Options):
                           "Shall I connect you with a person?")
     # What a customer who answers that offer with "no thanks" reads (a "yes" hands over).
     declined_answer: str = "All right. Is there anything else I can help you with?"
+    # What a customer reads whose message is nearest to the history's requests for a person
+    # (handoff_intents) when the classifier did not read it as one: a question, not a handoff.
+    offer_answer: str = "Would you like me to connect you with a person?"
     # What a customer reads who gives the details an answer from the history asked for (an order
     # number): its agent could look them up, the assistant cannot. An offer of a person too.
     lookup_answer: str = ("Thank you. I can't look that up from here. "

@@ -435,6 +435,21 @@ async def test_a_weak_match_in_the_historys_own_words_answers_when_both_agree(se
     assert isinstance(answer, AnswerCompleted) and not answer.grounded
 
 
+async def test_a_request_for_a_person_the_classifier_missed_is_asked_not_answered(settings, store) -> None:
+    """The nearest record is the history's answer to "I want a person" ("I'll connect you with an
+    agent."): said without a handoff it would be false, so the assistant asks."""
+    knowledge = ScriptedKnowledge({"is anybody there": [("human-1", 0.8), ("refund-1", 0.3)]})
+    dm = DialogueManager(settings, store=store, knowledge=knowledge, llm=FakeLLM(["I'll connect you."]),
+                         speech=None, image_reader=NoImageReader(), person=None)  # no classifier: it misses
+    conv = await dm.new_conversation()
+    trace = TurnTrace()
+    offer = (await run(dm, said(conv.id, "is anybody there"), trace=trace))[-1]
+    assert isinstance(offer, AnswerCompleted) and not offer.grounded and trace.unsure == "person_record"
+    assert offer.text == settings.dialogue.offer_answer
+    yes = (await run(dm, said(conv.id, "yes please")))[-1]
+    assert (yes.state, yes.reason) == ("waiting_human", "customer_request")
+
+
 async def test_yes_without_an_offer_is_an_ordinary_message(settings, store) -> None:
     dm = manager(settings, store, min_score=0.45, low_confidence_turns=3)
     conv = await dm.new_conversation()
