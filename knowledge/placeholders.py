@@ -68,14 +68,20 @@ NO_GENERIC = frozenset({"period", "refund_amount", "amount", "account_type"})
 # model or an agent reads keeps the generic words.
 CONTACTS = frozenset(k for k, v in GENERIC.items() if v in (_PHONE, _EMAIL)) | {
     "customer_support_email_or_phone_number", "customer_support_contact_information"}
-_LITERAL_NAMES = {_PHONE: "Customer Support Phone Number", _EMAIL: "Customer Support Email"}
-_LITERAL_CONTACT = re.compile("|".join(re.escape(p) for p in _LITERAL_NAMES), re.IGNORECASE)
+# Such generic words already in a record: "our customer support (phone) number", "our customer
+# service email address".
+_LITERAL_CONTACT = re.compile(r"\bour\s+customer\s+(?:support|service)\s+"
+                              r"(?:(?:phone\s+)?(number)|(e-?mail)(?:\s+address)?)\b", re.IGNORECASE)
 # One of two ways to reach the company: "at {{Phone}} or through {{Live Chat}}", "through {{Live
 # Chat}} or by calling {{Phone}}". When the config does not set it, the other way is the answer.
-_WAY = (r"(?:(at|on|via|by|through|using|to)\s+)?"
-        r"(?:(?:calling|phoning|emailing|dialing|contacting)\s+(?:us\s+at\s+)?)?(?:(?:our|the)\s+)?\{\{\s*([^}]*?)\s*\}\}")
-_FIRST_WAY = re.compile(rf"\s+{_WAY}\s*,?\s+or\s+(?=(\w+))", re.IGNORECASE)
-_OTHER_WAY = re.compile(rf",?\s+or\s+{_WAY}", re.IGNORECASE)
+_GERUND = r"(?:calling|phoning|emailing|dialing|contacting)\s+(?:us\s+at\s+)?"
+_VALUE = r"(?:(?:our|the)\s+)?\{\{\s*([^}]*?)\s*\}\}"
+# The first way needs words of its own ("at", "by calling") to be cut out cleanly: "Email {{Email}}
+# or use the chat" has none, and its sentence goes whole.
+_FIRST_WAY = re.compile(rf"\s+(?:(at|on|via|by|through|using|to)\s+(?:{_GERUND})?|{_GERUND}){_VALUE}"
+                        r"\s*,?\s+or\s+(?=(\w+))", re.IGNORECASE)
+_OTHER_WAY = re.compile(rf",?\s+or\s+(?:(at|on|via|by|through|using|to)\s+)?(?:{_GERUND})?{_VALUE}",
+                        re.IGNORECASE)
 _PREPOSITION = frozenset(["at", "on", "via", "by", "through", "using", "to", "with", "in", "from"])
 
 
@@ -273,7 +279,8 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
     stays a placeholder, like those of NO_GENERIC, so the composer leaves its sentence out."""
     keep = NO_GENERIC if generic_contacts else NO_GENERIC | CONTACTS
     if not generic_contacts:  # a record that already reads "our customer support phone number"
-        text = _LITERAL_CONTACT.sub(lambda m: "{{" + _LITERAL_NAMES[m.group(0).lower()] + "}}", text)
+        text = _LITERAL_CONTACT.sub(lambda m: "{{Customer Support Phone Number}}" if m.group(1)
+                                    else "{{Customer Support Email}}", text)
 
     def kept(name: str) -> bool:
         return key(name).removesuffix("_anonymized") in keep and _company_value(name, company) is None

@@ -289,3 +289,13 @@ def test_a_list_item_whose_first_sentence_goes_goes_whole() -> None:
     hit = _bitext("complaint", "Please follow these steps:\n\n1. Call us at {{Customer Support Phone "
                   "Number}}. They are available to assist you.\n2. Describe the problem.")
     assert compose(hit, {}, ["complaint"]) == "Please follow these steps:\n\n1. Describe the problem."
+
+
+def test_a_way_without_words_of_its_own_is_not_cut_out_of_its_sentence() -> None:
+    """"Email {{Email}} or use the live chat": cutting "{{Email}} or" would read "Email use the live
+    chat"; the sentence goes whole. The history's own vague words count as the placeholder."""
+    hit = _bitext("contact", "Thanks for asking. Email {{Customer Support Email}} or use the {{Live Chat}}.")
+    assert compose(hit, {}, []) == "Thanks for asking."
+    vague = _bitext("register", "Please tell our support team about it. They can be reached through the "
+                    "live chat option on our website or by calling our customer support number.")
+    assert compose(vague, {}, []).endswith("through the live chat option on our website.")
