@@ -484,7 +484,7 @@ def _earlier_best_scores(log: Sequence[Event]) -> list[float | None]:
             declined = offered and reply_to_offer(event.text)[0] == "decline"
             scores, offered = ([] if declined else scores), False
         elif isinstance(event, AnswerCompleted):
-            if not declined:
+            if not (declined and not event.sources):  # "All right. Anything else?" is no answer
                 scores.append(event.sources[0].score if event.sources else None)
             offered, declined = not event.grounded, False
     return scores
