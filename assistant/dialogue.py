@@ -176,7 +176,10 @@ class DialogueManager:
             return  # a person is (or will be) answering
         # aclosing: a consumer that leaves must close the inner generators now, not at GC,
         # so generation stops and the interrupted answer is stored at once.
-        async with aclosing(self._route_and_answer(turn, log, understood, early, answer=answer,
+        # What came before this message: a retried one is in the log already (with the error that
+        # closed it), and must not be its own history ("I want a refund" twice in the prompt).
+        before = [e for e in log if e.seq < turn.seq]
+        async with aclosing(self._route_and_answer(turn, before, understood, early, answer=answer,
                                                    trace=trace)) as events:
             async for event in events:
                 yield event

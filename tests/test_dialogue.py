@@ -571,6 +571,8 @@ async def test_a_resend_of_a_question_cut_off_by_a_restart_is_answered(settings,
     again = await run(dm, said(conv.id, "I want a refund for my order", client_msg_id="abc"))
     assert again[0] == stored and isinstance(again[-1], AnswerCompleted)
     assert again[-1].text == "Refunds take 5 days."
+    asked = [m for m in llm.requests[0].messages if m.role == "user"]
+    assert [m.content for m in asked] == ["I want a refund for my order"]  # not its own history too
     log = await store.events(conv.id)
     assert sum(isinstance(e, UserMessage) for e in log) == 1
     assert await run(dm, said(conv.id, "I want a refund for my order", client_msg_id="abc")) == [stored]
