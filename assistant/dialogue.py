@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -56,10 +56,6 @@ from knowledge.records import Audience, Hit
 if TYPE_CHECKING:
     from assistant.settings import Settings
 
-# The second look in the history's own words must match this much better than min_score: on the dev
-# set 0.05 kept 7 of 7 rescued answers right and answered 1 of 45 out-of-scope questions (none:
-# 9 of 10 and 2); on 240 out-of-scope questions written by others, 3 answered against 10.
-SECOND_LOOK_MARGIN = 0.05
 SENTENCE_WORDS = 3  # a sentence this long may be searched alone when the whole message matches weakly
 
 
@@ -70,12 +66,8 @@ def new_id() -> str:
 class DialogueManager:
     def __init__(self, settings: Settings, *, store: ConversationStore, knowledge: Searchable,
                  llm: LLMBackend, speech: Speech | None, image_reader: ImageReader,
-                 person: PersonModel | None = None,
-                 history_words: Callable[[str], str] | None = None) -> None:
+                 person: PersonModel | None = None) -> None:
         self.settings = settings
-        # The message in the history's own words (knowledge.base.KnowledgeBase.history_words): a
-        # second look at a weak match. None: no second look of that kind.
-        self.history_words = history_words
         self.store = store
         self.knowledge = knowledge
         self.llm = llm
@@ -231,10 +223,9 @@ class DialogueManager:
                 _discard(asks)
         unsure = "" if decision.handoff else unsure_reason(hits, min_score=d.min_score,
                                                            margin=d.unsure_margin)
-        if unsure == "weak_match":  # a second look: its own sentence, or its words, may match well
-            try:  # the customer's own words only: a screenshot's text is not their question
-                found = (await self._best_sentence(own_words)
-                         or await self._in_history_words(own_words, hits))
+        if unsure == "weak_match":  # a question inside a story: its own sentence may match well
+            try:  # the customer's own sentences only: a screenshot's text is not their question
+                found = await self._best_sentence(own_words)
             except KnowledgeError as exc:
                 yield await self.store.append(ErrorEvent(conversation_id=cid, code=exc.code,
                                                          message=exc.message, message_id=turn.message_id))
@@ -335,21 +326,6 @@ class DialogueManager:
         part, hits = max(zip(parts, found, strict=True),
                          key=lambda pair: pair[1][0].score if pair[1] else 0.0)
         return (part, hits) if hits and hits[0].score >= self.settings.dialogue.min_score else None
-
-    async def _in_history_words(self, words: str, weak: Sequence[Hit]) -> tuple[str, list[Hit]] | None:
-        """The message searched in the history's own words, when that matches well and points to
-        the intent the whole message weakly pointed to: "I'd like to order 2 bags of the dark roast
-        coffee" (0.53 against the place-order records, its coffee and bags unknown to the history)
-        reads "like order the" (0.6). A weaker signal than the whole message, so it must clear a
-        higher bar (SECOND_LOOK_MARGIN above min_score), and both must agree on the intent."""
-        if self.history_words is None or not weak:
-            return None
-        plain = await asyncio.to_thread(self.history_words, words)  # it may re-read the vocabulary
-        if not plain or plain.lower() == words.lower():
-            return None
-        hits = await self._search(plain)
-        good = hits and hits[0].score >= self.settings.dialogue.min_score + SECOND_LOOK_MARGIN
-        return (plain, hits) if good and hits[0].record.intent == weak[0].record.intent else None
 
     async def _search(self, query: str, audience: Audience = "customer") -> list[Hit]:
         return await self.searcher.search(query, self.settings.dialogue.retrieve_k, audience=audience)

@@ -102,7 +102,6 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
         # loads on first use; runs in onnxruntime from an export kept beside the other models
         person = PersonClassifier(classifier_folder(settings.data_dir), cache=settings.path("models", "onnx"))
         dialogue = DialogueManager(settings, store=store, knowledge=knowledge, llm=llm, speech=speech,
-                                   history_words=knowledge.history_words,
                                    image_reader=reader, person=person)
         if warm:
             await asyncio.to_thread(_warm_knowledge, knowledge, person)

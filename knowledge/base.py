@@ -114,10 +114,6 @@ class KnowledgeBase:
         agents' tools pass "any"."""
         return self.retriever.search(query, k, filters=filters, audience=audience)
 
-    def history_words(self, text: str) -> str:
-        """Only the words of the text that the history uses: what of it the history could answer."""
-        return self.retriever.history_words(text)
-
     def search_many(self, queries: Sequence[str], k: int | None = None,
                     filters: Mapping[str, str] | None = None, *,
                     audience: Audience = "customer") -> list[list[Hit]]:

@@ -84,12 +84,6 @@ class Retriever:
             self._speller = Speller(counts, english_words()) if counts else None
             self._head_checked = now
 
-    def history_words(self, text: str) -> str:
-        """The text in the history's own words (knowledge.spelling); the text as it is before an
-        ingest stored the vocabulary."""
-        speller = self.speller()
-        return speller.history_words(text) if speller else text
-
     def forget_head(self) -> None:
         self._head, self._head_checked = None, -math.inf
 

@@ -26,7 +26,6 @@ from collections.abc import Iterable, Mapping
 WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 MIN_LENGTH = 4  # shorter words have too many neighbours one edit away
 LONG = 8  # from this length, two edits are allowed
-HISTORY_WORD = 5  # a word the history uses this often is one of its own (history_words)
 DOMINANCE = 10  # the correction must be this much more frequent than the word itself
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 KEEP = 2  # words seen fewer times are not stored: a correction must be ten times as frequent anyway
@@ -120,10 +119,3 @@ class Speller:
 
     def correct(self, text: str) -> str:
         return WORD.sub(lambda m: self.correct_word(m.group(0)), text)
-
-    def history_words(self, text: str) -> str:
-        """The text with only the words the history uses (HISTORY_WORD times or more), typos
-        corrected first: "I'd like to order 2 bags of the dark roast coffee" reads "like order the".
-        What is left is what the history could answer; the customer's own specifics are gone."""
-        kept = [w for w in WORD.findall(self.correct(text)) if self.counts.get(w.lower(), 0) >= HISTORY_WORD]
-        return " ".join(kept)

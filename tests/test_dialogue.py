@@ -414,27 +414,6 @@ class ScriptedKnowledge:
                 for rid, score in self.script.get(query, [("member-1", 0.2)])]
 
 
-async def test_a_weak_match_in_the_historys_own_words_answers_when_both_agree(settings, store) -> None:
-    """"I'd like to order 2 bags of the dark roast coffee" matched the place-order records at 0.53;
-    in the history's words ("like order the") at 0.6: answered. Where the words alone point
-    elsewhere, the turn stays unsure."""
-    asked = "my blender came in pieces, I want a refund for it"
-    plain = "want refund for"
-    knowledge = ScriptedKnowledge({asked: [("refund-1", 0.5), ("refund-2", 0.45)],
-                                   plain: [("refund-1", 0.7)]})
-    dm = DialogueManager(settings, store=store, knowledge=knowledge, llm=FakeLLM(["Press ", "refund."]),
-                         speech=None, image_reader=NoImageReader(), person=PERSON,
-                         history_words=lambda text: plain if text == asked else text)
-    conv = await dm.new_conversation()
-    answer = (await run(dm, said(conv.id, asked)))[-1]
-    assert isinstance(answer, AnswerCompleted) and answer.grounded and answer.sources[0].id == "refund-1"
-    assert plain in knowledge.queries
-    knowledge.script[plain] = [("member-1", 0.9)]  # the words alone: another intent
-    conv = await dm.new_conversation()
-    answer = (await run(dm, said(conv.id, asked)))[-1]
-    assert isinstance(answer, AnswerCompleted) and not answer.grounded
-
-
 async def test_a_request_for_a_person_the_classifier_missed_is_asked_not_answered(settings, store) -> None:
     """The nearest record is the history's answer to "I want a person" ("I'll connect you with an
     agent."): said without a handoff it would be false, so the assistant asks."""

@@ -67,20 +67,3 @@ def test_long_words_two_edits_away_are_found_among_frequent_words() -> None:
     assert s.correct("cknowledgemnt") == "cknowledgemnt"  # first letter lost too: not searched
     assert within("refnud", "refund", 1) and not within("abcdef", "uvwxyz", 2)
 
-
-def test_the_history_s_own_words_of_a_message() -> None:
-    """What of a message the history could answer: its own words, typos corrected; the customer's
-    specifics (products, names, numbers) and short words the vocabulary does not store go."""
-    s = speller()
-    assert s.history_words("I want the Zyxel kettle invoice for purchace 4471 plz") == \
-        "I want the invoice for purchase"
-    assert s.history_words("zebra quokka") == ""
-
-
-def test_a_knowledge_base_reads_a_message_in_its_own_words(data_dir: Path) -> None:
-    with KnowledgeBase(KnowledgeConfig(), data_dir) as kb:
-        assert kb.history_words("send my invoice") == "send my invoice"  # nothing stored yet: as it is
-        kb.add_records([Record(id=f"r{n}", request=text, resolution="ok", intent="any")
-                        for n, text in enumerate(HISTORY)])
-        kb.retriever.forget_head()  # re-read what the ingest stored now, not in a minute
-        assert kb.history_words("send the blue kettle invoice") == "send the invoice"
