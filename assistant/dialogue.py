@@ -269,12 +269,7 @@ class DialogueManager:
         """After an answer that offered a person ("Shall I connect you with a person?"): "accept",
         "decline" with what else the customer asked ("no, how long does a refund take?"; "" when
         nothing), or "" and the words when the message is no answer to the offer."""
-        if not words or not _offered_person(log):
-            return "", words
-        reply, rest = reply_to_offer(words)
-        if reply == "decline" and (len(rest.split()) < SENTENCE_WORDS or reply_to_offer(rest)[0]):
-            rest = ""  # "no, that's all": nothing else asked
-        return reply, rest
+        return reply_to_offer(words) if words and _offered_person(log) else ("", words)
 
     async def _settle_offer(self, turn: UserMessage, words: str, reply: str, *, answer: bool,
                             trace: TurnTrace) -> AsyncGenerator[Event, None]:
