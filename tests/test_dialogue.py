@@ -402,14 +402,13 @@ async def test_details_an_answer_asked_for_go_to_a_person_who_can_use_them(setti
 
 
 class ScriptedKnowledge:
-    """Hits by query, as scripted: what the second look searches for is under test, not retrieval."""
+    """Hits by query, as scripted: the dialogue's decision on them is under test, not retrieval."""
 
     def __init__(self, script: dict[str, list[tuple[str, float]]]) -> None:
-        self.script, self.queries = script, []
+        self.script = script
         self.by_id = {r.id: r for r in RECORDS}
 
     def search(self, query: str, k: int | None = None, *, audience: str = "customer") -> list[Hit]:
-        self.queries.append(query)
         return [Hit(record=self.by_id[rid], score=score, text=self.by_id[rid].resolution)
                 for rid, score in self.script.get(query, [("member-1", 0.2)])]
 
