@@ -87,11 +87,6 @@ class DialogueManager:
                                      max_new_tokens=settings.llm.max_new_tokens,
                                      temperature=settings.llm.temperature,
                                      reference_tokens=d.reference_tokens if llm.reads_prompt else 0)
-        # The honest answer when the history has none (no references: it says unsure_answer).
-        self.unsure_llm = ExtractiveBackend(no_record=d.unsure_answer)
-        self.declined_llm = ExtractiveBackend(no_record=d.declined_answer)  # "no thanks" to that offer
-        self.lookup_llm = ExtractiveBackend(no_record=d.lookup_answer)  # details only a person can use
-        self.offer_llm = ExtractiveBackend(no_record=d.offer_answer)  # a person's record was nearest
         self.media = MediaReader(speech=speech, image_reader=image_reader,
                                  max_image_bytes=settings.vision.max_bytes,
                                  max_image_pixels=settings.vision.max_pixels,
@@ -186,7 +181,9 @@ class DialogueManager:
         cid = turn.conversation_id
         own_words = " ".join(filter(None, [turn.text.strip(), understood.transcript]))
         d = self.settings.dialogue
-        reply, rest = self._reply_to_offer(own_words, log)
+        # After an answer that offered a person ("Shall I connect you with a person?"): "accept",
+        # "decline" with what else the customer asked ("no, how long does a refund take?"), or "".
+        reply, rest = reply_to_offer(own_words) if own_words and _offered_person(log) else ("", own_words)
         if reply == "accept" or (reply == "decline" and not rest):
             async with aclosing(self._settle_offer(turn, own_words, reply, answer=answer,
                                                    trace=trace)) as settled:
@@ -200,7 +197,7 @@ class DialogueManager:
             # assistant cannot: a person can, with the details now in the conversation.
             trace.unsure = "needs_person"
             if answer:
-                async with aclosing(self._say(turn, self.lookup_llm, own_words, grounded=False)) as said:
+                async with aclosing(self._say(turn, d.lookup_answer, grounded=False)) as said:
                     async for event in said:
                         yield event
             return
@@ -247,15 +244,13 @@ class DialogueManager:
             return
         if not answer:
             return
-        current = ChatMessage(role="user", content=user_content(turn.text, understood.transcript,
-                                                                understood.image_texts),
-                              images=tuple(understood.images) if self.llm.supports_images else ())
         if unsure:  # say so rather than answer from an unrelated record
-            honest = self.offer_llm if unsure == "person_record" else self.unsure_llm
-            answer_stream = stream_answer(self.store, honest, ChatRequest(messages=(current,)),
-                                          conversation_id=cid, answer_id=new_id(), sources=(),
-                                          question_id=turn.message_id, grounded=False)
+            answer_stream = self._say(turn, d.offer_answer if unsure == "person_record" else d.unsure_answer,
+                                      grounded=False)
         else:
+            current = ChatMessage(role="user", content=user_content(turn.text, understood.transcript,
+                                                                    understood.image_texts),
+                                  images=tuple(understood.images) if self.llm.supports_images else ())
             prompt = self.prompts.build(self._history(log), current, hits, language=understood.language)
             answer_stream = stream_answer(self.store, self.llm, prompt.request, conversation_id=cid,
                                           answer_id=new_id(), sources=sources_of(prompt.references),
@@ -263,13 +258,6 @@ class DialogueManager:
         async with aclosing(answer_stream) as events:
             async for event in events:
                 yield event
-
-    @staticmethod
-    def _reply_to_offer(words: str, log: Sequence[Event]) -> tuple[str, str]:
-        """After an answer that offered a person ("Shall I connect you with a person?"): "accept",
-        "decline" with what else the customer asked ("no, how long does a refund take?"; "" when
-        nothing), or "" and the words when the message is no answer to the offer."""
-        return reply_to_offer(words) if words and _offered_person(log) else ("", words)
 
     async def _settle_offer(self, turn: UserMessage, words: str, reply: str, *, answer: bool,
                             trace: TurnTrace) -> AsyncGenerator[Event, None]:
@@ -280,15 +268,17 @@ class DialogueManager:
                                                         f"accepted the offer of a person: {words[:120]}")
             yield await self._status(cid, "waiting_human", decision.reason, detail=decision.detail)
         elif answer:
-            async with aclosing(self._say(turn, self.declined_llm, words, grounded=True)) as said:
+            declined = self.settings.dialogue.declined_answer
+            async with aclosing(self._say(turn, declined, grounded=True)) as said:
                 async for event in said:
                     yield event
 
-    async def _say(self, turn: UserMessage, backend: ExtractiveBackend, words: str, *,
-                   grounded: bool) -> AsyncGenerator[Event, None]:
-        """A set answer of the configuration (no record behind it), streamed and stored as any other."""
-        request = ChatRequest(messages=(ChatMessage("user", words),))
-        async with aclosing(stream_answer(self.store, backend, request, conversation_id=turn.conversation_id,
+    async def _say(self, turn: UserMessage, text: str, *, grounded: bool) -> AsyncGenerator[Event, None]:
+        """A set answer of the configuration (dialogue.unsure_answer, ...: no record behind it),
+        streamed word by word and stored as any other."""
+        request = ChatRequest(messages=(ChatMessage("user", turn.text),))
+        async with aclosing(stream_answer(self.store, ExtractiveBackend(no_record=text), request,
+                                          conversation_id=turn.conversation_id,
                                           answer_id=new_id(), sources=(), question_id=turn.message_id,
                                           grounded=grounded)) as events:
             async for event in events:
@@ -468,23 +458,25 @@ def _earlier_best_scores(log: Sequence[Event]) -> list[float | None]:
     return scores
 
 
-def _asked_for_details(log: Sequence[Event]) -> bool:
-    """The bot's last word was an answer from the history that asked for details to act on ("could
-    you provide your order number?"), and the customer has not written since."""
+def _last_answer(log: Sequence[Event]) -> AnswerCompleted | None:
+    """The bot's answer that was the conversation's last word (nobody wrote, nothing changed since)."""
     for event in reversed(log):
         if isinstance(event, AnswerCompleted):
-            return event.grounded and asks_for_details(event.text)
+            return event
         if isinstance(event, UserMessage | AgentMessage | StatusChanged):
-            return False
-    return False
+            return None
+    return None
+
+
+def _asked_for_details(log: Sequence[Event]) -> bool:
+    """The last word was an answer from the history that asked for details to act on ("could you
+    provide your order number?")."""
+    last = _last_answer(log)
+    return last is not None and last.grounded and asks_for_details(last.text)
 
 
 def _offered_person(log: Sequence[Event]) -> bool:
-    """The bot's last word was an answer that offered a person (an unsure one: "Shall I connect you
-    with a person?"), and the customer has not written since."""
-    for event in reversed(log):
-        if isinstance(event, AnswerCompleted):
-            return not event.grounded
-        if isinstance(event, UserMessage | AgentMessage | StatusChanged):
-            return False
-    return False
+    """The last word was an answer that offered a person (an unsure one: "Shall I connect you with a
+    person?")."""
+    last = _last_answer(log)
+    return last is not None and not last.grounded

@@ -278,14 +278,15 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
     `generic_contacts=False`: a phone number or e-mail address (CONTACTS) the company has not set
     stays a placeholder, like those of NO_GENERIC, so the composer leaves its sentence out."""
     keep = NO_GENERIC if generic_contacts else NO_GENERIC | CONTACTS
-    if not generic_contacts:  # a record that already reads "our customer support phone number"
-        text = _LITERAL_CONTACT.sub(lambda m: "{{Customer Support Phone Number}}" if m.group(1)
-                                    else "{{Customer Support Email}}", text)
 
     def kept(name: str) -> bool:
         return key(name).removesuffix("_anonymized") in keep and _company_value(name, company) is None
 
-    if not generic_contacts:  # "call {{Phone}} or use {{Live Chat}}": the other way stays true alone
+    if not generic_contacts:
+        # A record that already reads "our customer support phone number" is read as the placeholder;
+        # of "call {{Phone}} or use {{Live Chat}}", the other way stays true alone.
+        text = _LITERAL_CONTACT.sub(lambda m: "{{Customer Support Phone Number}}" if m.group(1)
+                                    else "{{Customer Support Email}}", text)
         text = _FIRST_WAY.sub(lambda m: _other_way(m) if kept(m.group(2)) else m.group(0), text)
         text = _OTHER_WAY.sub(lambda m: "" if kept(m.group(2)) else m.group(0), text)
 
