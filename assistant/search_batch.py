@@ -17,7 +17,7 @@ parallel ONNX runs on two cores. benchmarks/load.py measures the difference.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Protocol
 
 from assistant.batching import CONCURRENCY, MAX_BATCH, Batcher
@@ -27,24 +27,27 @@ from knowledge.records import Audience, Hit
 class Searchable(Protocol):
     """What the dialogue and the batcher need of knowledge.base.KnowledgeBase (blocking: run
     off the loop). `audience="customer"` must leave out internal records; "any" (agents)
-    includes them."""
+    includes them. `filters` keeps records whose metadata has these values ({"intent": ...})."""
 
-    def search(self, query: str, k: int | None = None, *, audience: Audience = "customer") -> list[Hit]: ...
+    def search(self, query: str, k: int | None = None, *, audience: Audience = "customer",
+               filters: Mapping[str, str] | None = None) -> list[Hit]: ...
 
 
 class _Query(NamedTuple):
     query: str
     k: int
     audience: Audience
+    filters: tuple[tuple[str, str], ...] = ()
 
 
 class BatchedSearch:
     def __init__(self, knowledge: Searchable, *, max_batch: int = MAX_BATCH,
                  concurrency: int = CONCURRENCY) -> None:
         self.knowledge = knowledge
-        # one call per k and audience: a batch must give what a lone search gives
+        # one call per k, audience and filters: a batch must give what a lone search gives
         self._batcher: Batcher[_Query, list[Hit]] = Batcher(
-            self._search_many, key=lambda q: (q.k, q.audience), max_batch=max_batch, concurrency=concurrency)
+            self._search_many, key=lambda q: (q.k, q.audience, q.filters), max_batch=max_batch,
+            concurrency=concurrency)
 
     @property
     def batches(self) -> int:
@@ -55,13 +58,16 @@ class BatchedSearch:
     def searched(self) -> int:
         return self._batcher.done
 
-    async def search(self, query: str, k: int, *, audience: Audience = "customer") -> list[Hit]:
+    async def search(self, query: str, k: int, *, audience: Audience = "customer",
+                     filters: Mapping[str, str] | None = None) -> list[Hit]:
         """The k best hits for the query, as knowledge.search(query, k, audience=…) gives them."""
-        return await self._batcher(_Query(query, k, audience))
+        return await self._batcher(_Query(query, k, audience, tuple(sorted((filters or {}).items()))))
 
     def _search_many(self, queries: Sequence[_Query]) -> list[list[Hit]]:
         k, audience = queries[0].k, queries[0].audience
+        # the protocol's own doubles need not take filters they are never given
+        extra = {"filters": dict(queries[0].filters)} if queries[0].filters else {}
         search_many = getattr(self.knowledge, "search_many", None)
         if search_many is None or len(queries) == 1:
-            return [self.knowledge.search(q.query, k, audience=audience) for q in queries]
-        return list(search_many([q.query for q in queries], k, audience=audience))
+            return [self.knowledge.search(q.query, k, audience=audience, **extra) for q in queries]
+        return list(search_many([q.query for q in queries], k, audience=audience, **extra))

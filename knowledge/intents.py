@@ -66,9 +66,13 @@ class IntentHead:
 
     def predict(self, vectors: np.ndarray) -> list[tuple[str, float]]:
         """(intent, probability) of the likeliest intent per vector."""
+        return [top[0] for top in self.likeliest(vectors, 1)]
+
+    def likeliest(self, vectors: np.ndarray, n: int = 3) -> list[tuple[tuple[str, float], ...]]:
+        """The n likeliest (intent, probability) per vector, likeliest first."""
         p = self.probabilities(vectors)
-        best = p.argmax(axis=1)
-        return [(self.labels[i], float(p[row, i])) for row, i in enumerate(best)]
+        order = np.argsort(-p, axis=1)[:, :n]
+        return [tuple((self.labels[i], float(p[row, i])) for i in best) for row, best in enumerate(order)]
 
     def to_rows(self) -> tuple[list[str], list[dict[str, str | float]]]:
         """One Chroma row per intent: id, and metadata holding its weight column."""

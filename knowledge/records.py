@@ -92,6 +92,9 @@ class Hit:
     score: float
     text: str  # the resolution with {{Placeholders}} filled from [company]
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The intent head's likeliest intents for the query, with their probabilities (the same on
+    # every hit of one search; empty without a head): how sure the history is of what was asked.
+    intents: tuple[tuple[str, float], ...] = ()
 
     @property
     def id(self) -> str:

@@ -111,22 +111,24 @@ class Retriever:
         # Without a head nothing is promoted: the k nearest are all there is to fetch.
         rows = self.store.query(vectors, max(k, self.rerank_depth) if head else k, where,
                                 customer_only=audience == "customer")
-        intents = head.predict(vectors) if head else [None] * len(rows)
+        likeliest = head.likeliest(vectors) if head else [()] * len(rows)
         results = []
-        for row, predicted in zip(rows, intents, strict=True):
+        for row, intents in zip(rows, likeliest, strict=True):
             # cosine can dip below 0 for unrelated texts; scores are promised in [0, 1]
             neighbours = [(rid, min(1.0, max(0.0, 1.0 - dist)), meta) for rid, dist, meta in row]
-            if predicted:
-                neighbours = promote(neighbours, predicted[0])
-            results.append([self.hit(*n) for n in neighbours[:k]])  # build (and fill) only what is returned
+            if intents:
+                neighbours = promote(neighbours, intents[0][0])
+            # build (and fill) only what is returned
+            results.append([self.hit(*n, intents=intents) for n in neighbours[:k]])
         return results
 
-    def hit(self, record_id: str, score: float, meta: dict[str, Any]) -> Hit:
+    def hit(self, record_id: str, score: float, meta: dict[str, Any], *,
+            intents: tuple[tuple[str, float], ...] = ()) -> Hit:
         from knowledge.placeholders import resolution_for, without_account_kind
 
         record = Record.from_metadata(record_id, meta)
         text = without_account_kind(resolution_for(record.resolution, record.request, self.company))
-        return Hit(record=record, score=float(score), text=text, metadata=meta)
+        return Hit(record=record, score=float(score), text=text, metadata=meta, intents=intents)
 
     def as_langchain(self, k: int | None = None, filters: Mapping[str, str] | None = None) -> Any:
         """A langchain_core BaseRetriever; each Document has metadata["score"] and ["id"]."""
