@@ -17,7 +17,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 from assistant.errors import AnswerClosed, AssistantError
-from assistant.events import AnswerCompleted, AnswerDelta, AnswerStarted, ErrorEvent, Event, Source
+from assistant.events import AnswerCompleted, AnswerDelta, AnswerStarted, ErrorEvent, Event, Option, Source
 from assistant.llm.base import ChatRequest, Delta, LLMBackend
 from assistant.store.base import ConversationStore
 from knowledge.records import Hit
@@ -34,7 +34,8 @@ def sources_of(hits: Sequence[Hit]) -> tuple[Source, ...]:
 
 async def stream_answer(store: ConversationStore, llm: LLMBackend, request: ChatRequest, *,
                         conversation_id: str, answer_id: str, sources: tuple[Source, ...],
-                        question_id: str = "", grounded: bool = True) -> AsyncGenerator[Event, None]:
+                        question_id: str = "", grounded: bool = True,
+                        options: tuple[Option, ...] = ()) -> AsyncGenerator[Event, None]:
     """AnswerStarted, AnswerDelta…, then the closing event; each stored, then yielded.
 
     The model runs ahead in its own task. Whatever text arrived while the previous
@@ -61,7 +62,8 @@ async def stream_answer(store: ConversationStore, llm: LLMBackend, request: Chat
                 first.append(AnswerDelta(conversation_id=conversation_id, message_id=answer_id,
                                          text=parts[-1]))
             if end is not None:
-                first.append(_closing(end, conversation_id, answer_id, question_id, parts, sources, grounded))
+                first.append(_closing(end, conversation_id, answer_id, question_id, parts, sources, grounded,
+                                            options))
             try:
                 stored = await store.append_many(first)  # one transaction, durable on return
             except AnswerClosed:
@@ -119,10 +121,11 @@ def _drain(first: object, queue: asyncio.Queue[object]) -> tuple[list[str], obje
 
 
 def _closing(end: object, conversation_id: str, answer_id: str, question_id: str, parts: list[str],
-             sources: tuple[Source, ...], grounded: bool) -> Event:
+             sources: tuple[Source, ...], grounded: bool, options: tuple[Option, ...]) -> Event:
     if end is _END:
         return AnswerCompleted(conversation_id=conversation_id, message_id=answer_id,
-                               text="".join(parts).strip(), sources=sources, grounded=grounded)
+                               text="".join(parts).strip(), sources=sources, grounded=grounded,
+                               options=options)
     if isinstance(end, AssistantError):
         log.warning("answer %s failed: %s", answer_id, end.message)
         return ErrorEvent(conversation_id=conversation_id, code=end.code, message=end.message,

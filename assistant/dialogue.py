@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.answering import collect, sources_of, stream_answer
 from assistant.batching import Batcher
+from assistant.clarify import clarify_options, question, read_choice
 from assistant.compose import asks_for_details, gives_details
 from assistant.errors import ConversationError, InputError
 from assistant.events import (
@@ -27,6 +28,7 @@ from assistant.events import (
     ErrorEvent,
     Event,
     Feedback,
+    Option,
     State,
     StatusChanged,
     Suggestion,
@@ -181,6 +183,23 @@ class DialogueManager:
         cid = turn.conversation_id
         own_words = " ".join(filter(None, [turn.text.strip(), understood.transcript]))
         d = self.settings.dialogue
+        asked = _asked_options(log)  # the last word was a clarifying question: is this the choice?
+        if asked and own_words:
+            try:  # what the reply is about decides before its words do ("tracking it, order 5512")
+                about = await self._search(own_words)
+            except KnowledgeError as exc:
+                yield await self.store.append(ErrorEvent(conversation_id=cid, code=exc.code,
+                                                         message=exc.message, message_id=turn.message_id))
+                return
+            choice, other = read_choice(own_words, asked, about[0].intents if about else ())
+            if choice:
+                async with aclosing(self._answer_choice(turn, log, understood, choice, answer=answer,
+                                                        trace=trace)) as chosen:
+                    async for event in chosen:
+                        yield event
+                return
+            if other != own_words:  # "no, how do I return this?": the rest is a question of its own
+                own_words, early = other, None
         # After an answer that offered a person ("Shall I connect you with a person?"): "accept",
         # "decline" with what else the customer asked ("no, how long does a refund take?"), or "".
         reply, rest = reply_to_offer(own_words) if own_words and _offered_person(log) else ("", own_words)
@@ -234,28 +253,74 @@ class DialogueManager:
             # The nearest record answers a request for a person ("I'll connect you with an agent"),
             # but the classifier did not read one: ask rather than say that without doing it.
             unsure = "person_record"
-        if not decision.handoff:  # an unsure turn is a low-confidence one: enough in a row hand over
+        # Two intents about as likely, or a weak record while one intent is very likely: ask which.
+        options = () if decision.handoff or unsure not in ("", "weak_match") else clarify_options(
+            hits, unsure, margin=d.clarify_margin, confident=d.clarify_confident, labels=d.intent_labels,
+            exclude=d.handoff_intents)
+        if options:
+            unsure = ""  # a question back, not "I don't have information on that"
+        elif not decision.handoff:  # an unsure turn is a low-confidence one: enough in a row hand over
             best = None if unsure else hits[0].score
             earlier = [] if reply == "decline" else _earlier_best_scores(log)  # declining starts a new run
             decision = self.detector.on_confidence(best, earlier)
         trace.query, trace.hits, trace.decision, trace.unsure = query, hits, decision, unsure
+        trace.options = options
         if decision.handoff:
             yield await self._status(cid, "waiting_human", decision.reason, detail=decision.detail)
             return
         if not answer:
             return
-        if unsure:  # say so rather than answer from an unrelated record
+        if options:
+            answer_stream = self._say(turn, question(d.clarify_answer, options), grounded=False,
+                                      options=options)
+        elif unsure:  # say so rather than answer from an unrelated record
             answer_stream = self._say(turn, d.offer_answer if unsure == "person_record" else d.unsure_answer,
                                       grounded=False)
         else:
-            current = ChatMessage(role="user", content=user_content(turn.text, understood.transcript,
-                                                                    understood.image_texts),
-                                  images=tuple(understood.images) if self.llm.supports_images else ())
-            prompt = self.prompts.build(self._history(log), current, hits, language=understood.language)
-            answer_stream = stream_answer(self.store, self.llm, prompt.request, conversation_id=cid,
-                                          answer_id=new_id(), sources=sources_of(prompt.references),
-                                          question_id=turn.message_id)
+            answer_stream = self._answer_from(turn, log, understood, hits)
         async with aclosing(answer_stream) as events:
+            async for event in events:
+                yield event
+
+    def _answer_from(self, turn: UserMessage, log: list[Event], understood: Understood,
+                     hits: list[Hit]) -> AsyncGenerator[Event, None]:
+        """The answer from these records, streamed (the model adapts them to the conversation)."""
+        current = ChatMessage(role="user", content=user_content(turn.text, understood.transcript,
+                                                                understood.image_texts),
+                              images=tuple(understood.images) if self.llm.supports_images else ())
+        prompt = self.prompts.build(self._history(log), current, hits, language=understood.language)
+        return stream_answer(self.store, self.llm, prompt.request, conversation_id=turn.conversation_id,
+                             answer_id=new_id(), sources=sources_of(prompt.references),
+                             question_id=turn.message_id)
+
+    async def _answer_choice(self, turn: UserMessage, log: list[Event], understood: Understood, intent: str,
+                             *, answer: bool, trace: TurnTrace) -> AsyncGenerator[Event, None]:
+        """The customer chose: the clarified question answered from that intent's records; "none" is
+        the history having no answer (said, with the offer of a person, as any unsure turn)."""
+        d = self.settings.dialogue
+        trace.chosen = intent
+        question_asked = _last_user_content(log)  # the message the clarifying question was about
+        hits: list[Hit] = []
+        if intent != "none":
+            try:
+                hits = await self.searcher.search(question_asked, d.retrieve_k, filters={"intent": intent})
+            except KnowledgeError as exc:
+                yield await self.store.append(ErrorEvent(conversation_id=turn.conversation_id, code=exc.code,
+                                                         message=exc.message, message_id=turn.message_id))
+                return
+        trace.query, trace.hits = question_asked, hits
+        trace.unsure = "" if hits else ("declined_options" if intent == "none" else "no_match")
+        if trace.unsure:  # a low-confidence turn like any unsure one: enough in a row hand over
+            trace.decision = self.detector.on_confidence(None, _earlier_best_scores(log))
+            if trace.decision.handoff:
+                yield await self._status(turn.conversation_id, "waiting_human", trace.decision.reason,
+                                         detail=trace.decision.detail)
+                return
+        if not answer:
+            return
+        stream = (self._say(turn, d.unsure_answer, grounded=False) if trace.unsure
+                  else self._answer_from(turn, log, understood, hits))
+        async with aclosing(stream) as events:
             async for event in events:
                 yield event
 
@@ -273,14 +338,15 @@ class DialogueManager:
                 async for event in said:
                     yield event
 
-    async def _say(self, turn: UserMessage, text: str, *, grounded: bool) -> AsyncGenerator[Event, None]:
+    async def _say(self, turn: UserMessage, text: str, *, grounded: bool,
+                   options: tuple[Option, ...] = ()) -> AsyncGenerator[Event, None]:
         """A set answer of the configuration (dialogue.unsure_answer, ...: no record behind it),
         streamed word by word and stored as any other."""
         request = ChatRequest(messages=(ChatMessage("user", turn.text),))
         async with aclosing(stream_answer(self.store, ExtractiveBackend(no_record=text), request,
                                           conversation_id=turn.conversation_id,
                                           answer_id=new_id(), sources=(), question_id=turn.message_id,
-                                          grounded=grounded)) as events:
+                                          grounded=grounded, options=options)) as events:
             async for event in events:
                 yield event
 
@@ -452,9 +518,10 @@ def _earlier_best_scores(log: Sequence[Event]) -> list[float | None]:
             declined = offered and reply_to_offer(event.text)[0] == "decline"
             scores, offered = ([] if declined else scores), False
         elif isinstance(event, AnswerCompleted):
-            if not (declined and not event.sources):  # "All right. Anything else?" is no answer
+            # "All right. Anything else?" is no answer; a clarifying question is not one yet
+            if not (declined and not event.sources) and not event.options:
                 scores.append(event.sources[0].score if event.sources else None)
-            offered, declined = not event.grounded, False
+            offered, declined = not event.grounded and not event.options, False
     return scores
 
 
@@ -479,4 +546,10 @@ def _offered_person(log: Sequence[Event]) -> bool:
     """The last word was an answer that offered a person (an unsure one: "Shall I connect you with a
     person?")."""
     last = _last_answer(log)
-    return last is not None and not last.grounded
+    return last is not None and not last.grounded and not last.options
+
+
+def _asked_options(log: Sequence[Event]) -> tuple[Option, ...]:
+    """What the last word offered, when it was a clarifying question ("is your question about A, or B?")."""
+    last = _last_answer(log)
+    return last.options if last is not None else ()

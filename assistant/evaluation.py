@@ -96,6 +96,7 @@ class CaseResult:
     check: AnswerCheck | None = None  # the answer judged against its evidence
     on_topic: bool | None = None  # the resolution nearest to the answer has the expected intent
     answer_intent: str = ""  # that resolution's intent
+    clarified: tuple[str, ...] = ()  # the intents a clarifying question offered before the answer
     language: str = ""  # the customer's language ("" unknown)
     language_match: bool | None = None  # the answer is in the customer's language
     ok: bool = False
@@ -110,6 +111,8 @@ class CaseResult:
             data.update(self.check.to_json())
         if self.on_topic is not None:
             data["on_topic"] = self.on_topic
+        if self.clarified:
+            data["clarified"] = list(self.clarified)
         if self.language_match is not None:
             data["language_match"] = self.language_match
         return {**data, "ok": self.ok, "timings": self.timings}
@@ -155,14 +158,48 @@ async def attach(store: ConversationStore, conversation_id: str, path: Path) -> 
 async def run_case(dialogue: DialogueManager, store: ConversationStore, case: Case, *,
                    retrieve_only: bool = False, judge: TopicJudge | None = None) -> CaseResult:
     """One case in a fresh conversation. With a `judge` (the knowledge base) answers are
-    scored on topic; grounding, cut-off, loops and language are scored without one."""
+    scored on topic; grounding, cut-off, loops and language are scored without one.
+
+    When the assistant asks back which question was meant (assistant.clarify), the customer
+    answers truthfully: the label of the expected intent when it is offered, else "no"; the
+    case's route and answer are then those of that second turn (retrieve-only: the route the
+    choice leads to, "answer" or "unsure"). top_intent stays the first turn's."""
     conv = await dialogue.new_conversation(inbox="eval")
     attachments = [await attach(store, conv.id, p) for p in (case.image, case.audio) if p is not None]
     result, trace = CaseResult(id=case.id, route="answer"), TurnTrace()
-    completed: AnswerCompleted | None = None
-    language = ""
     start = time.perf_counter()
     message = UserMessage(conversation_id=conv.id, text=case.text, attachments=tuple(attachments))
+    completed, language = await _turn(dialogue, message, result, trace, start, retrieve_only=retrieve_only)
+    result.top_intent = trace.hits[0].record.intent if trace.hits else ""
+    if trace.options:
+        result.clarified = tuple(o.intent for o in trace.options)
+        chosen = next((o.label for o in trace.options if o.intent == case.expect_intent), "")
+        if retrieve_only:
+            result.route = "answer" if chosen else "unsure"
+            result.unsure = "" if chosen else "declined_options"
+        else:
+            result.answer, trace = "", TurnTrace()
+            reply = UserMessage(conversation_id=conv.id, text=chosen or "no")
+            completed, _ = await _turn(dialogue, reply, result, trace, start, retrieve_only=False)
+    result.timings["total"] = _ms(start)
+    if result.route == "answer" and trace.unsure:
+        result.route, result.unsure = "unsure", trace.unsure
+    if result.error and result.route == "answer" and not result.answer and not retrieve_only:
+        result.route = "error"
+    if completed is not None and completed.grounded:
+        said = [t for t in (case.text, result.transcript, result.image_text) if t]
+        await asyncio.to_thread(_score_answer, result, completed, trace.hits, said, dialogue.settings.company,
+                                judge, case.expect_intent, language)
+    result.ok = ((not case.expect_intent or case.expect_intent == result.top_intent)
+                 and (not case.expect_route or case.expect_route == result.route))
+    return result
+
+
+async def _turn(dialogue: DialogueManager, message: UserMessage, result: CaseResult, trace: TurnTrace,
+                start: float, *, retrieve_only: bool) -> tuple[AnswerCompleted | None, str]:
+    """One customer message through the dialogue, noted in `result`: (its answer, the language heard)."""
+    completed: AnswerCompleted | None = None
+    language = ""
     async for event in dialogue.handle(message, answer=not retrieve_only, trace=trace):
         if isinstance(event, AnswerDelta) and "first_token" not in result.timings:
             result.timings["first_token"] = _ms(start)
@@ -176,19 +213,7 @@ async def run_case(dialogue: DialogueManager, store: ConversationStore, case: Ca
             result.answer, completed = event.text, event
         elif isinstance(event, ErrorEvent):
             result.error = event.code
-    result.timings["total"] = _ms(start)
-    result.top_intent = trace.hits[0].record.intent if trace.hits else ""
-    if result.route == "answer" and trace.unsure:
-        result.route, result.unsure = "unsure", trace.unsure
-    if result.error and result.route == "answer" and not result.answer and not retrieve_only:
-        result.route = "error"
-    if completed is not None and completed.grounded:
-        said = [t for t in (case.text, result.transcript, result.image_text) if t]
-        await asyncio.to_thread(_score_answer, result, completed, trace.hits, said, dialogue.settings.company,
-                                judge, case.expect_intent, language)
-    result.ok = ((not case.expect_intent or case.expect_intent == result.top_intent)
-                 and (not case.expect_route or case.expect_route == result.route))
-    return result
+    return completed, language
 
 
 def _score_answer(result: CaseResult, answer: AnswerCompleted, hits: Sequence[Hit], said: list[str],
@@ -216,6 +241,7 @@ def summarize(cases: Sequence[Case], results: Sequence[CaseResult]) -> dict[str,
     on_topic = [r.on_topic for r in results if r.on_topic is not None]
     languages = [r.language_match for r in results if r.language_match is not None]
     first = sorted(r.timings["first_token"] for r in results if "first_token" in r.timings)
+    clarified = [(c, r) for c, r in pairs if r.clarified and c.expect_intent]
     precision, recall = _route_figures(with_route, "handoff")
     unsure_precision, unsure_recall = _route_figures(with_route, "unsure")
     return {
@@ -235,6 +261,10 @@ def summarize(cases: Sequence[Case], results: Sequence[CaseResult]) -> dict[str,
         "on_topic": _share(sum(on_topic), len(on_topic)),
         "language_match": _share(sum(languages), len(languages)),
         "first_token_ms_p50": first[len(first) // 2] if first else None,
+        # turns asked back which question was meant, and the share of those (with an expected
+        # intent) that offered it
+        "clarified": sum(bool(r.clarified) for r in results),
+        "clarified_right": _share(sum(c.expect_intent in r.clarified for c, r in clarified), len(clarified)),
     }
 
 

@@ -53,6 +53,15 @@ class Source:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Option:
+    """One answer a clarifying question offers ("where your order is"): a client may show it as a
+    button that sends the label."""
+
+    intent: str
+    label: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class UserMessage(Event):
     """What a customer sent. Before it is stored (seq 0) it is the dialogue's input, with no
     message_id yet: the dialogue manager gives it one when it appends it."""
@@ -104,6 +113,9 @@ class AnswerCompleted(Event):
     sources: tuple[Source, ...] = ()
     interrupted: bool = False  # generation stopped early (shutdown, cancel); text is what was said
     grounded: bool = True  # False: the history held no answer, and the text says so (route "unsure")
+    # A clarifying question ("is your question about where your order is, or how long delivery
+    # takes?"): what it offers. The customer's next message is read as the choice.
+    options: tuple[Option, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,6 +186,8 @@ def event_from_dict(conversation_id: str, data: dict[str, Any]) -> Event:
     cls = EVENT_TYPES[data.pop("type")]
     if "sources" in data:
         data["sources"] = tuple(Source(**s) for s in data["sources"])
+    if "options" in data:
+        data["options"] = tuple(Option(**o) for o in data["options"])
     if "attachments" in data:
         data["attachments"] = tuple(data["attachments"])
     return cls(conversation_id=conversation_id, **data)

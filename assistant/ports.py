@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.events import Event, UserMessage
+from assistant.events import Event, Option, UserMessage
 from assistant.routing import NO_HANDOFF, HandoffDecision
 from assistant.settings import Settings
 from assistant.store.base import ConversationInfo, ConversationStore
@@ -37,6 +37,8 @@ class TurnTrace:
     hits: list[Hit] = field(default_factory=list)
     decision: HandoffDecision = NO_HANDOFF
     unsure: str = ""  # why the history holds no answer (routing.unsure_reason), "" when it does
+    options: tuple[Option, ...] = ()  # what a clarifying question offered (assistant.clarify)
+    chosen: str = ""  # the intent the customer chose in reply to one ("none": neither)
 
 
 class Dialogue(Protocol):

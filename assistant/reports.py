@@ -26,12 +26,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from assistant.clarify import read_choice
 from assistant.events import (
     AgentMessage,
     AnswerCompleted,
     Event,
     Feedback,
     ImageText,
+    Option,
     StatusChanged,
     UserMessage,
     VoiceTranscript,
@@ -97,6 +99,7 @@ def fold(events: Iterable[Event]) -> Facts:
     rating: dict[str, tuple[str, float]] = {}  # answer id -> the last rating given, and when
     question_of: dict[str, str] = {}  # assistant answer id -> the customer's words it answered
     question = ""
+    clarified: tuple[str, tuple[Option, ...]] | None = None  # a clarifying question's question, options
     last_answer = ""
     for e in events:
         f.last_at = max(f.last_at, e.at)
@@ -113,13 +116,19 @@ def fold(events: Iterable[Event]) -> Facts:
         elif isinstance(e, AnswerCompleted):
             if e.interrupted and not e.text:
                 continue
+            if f.first_message_at and not f.first_answer_at:
+                f.first_answer_at = e.at
+            if e.options:  # a clarifying question, not an answer: the reply to it decides
+                clarified = (question, e.options)
+                continue
+            if clarified is not None and _answers_clarified(e, question, clarified[1]):
+                question = clarified[0]
+            clarified = None
             kind[e.message_id] = "assistant"
             question_of[e.message_id] = question
             last_answer = e.message_id
             f.last_answer_unsure = not e.grounded
             f.answers += 1
-            if f.first_message_at and not f.first_answer_at:
-                f.first_answer_at = e.at
             if not e.grounded:
                 f.unsure += 1
                 _gap(f, question, "unsure", e.at)
@@ -153,6 +162,15 @@ def fold(events: Iterable[Event]) -> Facts:
 def reason_name(reason: str) -> str:
     """"trigger:refund now" -> "trigger": one bar per kind of reason, not per pattern."""
     return reason.split(":", 1)[0] or "unknown"
+
+
+def _answers_clarified(answer: AnswerCompleted, reply: str, options: Sequence[Option]) -> bool:
+    """The answer after a clarifying question answers the question it was about: the reply chose
+    one of its options (the answer's record is of it) or said neither ("no": the unsure answer),
+    rather than asking something else."""
+    if answer.grounded:
+        return bool(answer.sources) and answer.sources[0].intent in {o.intent for o in options}
+    return read_choice(reply, options)[0] == "none"
 
 
 def _gap(f: Facts, text: str, why: GapReason, at: float) -> None:

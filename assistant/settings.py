@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -84,6 +84,39 @@ class SpeechConfig(_Options):
     trim_window: bool = True  # encode clips under 30 s without most of the padding: ~5x faster
 
 
+# The demo history's intents (Bitext's 27), as the clarifying question names them; a company
+# with other intents sets its own in config.toml ([dialogue.intent_labels]).
+DEMO_INTENT_LABELS = {
+    "cancel_order": "cancelling an order",
+    "change_order": "changing an order",
+    "change_shipping_address": "changing a delivery address",
+    "check_cancellation_fee": "the fee for cancelling",
+    "check_invoice": "finding an invoice",
+    "check_payment_methods": "the ways you can pay",
+    "check_refund_policy": "our refund policy",
+    "complaint": "making a complaint",
+    "contact_customer_service": "contacting customer service",
+    "contact_human_agent": "talking to a person",
+    "create_account": "opening an account",
+    "delete_account": "closing your account",
+    "delivery_options": "delivery options",
+    "delivery_period": "how long delivery takes",
+    "edit_account": "changing your account details",
+    "get_invoice": "getting an invoice",
+    "get_refund": "asking for a refund",
+    "newsletter_subscription": "the newsletter",
+    "payment_issue": "a problem with a payment",
+    "place_order": "placing an order",
+    "recover_password": "a forgotten password",
+    "registration_problems": "a problem signing up",
+    "review": "leaving a review",
+    "set_up_shipping_address": "adding a delivery address",
+    "switch_account": "switching account type",
+    "track_order": "where your order is",
+    "track_refund": "where your refund is",
+}
+
+
 class DialogueConfig(_Options):
     system_prompt: str = (
         "You are the customer-service assistant of {company}. Answer the customer's "
@@ -109,6 +142,16 @@ class DialogueConfig(_Options):
     # number): its agent could look them up, the assistant cannot. An offer of a person too.
     lookup_answer: str = ("Thank you. I can't look that up from here. "
                           "Shall I connect you with a person who can?")
+    # Asking back instead of guessing (assistant.clarify): the two likeliest intents closer than
+    # clarify_margin in probability (0 = never), or a record too weak to answer from while one
+    # intent is at least clarify_confident likely (1 = never). Chosen on benchmarks/data/dev.jsonl.
+    clarify_margin: float = Field(0.2, ge=0, le=1)
+    clarify_confident: float = Field(0.9, ge=0, le=1)
+    # {options}: the labels offered, "A, or B"
+    clarify_answer: str = "Just to be sure: is your question about {options}?"
+    # How the clarifying question names the knowledge base's intents ("track_order" = "where your
+    # order is"); an intent without a label is named by its id, "track order".
+    intent_labels: dict[str, str] = DEMO_INTENT_LABELS
     grounding: Literal["strict", "off"] = "strict"  # strict: a generated sentence its sources lack is dropped
     low_confidence_turns: int = Field(2, ge=1)  # consecutive low-confidence turns before a handoff
     handoff_triggers: list[str] = []  # extra regexes that hand the conversation to a person
@@ -120,6 +163,15 @@ class DialogueConfig(_Options):
     # Intents of the knowledge base whose records are requests for a person (`assistant tune --handoff`).
     handoff_intents: list[str] = ["contact_human_agent"]
     history_turns: int = Field(6, ge=0)  # earlier turns considered for follow-up questions
+
+    @field_validator("clarify_answer")
+    @classmethod
+    def _one_placeholder(cls, value: str) -> str:
+        try:
+            value.format(options="A, or B")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("may hold {options} and no other {placeholder}") from None
+        return value
 
 
 class StoreConfig(_Options):

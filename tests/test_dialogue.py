@@ -675,3 +675,100 @@ async def test_the_reference_cap_is_a_cost_the_extractive_backend_does_not_pay(s
     answer = (await run(dm, said(conv.id, "how long does a refund take for my order")))[-1]
     assert isinstance(answer, AnswerCompleted) and len(answer.sources) > 1
     assert answer.text == "Refunds reach your account within 5 to 7 business days."
+
+
+class UnsureOfIntent:
+    """Hits with the intent head's view of each query, as scripted ("likeliest"), and searches
+    filtered by intent (the clarified question is searched among the chosen intent's records)."""
+
+    def __init__(self, script: dict[str, tuple[list[tuple[str, float]], tuple[tuple[str, float], ...]]],
+                 ) -> None:
+        self.script = script
+        self.by_id = {r.id: r for r in RECORDS}
+        self.filtered: list[tuple[str, dict]] = []
+
+    def search(self, query: str, k: int | None = None, *, audience: str = "customer",
+               filters: dict | None = None) -> list[Hit]:
+        if filters:
+            self.filtered.append((query, filters))
+            return [Hit(record=r, score=0.5, text=r.resolution) for r in RECORDS
+                    if r.intent == filters["intent"]]
+        found, likeliest = self.script.get(query, ([("member-1", 0.2)], ()))
+        return [Hit(record=self.by_id[rid], score=score, text=self.by_id[rid].resolution, intents=likeliest)
+                for rid, score in found]
+
+
+REFUND_OR_WAIT = {"I returned it, what about my money": (
+    [("refund-1", 0.7), ("refund-2", 0.68)],
+    (("get_refund", 0.5), ("track_refund", 0.42), ("membership", 0.08)))}
+LABELLED = {"intent_labels": {"get_refund": "asking for a refund", "track_refund": "where your refund is"}}
+
+
+async def test_two_likely_intents_are_asked_about_and_the_choice_is_answered_from_its_records(
+        settings, store) -> None:
+    knowledge = UnsureOfIntent(REFUND_OR_WAIT)
+    dm = manager(settings, store, llm=FakeLLM(["Refunds reach your account within 5 to 7 business days."]),
+                 knowledge=knowledge, **LABELLED)
+    conv = await dm.new_conversation()
+    trace = TurnTrace()
+    asked = (await run(dm, said(conv.id, "I returned it, what about my money"), trace=trace))[-1]
+    assert isinstance(asked, AnswerCompleted) and not asked.grounded and not asked.sources
+    assert asked.text == ("Just to be sure: is your question about asking for a refund, "
+                          "or where your refund is?")
+    assert [o.intent for o in asked.options] == ["get_refund", "track_refund"]
+    assert trace.options == asked.options
+    stored = [e for e in await store.events(conv.id) if isinstance(e, AnswerCompleted)][-1]
+    assert stored.options == asked.options  # kept in the log: the next turn reads it there
+    trace = TurnTrace()
+    answer = (await run(dm, said(conv.id, "the second one"), trace=trace))[-1]
+    assert trace.chosen == "track_refund"
+    assert knowledge.filtered == [("I returned it, what about my money", {"intent": "track_refund"})]
+    assert isinstance(answer, AnswerCompleted) and answer.grounded
+    assert [s.id for s in answer.sources] == ["refund-2"]
+
+
+async def test_neither_is_the_history_having_no_answer_and_yes_is_no_handoff(settings, store) -> None:
+    dm = manager(settings, store, knowledge=UnsureOfIntent(REFUND_OR_WAIT), **LABELLED)
+    conv = await dm.new_conversation()
+    await run(dm, said(conv.id, "I returned it, what about my money"))
+    trace = TurnTrace()
+    neither = (await run(dm, said(conv.id, "neither of them"), trace=trace))[-1]
+    assert (neither.text, neither.grounded, trace.unsure) == (settings.dialogue.unsure_answer, False,
+                                                              "declined_options")
+    # A yes to two options chooses nothing, and is not a yes to the offer of a person.
+    other = await dm.new_conversation()
+    await run(dm, said(other.id, "I returned it, what about my money"))
+    events = await run(dm, said(other.id, "yes"))
+    assert not any(isinstance(e, StatusChanged) for e in events)
+
+
+async def test_no_and_a_question_of_its_own_is_searched_as_that_question(settings, store) -> None:
+    knowledge = UnsureOfIntent(REFUND_OR_WAIT)
+    dm = manager(settings, store, knowledge=knowledge, **LABELLED)
+    conv = await dm.new_conversation()
+    await run(dm, said(conv.id, "I returned it, what about my money"))
+    trace = TurnTrace()
+    await run(dm, said(conv.id, "no, what are the benefits of silver membership?"), trace=trace)
+    assert trace.chosen == "" and not knowledge.filtered
+    assert trace.query.startswith("what are the benefits of silver membership")
+
+
+async def test_a_weak_record_with_a_very_likely_intent_is_confirmed_then_answered(settings, store) -> None:
+    knowledge = UnsureOfIntent({"can i has my cash back plz": (
+        [("member-1", 0.3), ("refund-1", 0.28)], (("get_refund", 0.95), ("track_refund", 0.03)))})
+    dm = manager(settings, store, knowledge=knowledge, **LABELLED)
+    conv = await dm.new_conversation()
+    asked = (await run(dm, said(conv.id, "can i has my cash back plz")))[-1]
+    assert asked.text == "Just to be sure: is your question about asking for a refund?"
+    answer = (await run(dm, said(conv.id, "yes")))[-1]
+    assert isinstance(answer, AnswerCompleted) and [s.id for s in answer.sources] == ["refund-1"]
+    # the clarifying question was not a weak turn: nothing was handed over
+    assert fold_state(await store.events(conv.id)) == "bot"
+
+
+async def test_clarifying_is_off_at_margin_zero_and_confidence_one(settings, store) -> None:
+    dm = manager(settings, store, knowledge=UnsureOfIntent(REFUND_OR_WAIT), clarify_margin=0.0,
+                 clarify_confident=1.0)
+    conv = await dm.new_conversation()
+    answer = (await run(dm, said(conv.id, "I returned it, what about my money")))[-1]
+    assert answer.grounded and not answer.options

@@ -10,8 +10,10 @@ from event_samples import every_event
 from assistant.events import (
     EVENT_TYPES,
     TRANSITIONS,
+    AnswerCompleted,
     Event,
     Note,
+    Option,
     StatusChanged,
     UserMessage,
     event_from_dict,
@@ -31,6 +33,17 @@ def test_wire_round_trip(event: Event):
     assert wire["type"] == event.type
     assert "conversation_id" not in wire
     assert event_from_dict(CID, wire) == event
+
+
+def test_a_clarifying_question_keeps_its_options_on_the_wire():
+    asked = AnswerCompleted(conversation_id=CID, message_id="m9", grounded=False,
+                            text="Just to be sure: is your question about where your order is?",
+                            options=(Option(intent="track_order", label="where your order is"),))
+    wire = json.loads(json.dumps(asked.to_wire()))
+    assert wire["options"] == [{"intent": "track_order", "label": "where your order is"}]
+    assert event_from_dict(CID, wire) == asked
+    plain = {k: v for k, v in wire.items() if k != "options"}  # stored before options existed
+    assert event_from_dict(CID, plain).options == ()
 
 
 def test_fold_state_of_a_new_conversation_is_bot():

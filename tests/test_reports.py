@@ -18,6 +18,7 @@ from assistant.events import (
     AnswerStarted,
     Event,
     Feedback,
+    Option,
     StatusChanged,
     UserMessage,
     VoiceTranscript,
@@ -112,6 +113,24 @@ def test_fold_reads_a_handoff_answered_by_an_agent() -> None:
     assert (f.agent_up, f.agent_down, f.assistant_up, f.answers) == (1, 0, 0, 0)
     assert outcome(f, now=150.0, resolved_after=QUIET) == "handed_off"
     assert outcome(f, now=101.0 + QUIET + 60, resolved_after=QUIET) == "resolved_by_agent"
+
+
+def test_a_clarifying_question_is_not_an_answer_and_neither_is_a_gap_of_the_question() -> None:
+    """"Just to be sure: is your question about placing an order?" - "no": the gap is the
+    customer's question, not their "no"; the question back is neither an answer nor unsure."""
+    c = "c"
+    options = (Option(intent="place_order", label="placing an order"),)
+    asked = [AnswerStarted(conversation_id=c, message_id="q", at=1.5),
+             AnswerCompleted(conversation_id=c, message_id="q", grounded=False, options=options, at=2.0,
+                             text="Just to be sure: is your question about placing an order?")]
+    f = fold([said(c, "do you sell garden gnomes on mars?", 1.0), *asked, said(c, "no", 3.0),
+              *answered(c, "a", 4.0, grounded=False)])
+    assert (f.answers, f.unsure, f.first_answer_at) == (1, 1, 2.0)
+    assert [(g["text"], g["why"]) for g in f.gaps] == [("do you sell garden gnomes on mars?", "unsure")]
+    # a reply that chose nothing and asked something else is that question's
+    g = fold([said(c, "do you sell garden gnomes on mars?", 1.0), *asked,
+              said(c, "no, how do I reset my password?", 3.0), *answered(c, "a", 4.0, grounded=False)])
+    assert [gap["text"] for gap in g.gaps] == ["no, how do I reset my password?"]
 
 
 def test_an_assistant_answer_rated_down_last_is_not_a_resolution() -> None:

@@ -95,7 +95,9 @@ def _print_event(event: Event) -> None:
         sys.stdout.flush()
     elif kind == "answer":
         print(" [interrupted]" if wire["interrupted"] else "")
-        if not wire["grounded"]:
+        if wire["options"]:  # a clarifying question: in a conversation the next message chooses
+            print("  (asks which: " + " | ".join(o["label"] for o in wire["options"]) + ")")
+        elif not wire["grounded"]:
             print("  (unsure: the history holds no answer to this)")
         for i, s in enumerate(wire["sources"], 1):
             print(f"  [{i}] {s['id']}  {s['intent'] or '-'}  {s['category'] or '-'}  score {s['score']:.3f}")

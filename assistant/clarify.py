@@ -1,0 +1,166 @@
+"""Asking which question the customer meant, and reading the answer.
+
+A wrong record read to a customer is worse than a question back. Two cases, both
+decided by the intent head's probabilities (knowledge.intents, on every hit):
+
+- the history answers, but two intents are about as likely ("has my order shipped
+  yet": where it is, or how long delivery takes?): "Just to be sure: is your
+  question about where your order is, or how long delivery takes?";
+- the best record is too weak to answer from (route unsure), but one intent is
+  very likely ("is it possible to modify my oder? i forgot the charger"): "Just to
+  be sure: is your question about changing an order?" rather than "I don't have
+  information on that".
+
+The customer's next message is read as the choice (`read_choice`): a leading yes
+or no, a short first clause naming an option by place or words ("the first one",
+"refund - it already arrived"), "neither", what the reply is about (the intent
+head over the reply). What it cannot place is a message of its own.
+Labels come from `dialogue.intent_labels`; an intent without one is named by its
+id ("track_order" -> "track order").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from assistant.events import Option
+from assistant.routing import reply_to_offer
+from knowledge.records import Hit
+
+_FIRST = re.compile(r"\b(?:first|1st|former|top|upper|earlier)\b|^\W*(?:1|one|a|#1|option\s*(?:1|one|a))\W*$",
+                    re.IGNORECASE)
+_SECOND = re.compile(r"\b(?:second|2nd|latter|last|lower|bottom|other\s+one)\b"
+                     r"|^\W*(?:2|two|b|#2|option\s*(?:2|two|b))\W*$", re.IGNORECASE)
+# "neither", "none of these", "no, neither", "not really", "something else" (not "nothing went wrong")
+_NEITHER = re.compile(r"^\W*(?:no+\W+)?(?:neither|none|not\s+(?:really|quite|exactly|those|these|either|that"
+                      r"|them)|(?:it'?s\s+|its\s+)?(?:about\s+)?something\s+else|a\s+different\s+(?:thing|question|issue)"
+                      r")\b(?:\s+(?:of\s+)?(?:them|these|those|the\s+two|both|it|that))?", re.IGNORECASE)
+# What follows a no or a neither asks something of its own when it is a question or a request
+# ("no, how do I return this?", "neither, I want to delete my account"); a statement explains the
+# no ("No, I already have one").
+_ASKS = re.compile(r"\?|^\W*(?:how|what|where|when|why|who|which|can|could|do|does|did|is|are|will|would"
+                   r"|should|may|tell|help|show)\b|\bi\s+(?:just\s+|only\s+|really\s+)?(?:want|need|would\s+like|'?d\s+like"
+                   r"|wanna|wish)\b|\b(?:please|pls|plz)\b", re.IGNORECASE)
+_SEGMENT = re.compile(r"[.,!?;:]|\s[-–—]\s")  # the reply's first clause: "The first one. I want a refund"
+_YES = re.compile(r"^\W*(?:y|yes+|yeah+|yea+|yep|yup|ya+|sure|correct|right|exactly|indeed|definitely"
+                  r"|absolutely|that'?s\s+(?:it|right|correct|the\s+one)|thats\s+(?:it|right)|it\s+is)\b",
+                  re.IGNORECASE)
+_ELSEWHERE = 0.5  # the reply's likeliest intent, not offered, at least this likely: a message of its own
+_POSITION_WORDS = 6  # a position word counts only in a short reply ("my first order" is not a choice)
+_STEM = 5  # words match on their first letters: "tracking" ~ "track", "cancellation" ~ "cancel"
+_STOP = frozenset("""\
+about above after again also because been before being both could does doing during
+each from have having here into just know like made make more most much need only other over please
+same should some such than thank thanks that their them then there these they this those through
+very want what which while will with would your yours mine yeah okay sure the and for you are was
+were can not but its it's i'm im""".split())  # noqa: SIM905 (a word list reads better as words)
+
+
+def label(intent: str, labels: Mapping[str, str]) -> str:
+    return labels.get(intent) or intent.replace("_", " ").strip()
+
+
+def clarify_options(hits: Sequence[Hit], unsure: str, *, margin: float, confident: float,
+                    labels: Mapping[str, str], exclude: Sequence[str] = ()) -> tuple[Option, ...]:
+    """What to ask about instead of answering (or instead of saying the history has no answer),
+    or () to go on. `margin`: the two likeliest intents closer than this in probability, while the
+    history answers; `confident`: one intent at least this likely, while the best record is too
+    weak ("weak_match"). 0 and 1 turn them off. Intents in `exclude` (requests for a person) are
+    never offered."""
+    if not hits or not hits[0].intents:
+        return ()
+    # Only intents the records found are of: the search leaves internal records out, so an
+    # intent only the agents' guidelines hold is never named to a customer, and every option
+    # has an answer.
+    found = {h.record.intent for h in hits}
+    likeliest = [(i, p) for i, p in hits[0].intents if i not in exclude and i in found]
+    top = hits[0].intents[0][0]
+    if not likeliest or likeliest[0][0] != top:  # the likeliest is a person, or no record's
+        return ()
+    if not unsure and margin > 0 and len(likeliest) >= 2 and likeliest[0][1] - likeliest[1][1] < margin:
+        pair = [likeliest[0][0], likeliest[1][0]]
+        if hits[0].record.intent in pair:  # the record that would be read is one of the two
+            return tuple(Option(intent=i, label=label(i, labels)) for i in pair)
+    if unsure == "weak_match" and confident < 1 and likeliest[0][1] >= confident:
+        return (Option(intent=likeliest[0][0], label=label(likeliest[0][0], labels)),)
+    return ()
+
+
+def question(template: str, options: Sequence[Option]) -> str:
+    """The clarifying question: `template` with {options} ("A, or B")."""
+    return template.format(options=", or ".join(o.label for o in options))
+
+
+def read_choice(text: str, options: Sequence[Option],
+                likeliest: Sequence[tuple[str, float]] = ()) -> tuple[str, str]:
+    """How a reply answers a clarifying question: (intent chosen, what else it says), ("none", "")
+    for "neither" or a no, ("", what to read as a message of its own) when it chooses nothing.
+
+    In order: a leading no (then neither, unless what follows picks an option or asks something
+    of its own); a yes to a single option; a short first clause that names an option by place or
+    by its words ("The first one. I want a refund", "refund - it already arrived"); "neither";
+    `likeliest`, the intent head's likeliest intents for the reply ("I just need to know when it
+    gets here"); last the options' words anywhere in it."""
+    words = " ".join(text.split())
+    polarity, rest = reply_to_offer(words)
+    if polarity == "decline":  # "no", "no, the second one", "no, how do I return this?"
+        if not rest:
+            return "none", ""
+        asks = _ASKS.search(rest) is not None  # "no, how do I track my order?" names no option
+        picked = _by_clause(rest, options, by_words=not asks)
+        return (picked, rest) if picked else (("", rest) if asks else ("none", ""))
+    if len(options) == 1 and (polarity == "accept" or _YES.match(words)):
+        return options[0].intent, rest if polarity == "accept" else words
+    picked = _by_clause(words, options)
+    if picked:
+        return picked, words
+    neither = _NEITHER.match(words)
+    if neither:
+        after = _after_courtesy(words[neither.end():])
+        return ("", after) if after and _ASKS.search(after) else ("none", "")
+    offered = {o.intent for o in options}
+    if likeliest and likeliest[0][0] in offered:
+        return likeliest[0][0], words
+    if likeliest and likeliest[0][1] >= _ELSEWHERE:  # clearly about something else
+        return "", words
+    picked = _by_words(words, options)
+    return (picked, words) if picked else ("", words)
+
+
+def _after_courtesy(text: str) -> str:
+    return re.sub(r"^\W*(?:(?:sorry|thanks?|thank\s+you|mate|sir|really|actually|tho|though)\b\W*)*", "",
+                  text, flags=re.IGNORECASE).strip()
+
+
+def _by_clause(text: str, options: Sequence[Option], *, by_words: bool = True) -> str:
+    """The option a short first clause names by place (or by its words), or ""."""
+    clause = _SEGMENT.split(text, maxsplit=1)[0]
+    if not clause.strip() or len(clause.split()) > _POSITION_WORDS:
+        return ""
+    return _by_position(clause, options) or (_by_words(clause, options) if by_words else "")
+
+
+def _by_position(text: str, options: Sequence[Option]) -> str:
+    """The option a short clause names by its place ("the first one", "2", "the latter"), or ""."""
+    if len(options) == 2:
+        first, second = _FIRST.search(text), _SECOND.search(text)
+        if first and not second:
+            return options[0].intent
+        if second and not first:
+            return options[1].intent
+    return ""
+
+
+def _by_words(text: str, options: Sequence[Option]) -> str:
+    """The option a reply names by its own words ("the delivery time"), or ""."""
+    said = _stems(text)
+    named = [_stems(f"{o.label} {o.intent.replace('_', ' ')}") for o in options]
+    # only what tells them apart: "order" names both "where your order is" and "changing an order"
+    hits = [len(said & (own - set().union(*(n for n in named if n is not own)))) for own in named]
+    best = max(hits, default=0)
+    return options[hits.index(best)].intent if best and hits.count(best) == 1 else ""
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:_STEM] for w in re.findall(r"[a-z']+", text.lower()) if len(w) >= 4 and w not in _STOP}
