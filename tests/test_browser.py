@@ -235,6 +235,57 @@ def test_an_interrupted_answer_can_be_asked_again(customer: Widget, server: Any)
     assert words(customer.page.locator(DONE).last.locator(".body").inner_text()) == words(answers[-1]["text"])
 
 
+def test_a_clarifying_question_s_options_are_buttons_that_answer_it(customer: Widget, server: Any) -> None:
+    """The assistant asked which question was meant (written here into the server's database, as
+    the dialogue stores it): each option is a button; a tap sends its label, the server reads it
+    as the choice and answers from that intent's records, and the buttons go."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not hasattr(server, "data_dir"):
+        pytest.skip("needs the server's database (not with BROWSER_TEST_URL)")
+    customer.ask("I need to change my shipping address")
+    customer.wait_answers(1)
+    cid = customer.page.evaluate("""() => JSON.parse(localStorage.getItem(
+        Object.keys(localStorage).find((k) => k.startsWith("support-widget:")))).conversation_id""")
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, clarify(server.data_dir / "conversations.db", cid,
+                                           "has my order shipped yet")).result()
+    customer.page.reload()
+    customer.open()
+    customer.wait_answers(2)
+    buttons = customer.el.locator(".msg.bot .options .option")
+    assert buttons.all_inner_texts() == ["how long delivery takes", "where your order is"]
+    customer.shot("widget-clarify.png")
+    buttons.nth(1).click()
+    customer.wait_answers(3)
+    assert customer.el.locator(".options").count() == 0  # the talk moved on
+    events = stored_events(customer)
+    assert [m["text"] for m in events if m["type"] == "message"][-1] == "where your order is"
+    answer = [e for e in events if e["type"] == "answer"][-1]
+    assert answer["grounded"] and answer["sources"][0]["intent"] == "track_order"
+
+
+async def clarify(db: Path, cid: str, question: str) -> None:
+    """The log the dialogue leaves after asking which question was meant."""
+    from assistant.events import AnswerCompleted, AnswerStarted, Option, UserMessage
+    from assistant.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(db)
+    await store.open()
+    try:
+        await store.append(UserMessage(conversation_id=cid, message_id="clarify-q", text=question))
+        options = (Option(intent="delivery_period", label="how long delivery takes"),
+                   Option(intent="track_order", label="where your order is"))
+        await store.append_many([
+            AnswerStarted(conversation_id=cid, message_id="clarify-a"),
+            AnswerCompleted(conversation_id=cid, message_id="clarify-a", grounded=False, options=options,
+                            text="Just to be sure: is your question about how long delivery takes, "
+                                 "or where your order is?")])
+    finally:
+        await store.close()
+
+
 async def cut_answer(db: Path, cid: str, question: str, said: str) -> None:
     """The log a killed worker and the one that closed its answer leave behind."""
     from assistant.events import AnswerCompleted, AnswerDelta, AnswerStarted, UserMessage

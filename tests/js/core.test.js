@@ -137,3 +137,19 @@ test("an unsure answer and a suggestion drawn on internal records are marked as 
   assert.equal(sure.grounded, true);
   assert.equal(log.ofKind("suggestion")[0].internal, true);
 });
+
+test("a clarifying question keeps its options; other answers have none", () => {
+  const log = new ConversationLog();
+  const options = [{ intent: "track_order", label: "where your order is" },
+                   { intent: "delivery_period", label: "how long delivery takes" }];
+  for (const f of [
+    { type: "answer_started", seq: 1, message_id: "a1" },
+    { type: "answer", seq: 2, message_id: "a1", text: "Just to be sure: is your question about where your order is, or how long delivery takes?",
+      sources: [], grounded: false, options },
+    { type: "answer_started", seq: 3, message_id: "a2" },
+    { type: "answer", seq: 4, message_id: "a2", text: "It is on its way.", sources: [] },
+  ]) log.apply(f);
+  const [asked, answered] = log.ofKind("bot");
+  assert.deepEqual(asked.options, options);
+  assert.deepEqual(answered.options, []);
+});

@@ -37,7 +37,11 @@ const PAINTERS = {
     li.appendChild(el(doc, "span", "who", item.streaming ? "Assistant (answering…)" : "Assistant"));
     setRichText(li.appendChild(el(doc, "div", "body")), item.text);
     if (item.interrupted) li.appendChild(el(doc, "span", "rating", "(interrupted)"));
-    if (item.grounded === false) {
+    if (item.options?.length) {  // a clarifying question: the customer's next message chooses
+      li.classList.add("clarify");
+      li.appendChild(el(doc, "span", "clarify-note",
+                        `Asked which: ${item.options.map((o) => o.intent).join(" or ")}`));
+    } else if (item.grounded === false) {
       li.classList.add("unsure");
       li.appendChild(el(doc, "span", "unsure-note", "Unsure: nothing in the knowledge base answers this"));
     }

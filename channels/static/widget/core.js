@@ -148,6 +148,7 @@ const HANDLERS = {
     Object.assign(item, {
       text: f.text, sources: f.sources || [], interrupted: !!f.interrupted, streaming: false,
       grounded: f.grounded !== false, // false: the history held no answer and the text says so
+      options: f.options || [], // a clarifying question's choices: [{intent, label}]
     });
     return item;
   },

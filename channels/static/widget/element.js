@@ -35,6 +35,10 @@ export class SupportChatWidget extends HTMLElement {
       onFeedback: (item, rating) => this._rate(item, rating),
       canRetry: (item) => !!this.log.questionOf(item),
       onRetry: (item) => this._retry(item),
+      // a clarifying question's options stay tappable while it is the last word
+      canChoose: (item) => this.log.items.at(-1) === item,
+      onChoose: (item, option) => this._queue({ type: "message", text: option.label,
+                                                client_msg_id: newClientMsgId() }),
     });
     this._reset();
     this.session = new Session(globalThis.localStorage, this.server);
@@ -205,10 +209,13 @@ export class SupportChatWidget extends HTMLElement {
                   client_msg_id: newClientMsgId() });
   }
 
-  /** The last interrupted answer offers "Ask again" only while nothing was said after it. */
+  /** The last interrupted answer offers "Ask again", and the last clarifying question its
+   * options, only while nothing was said after it. */
   _redrawCut() {
     const cut = [...this.log.items].reverse().find((i) => i.kind === "bot" && i.interrupted);
     if (cut) this.view.draw(cut);
+    const asked = [...this.log.items].reverse().find((i) => i.kind === "bot" && i.options?.length);
+    if (asked && asked !== cut) this.view.draw(asked);
   }
 
   _restorePending() {

@@ -71,6 +71,19 @@ function thumbs(doc, item, ctx) {
   return box;
 }
 
+/** A clarifying question's options, one button each: a tap sends the label as the reply. */
+function choices(doc, item, ctx) {
+  const box = el(doc, "div", "options");
+  box.setAttribute("role", "group");
+  box.setAttribute("aria-label", "Choose one");
+  for (const option of item.options) {
+    const b = box.appendChild(el(doc, "button", "option", option.label));
+    b.type = "button";
+    b.addEventListener("click", () => ctx.onChoose(item, option));
+  }
+  return box;
+}
+
 const PAINTERS = {
   user(doc, li, item, ctx) {
     if (item.text) setRichText(li.appendChild(el(doc, "div", "body")), item.text);
@@ -86,8 +99,9 @@ const PAINTERS = {
       again.type = "button";
       again.addEventListener("click", () => ctx.onRetry(item));
     }
+    if (item.options?.length && ctx.canChoose?.(item)) li.appendChild(choices(doc, item, ctx));
     if (item.sources?.length) li.appendChild(sourcesList(doc, item.sources));
-    if (!item.streaming && ctx.onFeedback) li.appendChild(thumbs(doc, item, ctx));
+    if (!item.streaming && ctx.onFeedback && !item.options?.length) li.appendChild(thumbs(doc, item, ctx));
   },
   agent(doc, li, item, ctx) {
     li.appendChild(el(doc, "span", "who", item.agent || "Support agent"));
@@ -120,7 +134,8 @@ export function paintItem(doc, li, item, ctx) {
 /** The <ol> of the conversation: one <li> per item, unacknowledged messages kept last. */
 export class LogView {
   /** @param {HTMLOListElement} list  @param {object} ctx  what paintItem needs
-   * (upload, onFeedback; canRetry and onRetry for interrupted answers) */
+   * (upload, onFeedback; canRetry and onRetry for interrupted answers; canChoose and onChoose
+   * for a clarifying question's options) */
   constructor(list, ctx) {
     this.list = list;
     this.ctx = ctx;

@@ -59,6 +59,10 @@ header h2 { font-size: 16px; margin: 0; flex: 1; font-weight: 600; }
 .status { font-size: 12px; opacity: .8; display: block; margin-top: 2px; }
 .retry { display: block; margin-top: 6px; min-height: 32px; padding: 4px 12px; border-radius: 8px;
   border: 1px solid var(--accent); background: #fff; color: var(--accent); }
+.options { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
+.option { min-height: 36px; padding: 6px 12px; border-radius: 18px; border: 1px solid var(--accent);
+  background: #fff; color: var(--accent); font: inherit; text-align: left; cursor: pointer; }
+.option:hover, .option:focus-visible { background: var(--accent); color: #fff; }
 .thumbs { display: flex; gap: 4px; margin-top: 6px; }
 .thumbs button { border: 1px solid #d1d5db; background: #fff; border-radius: 8px; padding: 4px 8px;
   color: #4b5563; min-height: 30px; }
