@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python benchmarks/answer_quality.py
 	$(BIN)/python benchmarks/understanding.py
 	$(BIN)/python benchmarks/offer_replies.py
+	$(BIN)/python benchmarks/clarify_replies.py
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/reports.py
 	$(BIN)/python benchmarks/ocr_budget.py
