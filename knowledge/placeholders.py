@@ -69,9 +69,12 @@ NO_GENERIC = frozenset({"period", "refund_amount", "amount", "account_type"})
 CONTACTS = frozenset(k for k, v in GENERIC.items() if v in (_PHONE, _EMAIL)) | {
     "customer_support_email_or_phone_number", "customer_support_contact_information"}
 # Such generic words already in a record: "our customer support (phone) number", "our customer
-# service email address".
-_LITERAL_CONTACT = re.compile(r"\bour\s+customer\s+(?:support|service)\s+"
-                              r"(?:(?:phone\s+)?(number)|(e-?mail)(?:\s+address)?)\b", re.IGNORECASE)
+# service email address", "the provided (support) phone number" (provided where? nowhere), "our
+# toll-free helpline".
+_LITERAL_CONTACT = re.compile(r"\b(?:our\s+customer\s+(?:support|service)\s+|(?:our|the)\s+provided\s+"
+                              r"(?:customer\s+(?:support|service)\s+|support\s+)?)"
+                              r"(?:(?:phone\s+)?(number)|(e-?mail)(?:\s+address)?)\b"
+                              r"|\bour\s+toll[- ]free\s+(?:help\s?line|(number)|line)\b", re.IGNORECASE)
 # One of two ways to reach the company: "at {{Phone}} or through {{Live Chat}}", "through {{Live
 # Chat}} or by calling {{Phone}}". When the config does not set it, the other way is the answer.
 _GERUND = r"(?:calling|phoning|emailing|dialing|contacting)\s+(?:us\s+at\s+)?"
@@ -85,11 +88,22 @@ _OTHER_WAY = re.compile(rf",?\s+or\s+(?:(at|on|via|by|through|using|to)\s+)?(?:{
 _PREPOSITION = frozenset(["at", "on", "via", "by", "through", "using", "to", "with", "in", "from"])
 
 
+# Words that start a way named as a thing ("or the live chat", "or email"), which the first way's
+# preposition then governs; any other word starts a clause of its own ("or reach out through ...").
+_THING = frozenset(["the", "our", "a", "an", "your", "live", "email", "e-mail", "chat", "online", "social",
+                    "web", "website", "text", "sms", "whatsapp", "messenger"])
+
+
 def _other_way(m: re.Match[str]) -> str:
     """What stays of "through {{Phone}} or the {{Live Chat}}": "through the {{Live Chat}}" (the
-    preposition stays when the other way has none of its own)."""
-    preposition, following = m.group(1), m.group(3)
-    return f" {preposition} " if preposition and following.lower() not in _PREPOSITION else " "
+    preposition stays when the other way is a thing without one of its own); of "using {{Phone}}
+    or reach out through the chat": "or reach out through the chat"."""
+    preposition, following = m.group(1), m.group(3).lower()
+    if following in _PREPOSITION:
+        return " "
+    if following in _THING:
+        return f" {preposition} " if preposition else " "
+    return " or "
 ALIASES: dict[str, str] = {"company_name": "name"}  # [company] name = "Acme" also fills {{Company Name}}
 
 
@@ -285,8 +299,8 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
     if not generic_contacts:
         # A record that already reads "our customer support phone number" is read as the placeholder;
         # of "call {{Phone}} or use {{Live Chat}}", the other way stays true alone.
-        text = _LITERAL_CONTACT.sub(lambda m: "{{Customer Support Phone Number}}" if m.group(1)
-                                    else "{{Customer Support Email}}", text)
+        text = _LITERAL_CONTACT.sub(lambda m: "{{Customer Support Email}}" if m.group(2)
+                                    else "{{Customer Support Phone Number}}", text)
         text = _FIRST_WAY.sub(lambda m: _other_way(m) if kept(m.group(2)) else m.group(0), text)
         text = _OTHER_WAY.sub(lambda m: "" if kept(m.group(2)) else m.group(0), text)
 

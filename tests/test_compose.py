@@ -57,6 +57,17 @@ def test_a_line_that_introduced_a_contact_nobody_set_goes_with_it() -> None:
         "Add it to your cart. You can contact them through our customer support phone number or via live "
         "chat."), intent="place_order"), score=0.9, text="")
     assert compose(literal, {}, []) == "Add it to your cart. You can contact them via live chat."
+    provided = Hit(record=Record(id="r5", request="close my account", resolution=(
+        "Follow the instructions on your screen. Please contact them using the provided support phone "
+        "number or reach out through the live chat feature on our website."), intent="delete_account"),
+        score=0.9, text="")
+    tollfree = Hit(record=Record(id="r6", request="I need help", resolution=(
+        "Reach out through our designated channels, such as our toll-free helpline at {{Customer Support "
+        "Phone Number}} or utilize our online live chat feature. We are glad to help."),
+        intent="contact_customer_service"), score=0.9, text="")
+    assert compose(tollfree, {}, []) == "We are glad to help."  # no helpline without its number
+    assert compose(provided, {}, []) == ("Follow the instructions on your screen. Please contact them "
+                                         "or reach out through the live chat feature on our website.")
 
 
 def test_order_invoice_and_tracking_numbers_in_many_spellings() -> None:
