@@ -257,12 +257,16 @@ class DialogueManager:
         options = () if decision.handoff or unsure not in ("", "weak_match") else clarify_options(
             hits, unsure, margin=d.clarify_margin, confident=d.clarify_confident, labels=d.intent_labels,
             exclude=d.handoff_intents)
-        if options:
-            unsure = ""  # a question back, not "I don't have information on that"
-        elif not decision.handoff:  # an unsure turn is a low-confidence one: enough in a row hand over
+        if not decision.handoff:  # an unsure turn is a low-confidence one: enough in a row hand over
             best = None if unsure else hits[0].score
             earlier = [] if reply == "decline" else _earlier_best_scores(log)  # declining starts a new run
-            decision = self.detector.on_confidence(best, earlier)
+            weak = self.detector.on_confidence(best, earlier)
+            # A question back is no answer yet, so not a weak turn itself; but one about a weak
+            # match after enough weak turns is one too many: a person, as without it.
+            decision = weak if weak.handoff or not options else decision
+            options = () if weak.handoff else options
+        if options:
+            unsure = ""  # a question back, not "I don't have information on that"
         trace.query, trace.hits, trace.decision, trace.unsure = query, hits, decision, unsure
         trace.options = options
         if decision.handoff:

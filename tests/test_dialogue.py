@@ -772,3 +772,17 @@ async def test_clarifying_is_off_at_margin_zero_and_confidence_one(settings, sto
     conv = await dm.new_conversation()
     answer = (await run(dm, said(conv.id, "I returned it, what about my money")))[-1]
     assert answer.grounded and not answer.options
+
+
+async def test_a_weak_match_after_a_weak_turn_goes_to_a_person_rather_than_asking(settings, store) -> None:
+    """Asking "is your question about ...?" of a weak match is no way round the low-confidence
+    handoff: after an unsure answer, the second weak turn hands over, as it did before."""
+    knowledge = UnsureOfIntent({"can i has my cash back plz": (
+        [("member-1", 0.3), ("refund-1", 0.28)], (("get_refund", 0.95), ("track_refund", 0.03)))})
+    dm = manager(settings, store, knowledge=knowledge, **LABELLED)
+    conv = await dm.new_conversation()
+    first = (await run(dm, said(conv.id, "do you sell garden gnomes on mars?")))[-1]
+    assert first.text == settings.dialogue.unsure_answer
+    moved = (await run(dm, said(conv.id, "can i has my cash back plz")))[-1]
+    assert isinstance(moved, StatusChanged)
+    assert (moved.state, moved.reason) == ("waiting_human", "low_confidence")
