@@ -12,6 +12,8 @@ history: the customer's question that the history does not answer (the assistant
   acknowledged  the assistant answered `dialogue.declined_answer`
   answered      an answer from the history
   unsure        the "I don't have information" answer again
+  clarified     a clarifying question ("is your question about ...?"); a question that gets one
+                instead of the offer is not counted
 
 Right, by kind:
   accept           handed over
@@ -57,6 +59,8 @@ def outcome(events: list[Any], declined_answer: str) -> str:
     if last.type == "status" and last.state == "waiting_human":
         return f"handoff:{'offer' if last.detail.startswith('accepted the offer') else last.reason}"
     if last.type == "answer":
+        if getattr(last, "options", ()):  # asked which question was meant: no offer of a person
+            return "clarified"
         if last.text == declined_answer:
             return "acknowledged"
         return "answered" if last.grounded else "unsure"
