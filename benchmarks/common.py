@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: the one seeded held-out split of the Bitext records.
+"""Shared by the benchmarks: the one seeded held-out split of the Bitext records, and the
+demo history as `make demo-kb` ingests it.
 
 Every benchmark that measures retrieval on "unseen" requests (retrieval, speech,
 dialogue) holds out the same records, so their figures compare. The split goes by
@@ -8,13 +9,17 @@ record id (stable across re-imports, independent of row order and skipped rows).
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
 SEED = 13
 HELD_OUT_SHARE = 0.10
-BITEXT = Path(__file__).parent.parent / "demo" / "bitext" / "records.csv"
+ROOT = Path(__file__).parent.parent
+BITEXT = ROOT / "demo" / "bitext" / "records.csv"
+DEMO = [BITEXT, ROOT / "demo" / "abcd" / "guidelines.json", ROOT / "demo" / "abcd" / "abcd_sample.json"]
 
 R = TypeVar("R")
 
@@ -38,3 +43,9 @@ def bitext_split(path: Path = BITEXT, *, seed: int = SEED,
     records = [r for r in read_records(path, format="bitext", redactor=Redactor())
                if not isinstance(r, RowProblem)]
     return split_records(records, seed=seed, share=share)
+
+
+def ingest_demo(data_dir: Path) -> None:
+    """The whole demo history into a knowledge base under `data_dir` (`assistant kb ingest`)."""
+    subprocess.run([sys.executable, "-m", "assistant", "--data-dir", str(data_dir), "kb", "ingest",
+                    *map(str, DEMO)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)

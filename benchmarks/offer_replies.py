@@ -48,8 +48,6 @@ ROOT = Path(__file__).parent.parent
 SETS = {"seen": Path(__file__).parent / "data" / "offer_replies.jsonl",
         "held_out": Path(__file__).parent / "data" / "offer_replies_2.jsonl"}
 RESULTS = Path(__file__).parent / "results" / "offer_replies.json"
-DEMO = [ROOT / "demo" / "bitext" / "records.csv", ROOT / "demo" / "abcd" / "guidelines.json",
-        ROOT / "demo" / "abcd" / "abcd_sample.json"]
 
 
 def outcome(events: list[Any], declined_answer: str) -> str:
@@ -113,11 +111,6 @@ def figures(rows: list[dict]) -> dict[str, Any]:
             "right": round(sum(r["right"] for r in offered) / max(1, len(offered)), 3), "by_kind": by_kind}
 
 
-def ingest(data_dir: Path) -> None:
-    subprocess.run([sys.executable, "-m", "assistant", "--data-dir", str(data_dir), "kb", "ingest",
-                    *map(str, DEMO)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", type=Path, default=None, help="another checkout to run the cases with")
@@ -133,8 +126,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
         if args.data_dir is None:
+            # here, not at the top: a baseline checkout runs this file with its own benchmarks package
+            sys.path.insert(0, str(ROOT))
+            from benchmarks.common import ingest_demo
+
             print("ingesting the demo history ...", file=sys.stderr)
-            ingest(data_dir)
+            ingest_demo(data_dir)
         runs: dict[str, Any] = {}
         trees = [(args.baseline_label, args.baseline)] if args.baseline else []
         for label, tree in [*trees, ("after", ROOT)]:

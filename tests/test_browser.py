@@ -9,6 +9,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -205,22 +206,8 @@ def test_an_interrupted_answer_can_be_asked_again(customer: Widget, server: Any)
     """A worker died mid-answer and another closed the answer as interrupted (written
     here straight into the server's database, as that worker would): the widget offers
     "Ask again", which sends the question anew and gets a whole answer."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    if not hasattr(server, "data_dir"):
-        pytest.skip("needs the server's database (not with BROWSER_TEST_URL)")
-    customer.ask("I need to change my shipping address")
-    customer.wait_answers(1)
-    cid = customer.page.evaluate("""() => JSON.parse(localStorage.getItem(
-        Object.keys(localStorage).find((k) => k.startsWith("support-widget:")))).conversation_id""")
     question = "How can I track my delivery?"
-    with ThreadPoolExecutor(1) as thread:  # Playwright's sync API holds this thread's event loop
-        thread.submit(asyncio.run, cut_answer(server.data_dir / "conversations.db", cid, question,
-                                              "To track your ")).result()
-    customer.page.reload()
-    customer.open()
-    customer.wait_answers(2)
+    written_into_the_log(customer, server, lambda db, cid: cut_answer(db, cid, question, "To track your "))
     cut = customer.page.locator(DONE).nth(1)
     assert "(answer interrupted)" in cut.inner_text()
     assert customer.el.locator(".retry").count() == 1
@@ -239,21 +226,7 @@ def test_a_clarifying_question_s_options_are_buttons_that_answer_it(customer: Wi
     """The assistant asked which question was meant (written here into the server's database, as
     the dialogue stores it): each option is a button; a tap sends its label, the server reads it
     as the choice and answers from that intent's records, and the buttons go."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    if not hasattr(server, "data_dir"):
-        pytest.skip("needs the server's database (not with BROWSER_TEST_URL)")
-    customer.ask("I need to change my shipping address")
-    customer.wait_answers(1)
-    cid = customer.page.evaluate("""() => JSON.parse(localStorage.getItem(
-        Object.keys(localStorage).find((k) => k.startsWith("support-widget:")))).conversation_id""")
-    with ThreadPoolExecutor(1) as thread:
-        thread.submit(asyncio.run, clarify(server.data_dir / "conversations.db", cid,
-                                           "has my order shipped yet")).result()
-    customer.page.reload()
-    customer.open()
-    customer.wait_answers(2)
+    written_into_the_log(customer, server, lambda db, cid: clarify(db, cid, "has my order shipped yet"))
     buttons = customer.el.locator(".msg.bot .options .option")
     assert buttons.all_inner_texts() == ["how long delivery takes", "where your order is"]
     customer.shot("widget-clarify.png")
@@ -264,6 +237,27 @@ def test_a_clarifying_question_s_options_are_buttons_that_answer_it(customer: Wi
     assert [m["text"] for m in events if m["type"] == "message"][-1] == "where your order is"
     answer = [e for e in events if e["type"] == "answer"][-1]
     assert answer["grounded"] and answer["sources"][0]["intent"] == "track_order"
+
+
+def written_into_the_log(customer: Widget, server: Any,
+                         write: Callable[[Path, str], Awaitable[None]]) -> None:
+    """A conversation with one answer, then `write(database, conversation id)` appends to its log
+    straight in the server's database (as another worker would), then the page is reloaded and
+    shows both turns."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not hasattr(server, "data_dir"):
+        pytest.skip("needs the server's database (not with BROWSER_TEST_URL)")
+    customer.ask("I need to change my shipping address")
+    customer.wait_answers(1)
+    cid = customer.page.evaluate("""() => JSON.parse(localStorage.getItem(
+        Object.keys(localStorage).find((k) => k.startsWith("support-widget:")))).conversation_id""")
+    with ThreadPoolExecutor(1) as thread:  # Playwright's sync API holds this thread's event loop
+        thread.submit(asyncio.run, write(server.data_dir / "conversations.db", cid)).result()
+    customer.page.reload()
+    customer.open()
+    customer.wait_answers(2)
 
 
 async def clarify(db: Path, cid: str, question: str) -> None:
