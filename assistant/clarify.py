@@ -112,6 +112,8 @@ def read_choice(text: str, options: Sequence[Option],
         return (picked, rest) if picked else (("", rest) if asks else ("none", ""))
     if len(options) == 1 and (polarity == "accept" or _YES.match(words)):
         return options[0].intent, rest if polarity == "accept" else words
+    if polarity == "accept" and not rest:  # "yes" to "A, or B?" chooses neither of them
+        return "", words
     picked = _by_clause(words, options)
     if picked:
         return picked, words

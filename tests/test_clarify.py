@@ -116,6 +116,11 @@ def test_no_and_a_question_of_its_own_is_that_question(reply: str, offered: tupl
     assert read_choice(reply, options(*offered)) == ("", rest)
 
 
+def test_a_bare_yes_to_two_options_chooses_nothing_whatever_the_head_makes_of_it() -> None:
+    offered = options("track_order", "delivery_period")
+    assert read_choice("yes", offered, [("track_order", 0.6)]) == ("", "yes")
+
+
 def test_what_the_reply_is_about_decides_before_words_it_shares_with_an_option() -> None:
     """"order" is in "placing an order", but the reply is about where the order is: not offered,
     so a message of its own; a reply about an offered intent chooses it."""
