@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python benchmarks/understanding.py
 	$(BIN)/python benchmarks/offer_replies.py
 	$(BIN)/python benchmarks/clarify_replies.py
+	$(BIN)/python benchmarks/clarify_banking77.py
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/reports.py
 	$(BIN)/python benchmarks/ocr_budget.py
