@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from assistant.events import Option
-from assistant.routing import reply_to_offer
+from assistant.routing import first_clause, opens_with_yes, reply_to_offer
 from knowledge.records import Hit
 
 _FIRST = re.compile(r"\b(?:first|1st|former|top|upper|earlier)\b|^\W*(?:1|one|a|#1|option\s*(?:1|one|a))\W*$",
@@ -42,10 +42,9 @@ _NEITHER = re.compile(r"^\W*(?:no+\W+)?(?:neither|none|not\s+(?:really|quite|exa
 _ASKS = re.compile(r"\?|^\W*(?:how|what|where|when|why|who|which|can|could|do|does|did|is|are|will|would"
                    r"|should|may|tell|help|show)\b|\bi\s+(?:just\s+|only\s+|really\s+)?(?:want|need|would\s+like|'?d\s+like"
                    r"|wanna|wish)\b|\b(?:please|pls|plz)\b", re.IGNORECASE)
-_SEGMENT = re.compile(r"[.,!?;:]|\s[-–—]\s")  # the reply's first clause: "The first one. I want a refund"
-_YES = re.compile(r"^\W*(?:y|yes+|yeah+|yea+|yep|yup|ya+|sure|correct|right|exactly|indeed|definitely"
-                  r"|absolutely|that'?s\s+(?:it|right|correct|the\s+one)|thats\s+(?:it|right)|it\s+is)\b",
-                  re.IGNORECASE)
+# Beyond a yes (routing.opens_with_yes), what confirms a single option: "correct", "that's it".
+_CONFIRM = re.compile(r"^\W*(?:correct|right|exactly|indeed|that'?s\s+(?:it|right|correct|the\s+one)"
+                      r"|thats\s+(?:it|right)|it\s+is)\b", re.IGNORECASE)
 _ELSEWHERE = 0.5  # the reply's likeliest intent, not offered, at least this likely: a message of its own
 _POSITION_WORDS = 6  # a position word counts only in a short reply ("my first order" is not a choice)
 _STEM = 5  # words match on their first letters: "tracking" ~ "track", "cancellation" ~ "cancel"
@@ -110,7 +109,7 @@ def read_choice(text: str, options: Sequence[Option],
         asks = _ASKS.search(rest) is not None  # "no, how do I track my order?" names no option
         picked = _by_clause(rest, options, by_words=not asks)
         return (picked, rest) if picked else (("", rest) if asks else ("none", ""))
-    if len(options) == 1 and (polarity == "accept" or _YES.match(words)):
+    if len(options) == 1 and (polarity == "accept" or opens_with_yes(words) or _CONFIRM.match(words)):
         return options[0].intent, rest if polarity == "accept" else words
     if polarity == "accept" and not rest:  # "yes" to "A, or B?" chooses neither of them
         return "", words
@@ -137,7 +136,7 @@ def _after_courtesy(text: str) -> str:
 
 def _by_clause(text: str, options: Sequence[Option], *, by_words: bool = True) -> str:
     """The option a short first clause names by place (or by its words), or ""."""
-    clause = _SEGMENT.split(text, maxsplit=1)[0]
+    clause = first_clause(text)
     if not clause.strip() or len(clause.split()) > _POSITION_WORDS:
         return ""
     return _by_position(clause, options) or (_by_words(clause, options) if by_words else "")

@@ -79,7 +79,7 @@ def reply_to_offer(text: str) -> tuple[str, str]:
     message). "ok thanks" closes the matter (declines); "ok" alone accepts."""
     words = " ".join(text.split())
     leading = _LEADING_NO.match(words)
-    first = _CLAUSE.split(words, maxsplit=1)[0]
+    first = first_clause(words)
     if leading or declines_person(first):
         after = words[leading.end():] if leading else words[len(first):]
         rest = _after_filler(after)
@@ -96,6 +96,16 @@ def reply_to_offer(text: str) -> tuple[str, str]:
     if len(rest.split()) >= ASKED_WORDS and not _NAMES_PERSON.match(rest):
         return "", words  # "sure is annoying that the app crashes", "yes it broke again": said more
     return "accept", rest
+
+
+def first_clause(text: str) -> str:
+    """What comes before the first pause: "The first one" of "The first one. I want a refund"."""
+    return _CLAUSE.split(text, maxsplit=1)[0]
+
+
+def opens_with_yes(text: str) -> bool:
+    """The text opens with an English yes ("yes", "yep, order 5512", "ok", "sure thing")."""
+    return _LEADING_YES.match(" ".join(text.split())) is not None
 
 
 def _after_filler(text: str) -> str:

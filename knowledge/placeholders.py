@@ -86,8 +86,6 @@ _FIRST_WAY = re.compile(rf"\s+(?:(at|on|via|by|through|using|to)\s+(?:{_GERUND})
 _OTHER_WAY = re.compile(rf",?\s+or\s+(?:(at|on|via|by|through|using|to)\s+)?(?:{_GERUND})?{_VALUE}",
                         re.IGNORECASE)
 _PREPOSITION = frozenset(["at", "on", "via", "by", "through", "using", "to", "with", "in", "from"])
-
-
 # Words that start a way named as a thing ("or the live chat", "or email"), which the first way's
 # preposition then governs; any other word starts a clause of its own ("or reach out through ...").
 _THING = frozenset(["the", "our", "a", "an", "your", "live", "email", "e-mail", "chat", "online", "social",
@@ -104,6 +102,8 @@ def _other_way(m: re.Match[str]) -> str:
     if following in _THING:
         return f" {preposition} " if preposition else " "
     return " or "
+
+
 ALIASES: dict[str, str] = {"company_name": "name"}  # [company] name = "Acme" also fills {{Company Name}}
 
 
