@@ -186,7 +186,7 @@ class DialogueManager:
         asked = _asked_options(log)  # the last word was a clarifying question: is this the choice?
         if asked and own_words:
             try:  # what the reply is about decides before its words do ("tracking it, order 5512")
-                about = await self._search(own_words)
+                about = await (early if early is not None else self._search(own_words))
             except KnowledgeError as exc:
                 yield await self.store.append(ErrorEvent(conversation_id=cid, code=exc.code,
                                                          message=exc.message, message_id=turn.message_id))
@@ -367,6 +367,8 @@ class DialogueManager:
         return history_messages(log)[-2 * turns:] if turns else []
 
     def _query(self, text: str, log: Sequence[Event]) -> str:
+        if _asked_options(log):  # a reply to "A, or B?" is a choice or a message of its own, no follow-up
+            return text.strip()
         return retrieval_query(text.strip(), _earlier_user_texts(log),
                                max_turns=min(2, self.settings.dialogue.history_turns))
 

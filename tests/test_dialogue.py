@@ -753,6 +753,23 @@ async def test_no_and_a_question_of_its_own_is_searched_as_that_question(setting
     assert trace.query.startswith("what are the benefits of silver membership")
 
 
+async def test_a_message_of_its_own_after_a_clarifying_question_is_searched_once_on_its_own(
+        settings, store) -> None:
+    """Not a follow-up of the ambiguous question, and the search that read the reply is the one used."""
+    knowledge = UnsureOfIntent(REFUND_OR_WAIT)
+    searched: list[str] = []
+    search = knowledge.search
+    knowledge.search = lambda query, k=None, **kw: searched.append(query) or search(query, k, **kw)  # type: ignore[method-assign]
+    dm = manager(settings, store, knowledge=knowledge, **LABELLED)
+    conv = await dm.new_conversation()
+    await run(dm, said(conv.id, "I returned it, what about my money"))
+    searched.clear()
+    trace = TurnTrace()
+    await run(dm, said(conv.id, "what are the benefits of silver membership"), trace=trace)
+    assert trace.chosen == "" and trace.query == "what are the benefits of silver membership"
+    assert searched == ["what are the benefits of silver membership"]
+
+
 async def test_a_weak_record_with_a_very_likely_intent_is_confirmed_then_answered(settings, store) -> None:
     knowledge = UnsureOfIntent({"can i has my cash back plz": (
         [("member-1", 0.3), ("refund-1", 0.28)], (("get_refund", 0.95), ("track_refund", 0.03)))})
