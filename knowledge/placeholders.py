@@ -62,6 +62,7 @@ GENERIC: dict[str, str] = {
 }
 # Placeholders no generic phrase can stand for ("in your case, the period is {{Period}}").
 NO_GENERIC = frozenset({"period", "refund_amount", "amount", "account_type"})
+_SERIES = re.compile(r"[a-z]_\d+$")  # "review_website_1"; not a bare number ("113542617735902")
 # Ways to reach the company that only its own value makes usable: "call our customer support phone
 # number" tells a customer nothing. An answer composed for a customer (`generic_contacts=False`)
 # leaves out the sentence that points to one the config does not set; a reference text that a
@@ -81,7 +82,10 @@ _GERUND = r"(?:calling|phoning|emailing|dialing|contacting)\s+(?:us\s+at\s+)?"
 _VALUE = r"(?:(?:our|the)\s+)?\{\{\s*([^}]*?)\s*\}\}"
 # The first way needs words of its own ("at", "by calling") to be cut out cleanly: "Email {{Email}}
 # or use the chat" has none, and its sentence goes whole.
-_FIRST_WAY = re.compile(rf"\s+(?:(at|on|via|by|through|using|to)\s+(?:{_GERUND})?|{_GERUND}){_VALUE}"
+# The way's own name before it goes too: "by phone at {{Phone}} or through the chat" reads "through
+# the chat", not "by phone through the chat".
+_BY_WAY = r"(?:\s+(?:by|via|over)\s+(?:the\s+)?(?:(?:tele)?phone|e-?mail))?"
+_FIRST_WAY = re.compile(rf"{_BY_WAY}\s+(?:(at|on|via|by|through|using|to)\s+(?:{_GERUND})?|{_GERUND}){_VALUE}"
                         r"\s*,?\s+or\s+(?=(\w+))", re.IGNORECASE)
 _OTHER_WAY = re.compile(rf",?\s+or\s+(?:(at|on|via|by|through|using|to)\s+)?(?:{_GERUND})?{_VALUE}",
                         re.IGNORECASE)
@@ -294,7 +298,11 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
     keep = NO_GENERIC if generic_contacts else NO_GENERIC | CONTACTS
 
     def kept(name: str) -> bool:
-        return key(name).removesuffix("_anonymized") in keep and _company_value(name, company) is None
+        # In an answer for a customer, one of a numbered series ("{{Review Website 1}}, {{Review Website
+        # 2}}") has no generic words either: "the review website 1" names nothing.
+        base = key(name).removesuffix("_anonymized")
+        numbered = not generic_contacts and bool(_SERIES.search(base))
+        return (base in keep or numbered) and _company_value(name, company) is None
 
     if not generic_contacts:
         # A record that already reads "our customer support phone number" is read as the placeholder;

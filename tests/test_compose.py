@@ -70,6 +70,34 @@ def test_a_line_that_introduced_a_contact_nobody_set_goes_with_it() -> None:
                                          "or reach out through the live chat feature on our website.")
 
 
+def test_the_way_named_before_a_contact_nobody_set_goes_with_it() -> None:
+    """Real Bitext wording (148 of its resolutions say "by phone at {{...}} or ..."): "by phone
+    through our live chat" would tell the customer to phone the chat."""
+    hit = Hit(record=Record(id="r7", request="what are your hours", resolution=(
+        "Our team is available {{Customer Support Hours}}. Reach out to them by phone at {{Customer Support "
+        "Phone Number}} or through our {{Live Chat}} feature on the website."),
+        intent="contact_customer_service"), score=0.9, text="")
+    assert compose(hit, {}, []) == ("Our team is available during our business hours. Reach out to them "
+                                    "through our live chat feature on the website.")
+    assert "by phone at +1 555 0100 or through our live chat" in compose(
+        hit, {"customer_support_phone_number": "+1 555 0100"}, [])
+
+
+def test_a_numbered_placeholder_has_no_generic_words() -> None:
+    """A real Bitext row: "the review website 1" would name no website."""
+    hit = Hit(record=Record(id="r8", request="where can I leave a review about a service?", resolution=(
+        "I'm here to guide you in leaving a review about our service. You can share your feedback on "
+        "platforms such as {{Review Website 1}}, {{Review Website 2}}, or {{Review Website 3}}. "
+        "We value your feedback and appreciate your time in helping us improve our services."),
+        intent="review"),
+        score=0.9, text="")
+    assert compose(hit, {}, []) == ("I'm here to guide you in leaving a review about our service. We "
+                                    "value your feedback and appreciate your time in helping us improve "
+                                    "our services.")
+    sites = {"review_website_1": "Trustpilot", "review_website_2": "Google", "review_website_3": "Yelp"}
+    assert "such as Trustpilot, Google, or Yelp." in compose(hit, sites, [])
+
+
 def test_order_invoice_and_tracking_numbers_in_many_spellings() -> None:
     assert customer_values(["order ORD-55102 pls"])["order_number"] == "ORD-55102"
     # an id that is its own keyword: the whole of it, not "-55102"
