@@ -162,13 +162,17 @@ def _noun_only(m: re.Match[str]) -> str:
     "the specific invoice with the number {{X}}" reads "the specific invoice"."""
     determiner, noun = m.group(1), m.group(2)
     if determiner:  # "the order {{X}}" with no number is this customer's: "your order"
-        return f"{'your' if determiner.lower() == 'the' else determiner} {noun}"
+        if determiner.lower() == "the":  # "The invoice {{X}} is ready" reads "Your invoice is ready"
+            determiner = "Your" if determiner[0].isupper() else "your"
+        return f"{determiner} {noun}"
     return noun if _DETERMINED.search(m.string[:m.start()]) else f"your {noun}"
 
 
 # A number the answer has no value for: "locating order number {{Order Number}}" reads "locating
 # your order", "invoice {{Invoice Number}}" reads "your invoice", and "the purchase with the id
 # {{Purchase ID}}" reads "the purchase". A replacement of None keeps the naming noun (_noun_only).
+_NAME_KEYS = ("name_field", "name", "customer_name", "client_name", "first_name", "client_first_name",
+              "customer_first_name")
 _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
     (_naming("order|purchase"), None, _ORDER_KEYS),
     (_naming("invoice|bill"), None, _NUMBERED["Invoice Number"][1]),
@@ -181,8 +185,14 @@ _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
                 re.IGNORECASE), "", ("refund_amount", "amount")),
     # "invoices from {{Period}}" reads "invoices"; elsewhere the sentence goes (NO_GENERIC)
     (re.compile(r"\s+from\s+(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE), "", ("period",)),
+    # The customer's name said to them: "No worries, {{Name Field}}, I'm here" reads "No worries, I'm
+    # here", not "No worries, your name, I'm here"
+    (re.compile(r",\s*(\{\{\s*[^}]*?\s*\}\})(?=\s*[,.!?])"), "", _NAME_KEYS),
 ]
 
+
+_INFINITIVE = re.compile(r"\b((?:option|button|link|ability|way)s?\s+to\s+)\{\{\s*([^}]*?)\s*\}\}"
+                         r"(?:(\s+or\s+)\{\{\s*([^}]*?)\s*\}\})?", re.IGNORECASE)
 
 BRACED_ID = re.compile(r"\{\{\s*([A-Za-z]{0,4}-?\d[\w-]*)\s*\}\}")
 _ID_TOKEN = re.compile(r"(?<![\w-])[A-Za-z]{0,4}-?\d{4,}[\w-]*(?![\w-])")
@@ -328,6 +338,15 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
                 return m.group(0)
             return _noun_only(m) if generic is None else generic
         text = pattern.sub(named, text)
+
+    # "the option to {{Edit Order}}" names what the option does, not a thing: "the option to edit
+    # order", not "the option to the edit order"
+    def infinitive(m: re.Match[str]) -> str:
+        names = [name for name in (m.group(2), m.group(4)) if name]
+        if any(kept(name) or _company_value(name, company) for name in names):
+            return m.group(0)
+        return m.group(1) + (m.group(3) or "").join(name.lower() for name in names)
+    text = _INFINITIVE.sub(infinitive, text)
 
     # "on our website, {{Website Name}}" with no name reads "on our website", not "… website, our website"
     def repeated(m: re.Match[str]) -> str:

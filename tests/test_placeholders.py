@@ -92,3 +92,29 @@ def test_a_reference_text_leaves_out_a_kind_of_account_nobody_named() -> None:
 
     text = "Switch to the {{Account Type}} account. Opening a {{Account Type}} account is easy."
     assert without_account_kind(text) == "Switch to the account. Opening an account is easy."
+
+
+def test_what_an_option_does_reads_as_a_verb() -> None:
+    """Real Bitext steps ("Look for the option to {{Modify Order}}", 5 of them; 10 say {{Edit Order}})."""
+    assert fill("4. Look for the option to {{Modify Order}}.", {}) == (
+        "4. Look for the option to modify order.")
+    assert fill("Look for an option to {{Request Item Swap}} or {{Exchange Item}}.", {}) == (
+        "Look for an option to request item swap or exchange item.")
+    assert fill("Use the link to {{Edit Order}}.", {"edit_order": "Change it"}) == (
+        "Use the link to Change it.")
+    assert fill("Details related to {{Termination Fee}}.", {}) == "Details related to the termination fee."
+
+
+def test_the_customers_name_is_not_said_as_your_name() -> None:
+    """Real Bitext openings: "No worries, {{Name Field Anonymized}}, I'm here to help you"."""
+    assert fill("No worries, {{Name Field Anonymized}}, I'm here to help you.", {}) == (
+        "No worries, I'm here to help you.")
+    assert fill("Please follow these steps, {{Name Field Anonymized}}, and I will guide you.", {}) == (
+        "Please follow these steps, and I will guide you.")
+    assert fill("No worries, {{Name Field}}, I'm here.", {"name_field": "Sam"}) == (
+        "No worries, Sam, I'm here.")
+
+
+def test_a_numbered_thing_at_a_sentence_start_keeps_its_capital() -> None:
+    assert fill("6. The invoice with the number {{Invoice Number}} should now be visible.", {}) == (
+        "6. Your invoice should now be visible.")
