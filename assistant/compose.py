@@ -87,7 +87,13 @@ def without_unfilled(sentences: Sequence[str]) -> list[str]:
         starts_item = bool(_LIST_ITEM.match(sentence))
         if placeholders_in(sentence) or (item_gone and not starts_item):
             if kept:
-                kept[-1] = (kept[-1][0], True)
+                # the paragraph break after it stays: "Glad to help! To upgrade to {{X}}, follow these
+                # steps:\n\n1. Log in" reads "Glad to help!\n\n1. Log in", its list still a list
+                trail = sentence[len(sentence.rstrip()):]
+                before = kept[-1][0]
+                if "\n" in trail and not before.endswith("\n"):
+                    before = before.rstrip() + trail
+                kept[-1] = (before, True)
             item_gone = (starts_item or item_gone) and not sentence.endswith("\n")
             continue
         kept.append((sentence, False))

@@ -330,6 +330,18 @@ def test_a_list_item_whose_first_sentence_goes_goes_whole() -> None:
     assert compose(hit, {}, ["complaint"]) == "Please follow these steps:\n\n1. Describe the problem."
 
 
+def test_the_paragraph_break_after_a_sentence_that_went_stays() -> None:
+    """A real Bitext shape (44 of its resolutions): the line that introduced the steps names the
+    record's own kind of account, so it goes; its list must not start on the line before, nor be
+    renumbered from its second step."""
+    hit = _bitext("I want to upgrade to the gold account", "Don't worry, I'm here to help! To upgrade to "
+                  "the {{Account Type}} account, follow these steps:\n\n1. Log in to your account.\n"
+                  "2. Go to your account settings.\n3. Look for the \"Account Type\" option.")
+    assert compose(hit, {}, ["I want to upgrade"]) == (
+        "Don't worry, I'm here to help!\n\n1. Log in to your account.\n2. Go to your account settings.\n"
+        "3. Look for the \"Account Type\" option.")
+
+
 def test_a_way_without_words_of_its_own_is_not_cut_out_of_its_sentence() -> None:
     """"Email {{Email}} or use the live chat": cutting "{{Email}} or" would read "Email use the live
     chat"; the sentence goes whole. The history's own vague words count as the placeholder."""
