@@ -22,6 +22,9 @@ from knowledge.records import Hit
 THIN = 250  # characters: a resolution this short mostly acknowledges ("Allow me a moment to fetch it.")
 NEAR = 0.08  # a fuller record of the same intent this close in score answers instead
 _LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d{1,2}[.)])\s")
+# A step that said "besides the one before" loses those words when the one before went
+_AFTER_DROPPED = re.compile(r"^(\s*(?:[-*•]|\d{1,2}[.)])\s+)(?:Alternatively|Additionally|Also|Otherwise),?"
+                            r"\s+(\w)")
 
 
 def compose_best(references: Sequence[Hit], company: Mapping[str, str],
@@ -83,6 +86,7 @@ def without_unfilled(sentences: Sequence[str]) -> list[str]:
     item goes whole: "1. Call {{Phone}}. They are available to help." leaves no stray sentence."""
     kept: list[tuple[str, bool]] = []  # (sentence, the sentence after it was left out)
     item_gone = False  # the list item this sentence belongs to lost its first sentence
+    dropped_item = False  # the list item before this sentence went
     for sentence in sentences:
         starts_item = bool(_LIST_ITEM.match(sentence))
         if placeholders_in(sentence) or (item_gone and not starts_item):
@@ -95,9 +99,13 @@ def without_unfilled(sentences: Sequence[str]) -> list[str]:
                     before = before.rstrip() + trail
                 kept[-1] = (before, True)
             item_gone = (starts_item or item_gone) and not sentence.endswith("\n")
+            dropped_item = dropped_item or starts_item
             continue
+        if starts_item and dropped_item and not (kept and _LIST_ITEM.match(kept[-1][0])):
+            # the list's first step went: "1. Call {{Phone}}.\n2. Alternatively, visit ..."
+            sentence = _AFTER_DROPPED.sub(lambda m: m.group(1) + m.group(2).upper(), sentence, count=1)
         kept.append((sentence, False))
-        item_gone = False
+        item_gone = dropped_item = False
     return [sentence for i, (sentence, lost_next) in enumerate(kept)
             if not (lost_next and sentence.rstrip().endswith(":")
                     and not any(_LIST_ITEM.match(later) for later, _ in kept[i + 1:]))]

@@ -350,3 +350,13 @@ def test_a_way_without_words_of_its_own_is_not_cut_out_of_its_sentence() -> None
     vague = _bitext("register", "Please tell our support team about it. They can be reached through the "
                     "live chat option on our website or by calling our customer support number.")
     assert compose(vague, {}, []).endswith("through the live chat option on our website.")
+
+
+def test_a_step_that_pointed_past_a_first_step_that_went_stands_alone() -> None:
+    """Real Bitext steps: "1. Call {{Phone}} ...\\n2. Alternatively, you can visit our website" read
+    "1. Alternatively, you can visit our website" with no phone set."""
+    hit = _bitext("how do I contact you", "Please follow these steps:\n\n1. Call us at {{Customer Support "
+                  "Phone Number}}.\n2. Alternatively, you can visit our website and open the \"Contact Us\" "
+                  "page.\n3. Alternatively, use the live chat.")
+    assert compose(hit, {}, []) == ("Please follow these steps:\n\n1. You can visit our website and open the "
+                                    "\"Contact Us\" page.\n2. Alternatively, use the live chat.")

@@ -118,3 +118,16 @@ def test_the_customers_name_is_not_said_as_your_name() -> None:
 def test_a_numbered_thing_at_a_sentence_start_keeps_its_capital() -> None:
     assert fill("6. The invoice with the number {{Invoice Number}} should now be visible.", {}) == (
         "6. Your invoice should now be visible.")
+
+
+def test_a_button_the_record_names_reads_as_its_label() -> None:
+    """Real Bitext steps: 'allows you to "{{Edit}}" or "{{Change}}" the address' (48 composed answers
+    read '"the edit" or "the change"'), "a button labeled {{Cancel Order}}"."""
+    assert fill('Look for a button that allows you to "{{Edit}}" or "{{Change}}" the address.', {}) == (
+        'Look for a button that allows you to "Edit" or "Change" the address.')
+    assert fill("Look for a button labeled {{Cancel Order}} next to it.", {}) == (
+        'Look for a button labeled "Cancel Order" next to it.')
+    # a value of the customer's or the company's keeps its own words
+    assert fill("Open the tab labeled {{Order Number Anonymized}}.", {}) == (
+        "Open the tab labeled your order number.")
+    assert fill('Click "{{Edit}}".', {"edit": "Modify"}) == 'Click "Modify".'
