@@ -29,7 +29,9 @@ the same minutes. The 1-minute load average before each run is recorded: on a
 shared machine, compare runs of similar load.
 
 Reports turns per second, time to first delta (p50, p99; all of it is added by
-the server, the model takes no time), errors, the server's CPU time per turn
+the server, the model takes no time), handoffs (a request read as asking for a person is
+handed over: that customer's conversation ends there, as a real one would wait for a person),
+errors, the server's CPU time per turn
 and memory; writes
 benchmarks/results/load.json. Loopback only; every run is bounded.
 """
@@ -265,10 +267,10 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, fds: int) -> None:
     print(f"{'server':<34} {'conns':>5} {'think':>5} {'turns/s':>8} {'ttfd p50':>9} {'ttfd p99':>9} "
-          f"{'errors':>6} {'cpu/turn':>8} {'rss MB':>7} {'load':>5}")
+          f"{'handoffs':>8} {'errors':>6} {'cpu/turn':>8} {'rss MB':>7} {'load':>5}")
     for r in rows:
         print(f"{r['server']:<34} {r['connections']:>5} {r['think_s']:>5} {r['turns_per_s']:>8} "
-              f"{r['ttfd_p50_ms']:>7}ms {r['ttfd_p99_ms']:>7}ms {r['errors']:>6} "
+              f"{r['ttfd_p50_ms']:>7}ms {r['ttfd_p99_ms']:>7}ms {r.get('handoffs', 0):>8} {r['errors']:>6} "
               f"{r['server_cpu_ms_per_turn']:>6}ms {r['rss_mb']:>7} {r['loadavg_1m']:>5}")
     ratios: dict[str, Any] = {}
     for r in rows:
