@@ -80,16 +80,33 @@ def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] 
     return renumbered("".join(without_unfilled(split_sentences(filled))).strip())[0]
 
 
+# What the agent who wrote a resolution looked up for that customer ("Our system shows that your
+# order is in transit and is expected to arrive within the next 2 business days", "I can see that you
+# are expecting a refund"): read to another customer, a status nobody checked.
+_LOOKED_UP = re.compile(r"\b(?:our|the)\s+(?:system|records?|database)\s+"
+                        r"(?:shows?|indicates?|says?|reflects?)\b"
+                        r"|\b(?:based\s+on|according\s+to)\s+(?:our|the)\s+(?:system|records?|database)\b"
+                        r"|\bI\s+(?:have\s+)?(?:checked|looked\s+(?:it\s+)?up)\b"
+                        r"|\bI\s+can\s+see\s+(?:that\s+)?(?:your|you\s+(?:are|have)\s+(?:expecting|ordered|paid))\b",
+                        re.IGNORECASE)
+
+
+def looked_up(sentence: str) -> bool:
+    """Does the sentence report what its writer looked up for their own customer?"""
+    return bool(_LOOKED_UP.search(sentence))
+
+
 def without_unfilled(sentences: Sequence[str]) -> list[str]:
-    """The sentences that hold no placeholder, and not the line that introduced one that went
-    ("Here's the phone number:" when the number is not known), unless list items follow it. A list
-    item goes whole: "1. Call {{Phone}}. They are available to help." leaves no stray sentence."""
+    """The sentences that hold no placeholder nor a look-up of the record's own customer's case
+    (`looked_up`), and not the line that introduced one that went ("Here's the phone number:" when
+    the number is not known), unless list items follow it. A list item goes whole: "1. Call
+    {{Phone}}. They are available to help." leaves no stray sentence."""
     kept: list[tuple[str, bool]] = []  # (sentence, the sentence after it was left out)
     item_gone = False  # the list item this sentence belongs to lost its first sentence
     dropped_item = False  # the list item before this sentence went
     for sentence in sentences:
         starts_item = bool(_LIST_ITEM.match(sentence))
-        if placeholders_in(sentence) or (item_gone and not starts_item):
+        if placeholders_in(sentence) or looked_up(sentence) or (item_gone and not starts_item):
             if kept:
                 # the paragraph break after it stays: "Glad to help! To upgrade to {{X}}, follow these
                 # steps:\n\n1. Log in" reads "Glad to help!\n\n1. Log in", its list still a list

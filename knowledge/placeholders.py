@@ -191,8 +191,8 @@ _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
 ]
 
 
-_LABEL = re.compile(r'(?:"|\b((?:labeled|labelled|titled|named|called)\s+))\{\{\s*([^}]*?)\s*\}\}"?',
-                    re.IGNORECASE)
+_LABEL = re.compile(r'(?:"|\b((?:labeled|labelled|titled|named|called)\s+))\{\{\s*([^}]*?)\s*\}\}"?'
+                    r'(?:(\s+or\s+)"?\{\{\s*([^}]*?)\s*\}\}"?)?', re.IGNORECASE)
 # Values with words of their own ("our website", "your order number"), never read as a label
 _NOT_LABELS = frozenset(GENERIC) | frozenset(k for _, keys in _NUMBERED.values() for k in keys)
 _INFINITIVE = re.compile(r"\b((?:option|button|link|ability|way)s?\s+to\s+)\{\{\s*([^}]*?)\s*\}\}"
@@ -346,11 +346,11 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
     # A button or section the record names: '"{{Edit}}" or "{{Change}}"', "labeled {{Cancel Order}}"
     # read '"Edit" or "Change"', 'labeled "Cancel Order"', not '"the edit"', "labeled the cancel order"
     def label(m: re.Match[str]) -> str:
-        name = m.group(2)
-        own_words = key(name).removesuffix("_anonymized") in _NOT_LABELS
-        if kept(name) or _company_value(name, company) or own_words:
+        names = [name for name in (m.group(2), m.group(4)) if name]
+        if any(kept(name) or _company_value(name, company) or key(name).removesuffix("_anonymized")
+               in _NOT_LABELS for name in names):  # "labeled {{Invoice Number}}" is no label
             return m.group(0)
-        return f'{m.group(1) or ""}"{name}"'
+        return (m.group(1) or "") + (m.group(3) or "").join(f'"{name}"' for name in names)
     text = _LABEL.sub(label, text)
 
     # "the option to {{Edit Order}}" names what the option does, not a thing: "the option to edit

@@ -360,3 +360,22 @@ def test_a_step_that_pointed_past_a_first_step_that_went_stands_alone() -> None:
                   "page.\n3. Alternatively, use the live chat.")
     assert compose(hit, {}, []) == ("Please follow these steps:\n\n1. You can visit our website and open the "
                                     "\"Contact Us\" page.\n2. Alternatively, use the live chat.")
+
+
+def test_what_the_records_agent_looked_up_is_not_told_to_another_customer() -> None:
+    """A real Bitext resolution (track_order, "check status of order 00004587345"): the agent read
+    that customer's order status; told to another customer it is a status nobody checked."""
+    hit = _bitext("check status of order 00004587345", "I understand your need to track the status of "
+                  "your order with the number 00004587345. Let me assist you with that:\n\nOur system shows "
+                  "that your order is currently in transit and is expected to arrive within the next 2 "
+                  "business days. Please note that these are estimated delivery times.\n\nIf you need "
+                  "anything else, reach out to our support team through the {{Live Chat}} on our website.",
+                  "order_id", "00004587345")
+    text = compose(hit, {}, ["where is my order 48213?"])
+    assert "in transit" not in text and "2 business days" not in text and "Let me assist you" not in text
+    assert text.startswith("I understand your need to track the status of your order with the number 48213.")
+    from assistant.compose import looked_up
+    assert looked_up("Based on our system, your order is scheduled to be delivered within 3 business days.")
+    assert looked_up("I can see that you are expecting a refund of 299 dollars.")
+    assert not looked_up("I can see that this is frustrating.")
+    assert not looked_up("Our records are kept for seven years.")

@@ -127,6 +127,8 @@ def test_a_button_the_record_names_reads_as_its_label() -> None:
         'Look for a button that allows you to "Edit" or "Change" the address.')
     assert fill("Look for a button labeled {{Cancel Order}} next to it.", {}) == (
         'Look for a button labeled "Cancel Order" next to it.')
+    assert fill("Go to the section labeled {{Account Information}} or {{Billing Details}}.", {}) == (
+        'Go to the section labeled "Account Information" or "Billing Details".')
     # a value of the customer's or the company's keeps its own words
     assert fill("Open the tab labeled {{Order Number Anonymized}}.", {}) == (
         "Open the tab labeled your order number.")
