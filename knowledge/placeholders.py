@@ -37,11 +37,11 @@ GENERIC: dict[str, str] = {
     "company_name": "our company",
     "customer_support_phone_number": _PHONE, "customer_service_phone_number": _PHONE,
     "support_phone_number": _PHONE, "customer_assistance_phone_number": _PHONE,
-    "phone_number": _PHONE, "complaint_phone_number": _PHONE,
+    "phone_number": _PHONE, "complaint_phone_number": _PHONE, "phone": _PHONE,
     "customer_support_email": _EMAIL, "customer_support_email_address": _EMAIL,
     "customer_service_email": _EMAIL, "customer_service_email_address": _EMAIL,
     "support_email": _EMAIL, "support_email_address": _EMAIL, "email_support": _EMAIL,
-    "email_address": _EMAIL, "feedback_email_address": _EMAIL,
+    "email_address": _EMAIL, "feedback_email_address": _EMAIL, "email": _EMAIL,
     "customer_support_email_or_phone_number": "our customer support email or phone number",
     "customer_support_contact_information": "our customer support contact details",
     "live_chat": "live chat", "chat": "live chat",
@@ -108,7 +108,14 @@ def _other_way(m: re.Match[str]) -> str:
     return " or "
 
 
-ALIASES: dict[str, str] = {"company_name": "name"}  # [company] name = "Acme" also fills {{Company Name}}
+# The [company] key that fills a placeholder when its own key is not set: `name = "Acme"` also fills
+# {{Company Name}}, and a history's many names for one thing ({{Customer Service Phone Number}},
+# {{Support Phone Number}}, {{Phone}}; {{Customer Support Email Address}}, {{Email}}) are filled by
+# the one key a support lead sets (`customer_support_phone_number`, `customer_support_email`).
+CANONICAL = {_PHONE: "customer_support_phone_number", _EMAIL: "customer_support_email",
+             _HOURS: "customer_support_hours", _WEBSITE: "website_name"}
+ALIASES: dict[str, str] = {"company_name": "name"} | {
+    k: CANONICAL[v] for k, v in GENERIC.items() if v in CANONICAL and k != CANONICAL[v]}
 
 
 def key(name: str) -> str:

@@ -133,3 +133,19 @@ def test_a_button_the_record_names_reads_as_its_label() -> None:
     assert fill("Open the tab labeled {{Order Number Anonymized}}.", {}) == (
         "Open the tab labeled your order number.")
     assert fill('Click "{{Edit}}".', {"edit": "Modify"}) == 'Click "Modify".'
+
+
+def test_the_one_contact_key_fills_every_name_the_history_gives_it() -> None:
+    """Bitext writes the support phone number under seven names ({{Customer Support Phone Number}}
+    2,484 times, {{Support Phone Number}} 13, {{Customer Service Phone Number}} 10, {{Phone Number}},
+    {{Phone}}, ...) and the e-mail address under ten: a support lead sets one key for each."""
+    company = {"customer_support_phone_number": "+1 555 0100", "customer_support_email": "help@acme.example"}
+    for name in ("Customer Service Phone Number", "Support Phone Number", "Phone Number", "Phone",
+                 "Customer Support Phone Number Anonymized"):
+        assert fill(f"Call {{{{{name}}}}} now.", company) == "Call +1 555 0100 now."
+    for name in ("Customer Support Email Address", "Customer Service Email", "Support Email", "Email"):
+        assert fill(f"Write to {{{{{name}}}}}.", company) == "Write to help@acme.example."
+    # a key of its own still wins
+    assert fill("Call {{Complaint Phone Number}}.", {**company, "complaint_phone_number": "+1 555 0199"}) == (
+        "Call +1 555 0199.")
+    assert fill("Open {{Website URL}}.", {"website_name": "acme.example"}) == "Open acme.example."
