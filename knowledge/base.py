@@ -77,6 +77,14 @@ class KnowledgeBase:
     def _run(self, records: list[Record], report: IngestReport, *, prune: bool,
              progress: Callable[[int, int], None] | None) -> IngestReport:
         report = Ingestor(self.store, self.embedder).run(records, report, prune=prune, progress=progress)
+        from knowledge.placeholders import unset_contacts
+
+        unset = unset_contacts([r.resolution for r in records if r.audience == "customer"], self.company)
+        if unset:  # answers will leave those sentences out: the support lead should know why
+            report.warnings.append(
+                "answers leave out the sentences that point customers to a contact [company] does not set: "
+                + ", ".join(f"{k} ({n} record{'' if n == 1 else 's'})" for k, n in unset.items())
+                + "; set them in config.toml")
         if self._retriever is not None:
             self._retriever.forget_head()  # a retrained head must be used at once in this process
         return report

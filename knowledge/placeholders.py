@@ -123,6 +123,23 @@ def key(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+def unset_contacts(resolutions: Sequence[str], company: Mapping[str, str]) -> dict[str, int]:
+    """How many of these resolutions send the customer to a phone number or e-mail address that
+    `company` does not set, by the [company] key that would fill it: their composed answers leave
+    those sentences out ("call our customer support phone number" tells a customer nothing)."""
+    counts: dict[str, int] = {}
+    for text in resolutions:
+        literal = {"customer_support_email" if m.group(2) else "customer_support_phone_number"
+                   for m in _LITERAL_CONTACT.finditer(text)}
+        named = {ALIASES.get(base, base) for base in (key(name).removesuffix("_anonymized")
+                                                      for name in placeholders(text))
+                 if base in CONTACTS and _company_value(base, company) is None}
+        for k in literal | named:
+            if _company_value(k, company) is None:
+                counts[k] = counts.get(k, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def placeholders(text: str) -> list[str]:
     """The distinct placeholder names in text, in order of first appearance: ["Website Name", ...]."""
     return list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(text)))

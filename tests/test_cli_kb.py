@@ -44,6 +44,25 @@ def test_ingest_prints_a_summary_and_is_idempotent(settings, source: Path, capsy
     assert capsys.readouterr().out.startswith("added 0, updated 0, unchanged 113, skipped 0, pruned 0")
 
 
+def test_ingest_warns_of_contacts_the_company_config_does_not_set(settings, tmp_path: Path, capsys,
+                                                                  monkeypatch) -> None:
+    """Real Bitext wording: answers leave out "call {{Customer Support Phone Number}}" when
+    [company] sets no number; the support lead is told at ingest, not left to wonder why."""
+    path = tmp_path / "tickets.csv"
+    path.write_text("question,answer\nwhat is your phone number,\"You can call us at {{Customer Support "
+                    "Phone Number}} or use the live chat.\"\nhow do I email you,\"Write to {{Support "
+                    "Email}}.\"\nwhere is my parcel,Track it under Orders.\n")
+    args = ("ingest", str(path), "--format", "csv", "--map", "request=question", "resolution=answer")
+    assert kb(settings.data_dir, *args) == 0
+    err = capsys.readouterr().err
+    assert ("warning: answers leave out the sentences that point customers to a contact [company] does not "
+            "set: customer_support_phone_number (1 record), customer_support_email (1 record)") in err
+    monkeypatch.setenv("ASSISTANT_COMPANY__CUSTOMER_SUPPORT_PHONE_NUMBER", "+1 555 0100")
+    monkeypatch.setenv("ASSISTANT_COMPANY__CUSTOMER_SUPPORT_EMAIL", "help@acme.example")
+    assert kb(tmp_path / "other", *args) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_bad_rows_exit_1_and_are_listed_on_stderr(settings, tmp_path: Path, capsys) -> None:
     path = tmp_path / "tickets.csv"
     path.write_text("question,answer\nhow do I reset my password,Use the reset link.\n,no question here\n"
