@@ -128,6 +128,12 @@ class KnowledgeBase:
         """search() for many queries, embedded in one batch."""
         return self.retriever.search_many(queries, k, filters=filters, audience=audience)
 
+    def correct(self, text: str) -> str:
+        """The text with its typos corrected toward the history's own words, as a search reads it
+        (knowledge.spelling); unchanged before an ingest stored the words."""
+        speller = self.retriever.speller()
+        return speller.correct(text) if speller else text
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of the texts, from the collection's embedding model."""
         return self.embedder.embed(list(texts))

@@ -253,6 +253,31 @@ async def test_asking_for_a_person_hands_off_with_the_reason(settings, store) ->
     assert llm.requests == []
 
 
+async def test_the_handoff_classifier_reads_the_message_with_its_typos_corrected(settings, store) -> None:
+    """Misspelt, "need invoce for my purchace" read as a request for a person (the classifier: 0.87);
+    with the history's own spelling, as the search reads it, it is a question about an invoice."""
+    from knowledge.spelling import Speller, english_words
+
+    class Spelling(FakeKnowledge):
+        def __init__(self) -> None:
+            invoice = Record(id="invoice-1", request="I need an invoice for my purchase",
+                             intent="get_invoice", resolution="Open Orders, then Invoice.")
+            super().__init__([*RECORDS, invoice])
+            self.speller = Speller({"invoice": 400, "purchase": 300, "human": 200}, english_words())
+
+        def correct(self, text: str) -> str:
+            return self.speller.correct(text)
+
+    assert PERSON.probabilities(["need invoce for my purchace"])[0] >= 0.5  # what it read before
+    dm = manager(settings, store, FakeLLM(["Open ", "Orders."]), knowledge=Spelling())
+    conv = await dm.new_conversation()
+    events = await run(dm, said(conv.id, "need invoce for my purchace"))
+    assert not any(isinstance(e, StatusChanged) and e.state == "waiting_human" for e in events)
+    assert isinstance(events[-1], AnswerCompleted)
+    handed = await run(dm, said((await dm.new_conversation()).id, "talk to humna"))
+    assert (handed[-1].state, handed[-1].reason) == ("waiting_human", "customer_request")
+
+
 async def test_a_question_the_history_does_not_cover_is_answered_honestly(settings, store) -> None:
     llm = FakeLLM(["Refunds take 5 days."])
     dm = manager(settings, store, llm)
