@@ -91,9 +91,16 @@ _LOOKED_UP = re.compile(r"\b(?:our|the)\s+(?:system|records?|database)\s+"
                         re.IGNORECASE)
 
 
+# A note to the agent who writes, left in a generated history ("Remember to showcase your in-depth
+# product knowledge ... (Role 1: Customer Service Representative)"): never for a customer.
+_TO_THE_WRITER = re.compile(r"\(Role\s*\d|\bas\s+a\s+customer\s+service\s+representative\b[^.]*"
+                            r"\byou\s+should\b", re.IGNORECASE)
+
+
 def looked_up(sentence: str) -> bool:
-    """Does the sentence report what its writer looked up for their own customer?"""
-    return bool(_LOOKED_UP.search(sentence))
+    """Does the sentence report what its writer looked up for their own customer, or speak to the
+    writer rather than the customer?"""
+    return bool(_LOOKED_UP.search(sentence) or _TO_THE_WRITER.search(sentence))
 
 
 def without_unfilled(sentences: Sequence[str]) -> list[str]:

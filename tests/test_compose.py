@@ -378,4 +378,8 @@ def test_what_the_records_agent_looked_up_is_not_told_to_another_customer() -> N
     assert looked_up("Based on our system, your order is scheduled to be delivered within 3 business days.")
     assert looked_up("I can see that you are expecting a refund of 299 dollars.")
     assert not looked_up("I can see that this is frustrating.")
+    # a note to the writer, left in a generated history (4 Bitext resolutions)
+    assert looked_up("Remember to showcase your in-depth product/service knowledge by providing precise "
+                     "instructions while maintaining empathy and patience (Role 1: Customer Service "
+                     "Representative).")
     assert not looked_up("Our records are kept for seven years.")
