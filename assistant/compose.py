@@ -16,9 +16,18 @@ import re
 from collections.abc import Mapping, Sequence
 
 from assistant.grounding import placeholders_in, renumbered, split_sentences
-from knowledge.placeholders import numbered_values, resolution_for
+from knowledge.placeholders import numbered_values, resolution_for, unset_contacts
 from knowledge.records import Hit
 
+# The ways to reach the company a customer may ask for by name, by the [company] key that sets each
+# (knowledge.placeholders.unset_contacts counts them by that key).
+_ASKED_CONTACT = {
+    "customer_support_phone_number": ("phone number", re.compile(
+        r"\b(?:(?:tele)?phone|hotline|helpline)\b|\b(?:free|toll-free|contact|support|service|assistance)\s+"
+        r"(?:phone\s+)?(?:number|no)\b|\bnumber\s+(?:to|I\s+can)\s+(?:call|ring|phone|reach)\b",
+        re.IGNORECASE)),
+    "customer_support_email": ("e-mail address", re.compile(r"\b(?:e-?)?mail\b", re.IGNORECASE)),
+}
 THIN = 250  # characters: a resolution this short mostly acknowledges ("Allow me a moment to fetch it.")
 NEAR = 0.08  # a fuller record of the same intent this close in score answers instead
 _LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d{1,2}[.)])\s")
@@ -52,6 +61,23 @@ _ASKS = re.compile(r"\b(?:could|can|would|will|may) you(?: please| kindly)?"
                    r"|\b(?:provide|share|send|give)\b(?:\s+[\w/-]+){0,6}?\s+(?:with\s+)?me\b"
                    r"|\b(?:I|we) (?:kindly |would )?(?:request|ask) (?:that )?you\b"
                    r"|\bonce I (?:have|receive)\b", re.IGNORECASE)
+
+
+def missing_contact(references: Sequence[Hit], company: Mapping[str, str], customer_text: str) -> str:
+    """The way to reach the company ("phone number", "e-mail address") that the customer asks for
+    and that the best records are about, when [company] does not set it; "" otherwise. Composed,
+    such a record promises what it cannot give: "I can definitely provide you with a phone number
+    to contact our customer support team. [...] please don't hesitate to call." The best record is
+    about it when its request names it as the customer does ("do you have a phone number to contact
+    customer support?") and its resolution gives it."""
+    best = references[0] if references else None
+    if best is None or not best.record.resolution:
+        return ""
+    for key_, (name, words) in _ASKED_CONTACT.items():
+        if (not company.get(key_) and words.search(customer_text) and words.search(best.record.request)
+                and key_ in unset_contacts([best.record.resolution], company)):
+            return name
+    return ""
 
 
 def asks_for_details(text: str) -> bool:

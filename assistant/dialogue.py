@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.answering import collect, sources_of, stream_answer
 from assistant.batching import Batcher
 from assistant.clarify import clarify_options, question, read_choice
-from assistant.compose import asks_for_details, gives_details
+from assistant.compose import asks_for_details, gives_details, missing_contact
 from assistant.errors import ConversationError, InputError
 from assistant.events import (
     AgentMessage,
@@ -253,6 +253,10 @@ class DialogueManager:
             # The nearest record answers a request for a person ("I'll connect you with an agent"),
             # but the classifier did not read one: ask rather than say that without doing it.
             unsure = "person_record"
+        contact = ("" if unsure or decision.handoff
+                   else missing_contact(hits, self.settings.company, own_words))
+        if contact:  # "what's your phone number?" and [company] sets none: say so, never promise it
+            unsure = "no_contact"
         # Two intents about as likely, or a weak record while one intent is very likely: ask which.
         options = () if decision.handoff or unsure not in ("", "weak_match") else clarify_options(
             hits, unsure, margin=d.clarify_margin, confident=d.clarify_confident, labels=d.intent_labels,
@@ -278,8 +282,9 @@ class DialogueManager:
             answer_stream = self._say(turn, question(d.clarify_answer, options), grounded=False,
                                       options=options)
         elif unsure:  # say so rather than answer from an unrelated record
-            answer_stream = self._say(turn, d.offer_answer if unsure == "person_record" else d.unsure_answer,
-                                      grounded=False)
+            honest = (d.offer_answer if unsure == "person_record" else
+                      d.no_contact_answer.format(contact=contact) if contact else d.unsure_answer)
+            answer_stream = self._say(turn, honest, grounded=False)
         else:
             answer_stream = self._answer_from(turn, log, understood, hits)
         async with aclosing(answer_stream) as events:

@@ -138,6 +138,11 @@ class DialogueConfig(_Options):
     # What a customer reads whose message is nearest to the history's requests for a person
     # (handoff_intents) when the classifier did not read it as one: a question, not a handoff.
     offer_answer: str = "Would you like me to connect you with a person?"
+    # What a customer reads who asks for the phone number or e-mail address the history's answer
+    # gives when [company] does not set it ({contact}: "phone number", "e-mail address"): the
+    # answer would promise it and never give it. An offer of a person too.
+    no_contact_answer: str = ("I'm sorry, I don't have our {contact} to give you here. "
+                              "Shall I connect you with a person?")
     # What a customer reads who gives the details an answer from the history asked for (an order
     # number): its agent could look them up, the assistant cannot. An offer of a person too.
     lookup_answer: str = ("Thank you. I can't look that up from here. "
@@ -171,6 +176,15 @@ class DialogueConfig(_Options):
             value.format(options="A, or B")
         except (KeyError, IndexError, ValueError):
             raise ValueError("may hold {options} and no other {placeholder}") from None
+        return value
+
+    @field_validator("no_contact_answer")
+    @classmethod
+    def _contact_placeholder(cls, value: str) -> str:
+        try:
+            value.format(contact="phone number")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("may hold {contact} and no other {placeholder}") from None
         return value
 
 

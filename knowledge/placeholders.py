@@ -129,6 +129,9 @@ def unset_contacts(resolutions: Sequence[str], company: Mapping[str, str]) -> di
     those sentences out ("call our customer support phone number" tells a customer nothing)."""
     counts: dict[str, int] = {}
     for text in resolutions:
+        # "[Customer Service Email]" is the placeholder too (fill reads it so)
+        text = _BRACKETED.sub(lambda m: f"{{{{{m.group(1)}}}}}" if _known(m.group(1), company)
+                              else m.group(0), text)
         literal = {"customer_support_email" if m.group(2) else "customer_support_phone_number"
                    for m in _LITERAL_CONTACT.finditer(text)}
         named = {ALIASES.get(base, base) for base in (key(name).removesuffix("_anonymized")

@@ -383,3 +383,26 @@ def test_what_the_records_agent_looked_up_is_not_told_to_another_customer() -> N
                      "instructions while maintaining empathy and patience (Role 1: Customer Service "
                      "Representative).")
     assert not looked_up("Our records are kept for seven years.")
+
+
+def test_a_contact_the_customer_asks_for_and_nobody_set_is_missing() -> None:
+    """Real Bitext records and the customers' own words: only a record about that contact, asked
+    for by its name, counts; a sign-up problem that mentions a phone number does not."""
+    from assistant.compose import missing_contact
+
+    free = Hit(record=Record(id="c1", request="do you have a free number to talk with customer assistance?",
+                             intent="contact_customer_service", resolution=(
+                                 "We offer a toll-free number for your convenience. You can contact our "
+                                 "support team at {{Customer Support Phone Number}}.")), score=0.74, text="")
+    mail = Hit(record=Record(id="c2", request="do you have an e-mail to contact customer service?",
+                             intent="contact_customer_service", resolution=(
+                                 "Certainly! Please send your inquiries to [Customer Service Email].")),
+               score=0.69, text="")
+    signup = Hit(record=Record(id="c3", request="problem signing up", intent="registration_problems",
+                               resolution="Try again, or call {{Customer Support Phone Number}}."),
+                 score=0.7, text="")
+    assert missing_contact([free], {}, "what's your customer service phone number?") == "phone number"
+    assert missing_contact([mail], {}, "Is there an email address for support?") == "e-mail address"
+    assert missing_contact([signup], {}, "the sign up form won't accept my phone number") == ""
+    assert missing_contact([free], {"customer_support_phone_number": "+1 555 0100"}, "phone number?") == ""
+    assert missing_contact([free], {}, "how do I reach you?") == ""  # not asked for by its name

@@ -278,6 +278,37 @@ async def test_the_handoff_classifier_reads_the_message_with_its_typos_corrected
     assert (handed[-1].state, handed[-1].reason) == ("waiting_human", "customer_request")
 
 
+async def test_a_phone_number_nobody_set_is_not_promised_but_said_to_be_missing(settings, store) -> None:
+    """Real Bitext records: asked for the phone number, the history answers "I can definitely provide
+    you with a phone number ... Here's the phone number: {{Customer Support Phone Number}}"; with no
+    number in [company], that answer would promise it and never give it."""
+    phone = Record(id="phone-1", request="do you have a phone number to contact customer support?",
+                   intent="contact_customer_service", resolution=(
+                       "I can definitely provide you with a phone number to contact our customer support "
+                       "team. Here's the phone number:\n\n{{Customer Support Phone Number}}\n\nPlease "
+                       "don't hesitate to call."))
+    knowledge = FakeKnowledge([*RECORDS, phone])
+    llm = FakeLLM(["Call ", "us."])
+    dm = manager(settings, store, llm, knowledge=knowledge)
+    conv = await dm.new_conversation()
+    trace = TurnTrace()
+    events = await run(dm, said(conv.id, "do you have a phone number for customer support?"), trace=trace)
+    answer = events[-1]
+    assert isinstance(answer, AnswerCompleted) and not answer.grounded and not answer.sources
+    assert answer.text == ("I'm sorry, I don't have our phone number to give you here. "
+                           "Shall I connect you with a person?")
+    assert trace.unsure == "no_contact" and llm.requests == []
+    yes = await run(dm, said(conv.id, "yes please"))  # the offer of a person holds
+    assert (yes[-1].state, yes[-1].reason) == ("waiting_human", "customer_request")
+    # with the number set, the history answers
+    company = settings.company | {"customer_support_phone_number": "+1 555 0100"}
+    dm = manager(settings.model_copy(update={"company": company}), store, FakeLLM(["Call ", "us."]),
+                 knowledge=knowledge)
+    other = await dm.new_conversation()
+    events = await run(dm, said(other.id, "do you have a phone number for customer support?"))
+    assert events[-1].grounded and events[-1].text == "Call us."
+
+
 async def test_a_question_the_history_does_not_cover_is_answered_honestly(settings, store) -> None:
     llm = FakeLLM(["Refunds take 5 days."])
     dm = manager(settings, store, llm)
