@@ -84,11 +84,13 @@ _VALUE = r"(?:(?:our|the)\s+)?\{\{\s*([^}]*?)\s*\}\}"
 # or use the chat" has none, and its sentence goes whole.
 # The way's own name before it goes too: "by phone at {{Phone}} or through the chat" reads "through
 # the chat", not "by phone through the chat".
-_BY_WAY = r"(?:\s+(?:by|via|over)\s+(?:the\s+)?(?:(?:tele)?phone|e-?mail))?"
+_HOTLINE = r"(?:our|the)\s+(?:customer\s+(?:service|support)\s+|support\s+)?(?:hotline|helpline|phone\s+line)"
+_BY_WAY = (r"(?:\s+(?:by|via|over)\s+(?:the\s+)?(?:(?:tele)?phone|e-?mail)"
+           rf"|\s+(?:through|via|on|using)\s+{_HOTLINE})?")
 _FIRST_WAY = re.compile(rf"{_BY_WAY}\s+(?:(at|on|via|by|through|using|to)\s+(?:{_GERUND})?|{_GERUND}){_VALUE}"
                         r"\s*,?\s+or\s+(?=(\w+))", re.IGNORECASE)
-_OTHER_WAY = re.compile(rf",?\s+or\s+(?:(at|on|via|by|through|using|to)\s+)?(?:{_GERUND})?{_VALUE}",
-                        re.IGNORECASE)
+_OTHER_WAY = re.compile(rf",?\s+or\s+(?:(at|on|via|by|through|using|to)\s+)?"
+                        rf"(?:{_GERUND}|(?:call|contact)\s+)?(?:{_HOTLINE}\s+at\s+)?{_VALUE}", re.IGNORECASE)
 _PREPOSITION = frozenset(["at", "on", "via", "by", "through", "using", "to", "with", "in", "from"])
 # Words that start a way named as a thing ("or the live chat", "or email"), which the first way's
 # preposition then governs; any other word starts a clause of its own ("or reach out through ...").

@@ -81,6 +81,13 @@ def test_the_way_named_before_a_contact_nobody_set_goes_with_it() -> None:
                                     "through our live chat feature on the website.")
     assert "by phone at +1 555 0100 or through our live chat" in compose(
         hit, {"customer_support_phone_number": "+1 555 0100"}, [])
+    # a hotline is a way named too (real Bitext wording, about 30 resolutions)
+    hotline = _bitext("how to reach you", "They can be reached at any time through our customer "
+                      "service hotline at {{Customer Support Phone Number}} or via live chat on our website. "
+                      "You can also visit our website or call our customer support hotline at {{Customer "
+                      "Support Phone Number}}.")
+    assert compose(hotline, {}, []) == ("They can be reached at any time via live chat on our website. "
+                                        "You can also visit our website.")
 
 
 def test_a_numbered_placeholder_has_no_generic_words() -> None:
