@@ -123,23 +123,23 @@ _TO_THE_WRITER = re.compile(r"\(Role\s*\d|\bas\s+a\s+customer\s+service\s+repres
                             r"\byou\s+should\b", re.IGNORECASE)
 
 
-def looked_up(sentence: str) -> bool:
+def not_for_this_customer(sentence: str) -> bool:
     """Does the sentence report what its writer looked up for their own customer, or speak to the
     writer rather than the customer?"""
     return bool(_LOOKED_UP.search(sentence) or _TO_THE_WRITER.search(sentence))
 
 
 def without_unfilled(sentences: Sequence[str]) -> list[str]:
-    """The sentences that hold no placeholder nor a look-up of the record's own customer's case
-    (`looked_up`), and not the line that introduced one that went ("Here's the phone number:" when
-    the number is not known), unless list items follow it. A list item goes whole: "1. Call
-    {{Phone}}. They are available to help." leaves no stray sentence."""
+    """The sentences that hold no placeholder and are for this customer (`not_for_this_customer`),
+    and not the line that introduced one that went ("Here's the phone number:" when the number is
+    not known), unless list items follow it. A list item goes whole: "1. Call {{Phone}}. They are
+    available to help." leaves no stray sentence."""
     kept: list[tuple[str, bool]] = []  # (sentence, the sentence after it was left out)
     item_gone = False  # the list item this sentence belongs to lost its first sentence
     dropped_item = False  # the list item before this sentence went
     for sentence in sentences:
         starts_item = bool(_LIST_ITEM.match(sentence))
-        if placeholders_in(sentence) or looked_up(sentence) or (item_gone and not starts_item):
+        if placeholders_in(sentence) or not_for_this_customer(sentence) or (item_gone and not starts_item):
             if kept:
                 # the paragraph break after it stays: "Glad to help! To upgrade to {{X}}, follow these
                 # steps:\n\n1. Log in" reads "Glad to help!\n\n1. Log in", its list still a list

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -117,6 +117,9 @@ DEMO_INTENT_LABELS = {
 }
 
 
+_TEMPLATE_FIELDS = {"clarify_answer": "options", "no_contact_answer": "contact"}  # the placeholder each holds
+
+
 class DialogueConfig(_Options):
     system_prompt: str = (
         "You are the customer-service assistant of {company}. Answer the customer's "
@@ -169,22 +172,14 @@ class DialogueConfig(_Options):
     handoff_intents: list[str] = ["contact_human_agent"]
     history_turns: int = Field(6, ge=0)  # earlier turns considered for follow-up questions
 
-    @field_validator("clarify_answer")
+    @field_validator("clarify_answer", "no_contact_answer")
     @classmethod
-    def _one_placeholder(cls, value: str) -> str:
+    def _one_placeholder(cls, value: str, info: ValidationInfo) -> str:
+        name = _TEMPLATE_FIELDS[info.field_name or ""]
         try:
-            value.format(options="A, or B")
+            value.format(**{name: "A, or B"})
         except (KeyError, IndexError, ValueError):
-            raise ValueError("may hold {options} and no other {placeholder}") from None
-        return value
-
-    @field_validator("no_contact_answer")
-    @classmethod
-    def _contact_placeholder(cls, value: str) -> str:
-        try:
-            value.format(contact="phone number")
-        except (KeyError, IndexError, ValueError):
-            raise ValueError("may hold {contact} and no other {placeholder}") from None
+            raise ValueError(f"may hold {{{name}}} and no other {{placeholder}}") from None
         return value
 
 

@@ -381,15 +381,16 @@ def test_what_the_records_agent_looked_up_is_not_told_to_another_customer() -> N
     text = compose(hit, {}, ["where is my order 48213?"])
     assert "in transit" not in text and "2 business days" not in text and "Let me assist you" not in text
     assert text.startswith("I understand your need to track the status of your order with the number 48213.")
-    from assistant.compose import looked_up
-    assert looked_up("Based on our system, your order is scheduled to be delivered within 3 business days.")
-    assert looked_up("I can see that you are expecting a refund of 299 dollars.")
-    assert not looked_up("I can see that this is frustrating.")
+    from assistant.compose import not_for_this_customer
+    assert not_for_this_customer("Based on our system, your order is scheduled to be delivered within 3 "
+                                 "business days.")
+    assert not_for_this_customer("I can see that you are expecting a refund of 299 dollars.")
+    assert not not_for_this_customer("I can see that this is frustrating.")
     # a note to the writer, left in a generated history (4 Bitext resolutions)
-    assert looked_up("Remember to showcase your in-depth product/service knowledge by providing precise "
-                     "instructions while maintaining empathy and patience (Role 1: Customer Service "
-                     "Representative).")
-    assert not looked_up("Our records are kept for seven years.")
+    assert not_for_this_customer("Remember to showcase your in-depth product/service knowledge by providing "
+                                 "precise instructions while maintaining empathy and patience (Role 1: "
+                                 "Customer Service Representative).")
+    assert not not_for_this_customer("Our records are kept for seven years.")
 
 
 def test_a_contact_the_customer_asks_for_and_nobody_set_is_missing() -> None:

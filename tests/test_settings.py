@@ -88,3 +88,15 @@ def test_voice_notes_are_decoded_with_a_beam_by_default(monkeypatch):
     settings = load_settings(ROOT / "config.toml")
     assert WhisperOptions.from_config(settings.speech).beam_size == 5
     assert WhisperOptions().beam_size == 5
+
+
+@pytest.mark.parametrize(("key", "value", "held"), [
+    ("clarify_answer", "Is it {intent}?", "{options}"),
+    ("no_contact_answer", "I don't have our {phone}.", "{contact}"),
+])
+def test_an_answer_template_with_a_placeholder_it_cannot_fill_fails_with_its_name(tmp_path, key, value,
+                                                                                  held) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[dialogue]\n{key} = "{value}"\n')
+    with pytest.raises(ConfigError, match=rf"dialogue.{key}.*may hold \{held}"):
+        load_settings(cfg)
