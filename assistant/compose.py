@@ -74,7 +74,7 @@ def missing_contact(references: Sequence[Hit], company: Mapping[str, str], custo
     if best is None or not best.record.resolution:
         return ""
     for key_, (name, words) in _ASKED_CONTACT.items():
-        if (not company.get(key_) and words.search(customer_text) and words.search(best.record.request)
+        if (words.search(customer_text) and words.search(best.record.request)
                 and key_ in unset_contacts([best.record.resolution], company)):
             return name
     return ""

@@ -21,6 +21,7 @@ from knowledge.config import ColumnMapping, KnowledgeConfig
 from knowledge.embeddings import Embedder
 from knowledge.errors import QueryError
 from knowledge.ingest import Ingestor, IngestReport
+from knowledge.placeholders import unset_contacts
 from knowledge.records import AUDIENCES, Audience, Hit, Record
 from knowledge.retriever import Retriever
 from knowledge.vectorstore import VectorStore, open_store
@@ -77,8 +78,6 @@ class KnowledgeBase:
     def _run(self, records: list[Record], report: IngestReport, *, prune: bool,
              progress: Callable[[int, int], None] | None) -> IngestReport:
         report = Ingestor(self.store, self.embedder).run(records, report, prune=prune, progress=progress)
-        from knowledge.placeholders import unset_contacts
-
         unset = unset_contacts([r.resolution for r in records if r.audience == "customer"], self.company)
         if unset:  # answers will leave those sentences out: the support lead should know why
             report.warnings.append(
@@ -131,8 +130,7 @@ class KnowledgeBase:
     def correct(self, text: str) -> str:
         """The text with its typos corrected toward the history's own words, as a search reads it
         (knowledge.spelling); unchanged before an ingest stored the words."""
-        speller = self.retriever.speller()
-        return speller.correct(text) if speller else text
+        return self.retriever.correct(text)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of the texts, from the collection's embedding model."""

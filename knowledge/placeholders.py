@@ -131,18 +131,29 @@ def unset_contacts(resolutions: Sequence[str], company: Mapping[str, str]) -> di
     those sentences out ("call our customer support phone number" tells a customer nothing)."""
     counts: dict[str, int] = {}
     for text in resolutions:
-        # "[Customer Service Email]" is the placeholder too (fill reads it so)
-        text = _BRACKETED.sub(lambda m: f"{{{{{m.group(1)}}}}}" if _known(m.group(1), company)
-                              else m.group(0), text)
-        literal = {"customer_support_email" if m.group(2) else "customer_support_phone_number"
-                   for m in _LITERAL_CONTACT.finditer(text)}
+        # read as fill reads it: "our customer support phone number", "[Customer Service Email]"
+        text = _braced(_literal_contacts(text), company)
         named = {ALIASES.get(base, base) for base in (key(name).removesuffix("_anonymized")
                                                       for name in placeholders(text))
                  if base in CONTACTS and _company_value(base, company) is None}
-        for k in literal | named:
+        for k in named:
             if _company_value(k, company) is None:
                 counts[k] = counts.get(k, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _literal_contacts(text: str) -> str:
+    """A record's own generic words for a contact ("our customer support phone number") as the
+    placeholder they stand for."""
+    return _LITERAL_CONTACT.sub(lambda m: "{{Customer Support Email}}" if m.group(2)
+                                else "{{Customer Support Phone Number}}", text)
+
+
+def _braced(text: str, company: Mapping[str, str]) -> str:
+    """A known placeholder some answers write in square brackets ("[Customer Support Phone Number]")
+    in braces."""
+    return _BRACKETED.sub(lambda m: f"{{{{{m.group(1)}}}}}" if _known(m.group(1), company) else m.group(0),
+                          text)
 
 
 def placeholders(text: str) -> list[str]:
@@ -350,8 +361,7 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
     if not generic_contacts:
         # A record that already reads "our customer support phone number" is read as the placeholder;
         # of "call {{Phone}} or use {{Live Chat}}", the other way stays true alone.
-        text = _LITERAL_CONTACT.sub(lambda m: "{{Customer Support Email}}" if m.group(2)
-                                    else "{{Customer Support Phone Number}}", text)
+        text = _literal_contacts(text)
         text = _FIRST_WAY.sub(lambda m: _other_way(m) if kept(m.group(2)) else m.group(0), text)
         text = _OTHER_WAY.sub(lambda m: "" if kept(m.group(2)) else m.group(0), text)
 
@@ -361,8 +371,7 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
         return base in keys and _company_value(name.group(1), company) is None  # type: ignore[union-attr]
 
     # Some answers write a known placeholder in square brackets: "[Customer Support Phone Number]".
-    text = _BRACKETED.sub(lambda m: f"{{{{{m.group(1)}}}}}" if _known(m.group(1), company) else m.group(0),
-                          text)
+    text = _braced(text, company)
     # "visit our website at {{Website URL}}" with no URL reads "visit our website", not "… at our website"
     text = _WEBSITE_AT.sub(lambda m: m.group(0) if _company_value(m.group(2), company) else m.group(1), text)
     for pattern, generic, keys in _UNNAMED:

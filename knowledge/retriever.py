@@ -84,6 +84,12 @@ class Retriever:
             self._speller = Speller(counts, english_words()) if counts else None
             self._head_checked = now
 
+    def correct(self, text: str) -> str:
+        """The text with its typos corrected toward the history's own words (unchanged before an
+        ingest stored them)."""
+        speller = self.speller()
+        return speller.correct(text) if speller else text
+
     def forget_head(self) -> None:
         self._head, self._head_checked = None, -math.inf
 
@@ -105,8 +111,7 @@ class Retriever:
         where = check_filters(filters)
         if not queries:
             return []
-        speller = self.speller()
-        vectors = self.embedder.embed([speller.correct(q) for q in queries] if speller else list(queries))
+        vectors = self.embedder.embed([self.correct(q) for q in queries])
         head = self.head() if self.rerank_depth and "intent" not in where else None
         # Without a head nothing is promoted: the k nearest are all there is to fetch.
         rows = self.store.query(vectors, max(k, self.rerank_depth) if head else k, where,
