@@ -48,6 +48,7 @@ from assistant.routing import (
     reply_to_offer,
     sentences,
     unsure_reason,
+    without_declines,
 )
 from assistant.search_batch import BatchedSearch, Searchable
 from assistant.store.base import ConversationInfo, ConversationStore
@@ -379,14 +380,15 @@ class DialogueManager:
     def _query(self, text: str, log: Sequence[Event]) -> str:
         if _asked_options(log):  # a reply to "A, or B?" is a choice or a message of its own, no follow-up
             return text.strip()
-        return retrieval_query(text.strip(), _earlier_user_texts(log),
+        # "I don't need an agent, just the fee": the declining clause is not what to search for.
+        return retrieval_query(without_declines(text.strip()), _earlier_user_texts(log),
                                max_turns=min(2, self.settings.dialogue.history_turns))
 
     async def _best_sentence(self, words: str) -> tuple[str, list[Hit]] | None:
         """The sentence of a several-sentence message whose best record is good enough, with its
         hits ("I sent the kettle back on the 2nd and got an email. How long until the refund?"
         is diluted as a whole; its question is not). None when none is."""
-        parts = [p for p in sentences(words) if len(p.split()) >= SENTENCE_WORDS]
+        parts = [p for p in sentences(without_declines(words)) if len(p.split()) >= SENTENCE_WORDS]
         if len(parts) < 2:
             return None
         found = await asyncio.gather(*(self._search(p) for p in parts))

@@ -138,6 +138,20 @@ def sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.?!;])\s+|\n+", " ".join(text.split())) if s]
 
 
+_CLAUSE_END = re.compile(r"(?<=[.?!;,])\s+|\n+")
+
+
+def without_declines(text: str) -> str:
+    """The text without its clauses that decline a person ("I don't want to talk to anyone, I just
+    want to know where my package is" -> "I just want to know where my package is"): they say how
+    the customer wants to be helped, not with what, so the search does not read them. The whole
+    text when every clause declines."""
+    if not declines_person(text):
+        return text
+    kept = [c for c in _CLAUSE_END.split(" ".join(text.split())) if c and not declines_person(c)]
+    return " ".join(kept) or text
+
+
 def candidate_parts(text: str) -> list[str]:
     """What the classifier reads: the whole message, or, when part of it declines a person
     ("no need for an agent. just the fee"), each of its other sentences."""

@@ -253,6 +253,19 @@ async def test_asking_for_a_person_hands_off_with_the_reason(settings, store) ->
     assert llm.requests == []
 
 
+async def test_declining_a_person_is_not_searched_for(settings, store) -> None:
+    """"I don't need an agent, ..." says how to help, not with what: searching it as well would
+    pull the records about people up (the offer of a person, to a customer who declined one)."""
+    knowledge = FakeKnowledge()
+    dm = manager(settings, store, FakeLLM(["Refunds take 5 to 7 business days."]), knowledge=knowledge)
+    conv = await dm.new_conversation()
+    trace = TurnTrace()
+    events = [e async for e in dm.handle(said(conv.id, "I don't need an agent, how long does a refund take?"),
+                                         trace=trace)]
+    assert trace.query == "how long does a refund take?" and not trace.decision.handoff
+    assert events[-1].grounded and events[-1].text == "Refunds take 5 to 7 business days."
+
+
 async def test_the_handoff_classifier_reads_the_message_with_its_typos_corrected(settings, store) -> None:
     """Misspelt, "need invoce for my purchace" read as a request for a person (the classifier: 0.87);
     with the history's own spelling, as the search reads it, it is a question about an invoice."""

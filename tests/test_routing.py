@@ -17,7 +17,13 @@ from assistant.handoff_model import (
     platt,
     train,
 )
-from assistant.routing import HandoffDetector, candidate_parts, declines_person, reply_to_offer
+from assistant.routing import (
+    HandoffDetector,
+    candidate_parts,
+    declines_person,
+    reply_to_offer,
+    without_declines,
+)
 from assistant.settings import Settings
 
 HANDOFF = [
@@ -149,6 +155,15 @@ def test_declining_a_person_is_never_asking_for_one(shipped: HandoffDetector) ->
     # The sentence that declines is left out; another sentence may still ask.
     assert candidate_parts("No need for an agent. Actually wait, get me a person!") == [
         "Actually wait, get me a person!"]
+
+
+def test_the_search_reads_what_the_customer_wants_not_whom_they_decline() -> None:
+    assert without_declines("I don't want to talk to anyone, I just want to know where my parcel is. "
+                            "Order 88123.") == "I just want to know where my parcel is. Order 88123."
+    assert without_declines("no need for a human; what is the fee to cancel?") == "what is the fee to cancel?"
+    assert without_declines("Where is my refund?") == "Where is my refund?"
+    # Nothing else said: the message is searched as it is.
+    assert without_declines("I don't need an agent.") == "I don't need an agent."
 
 
 def test_platt_scaling_calibrates_overconfident_scores() -> None:
