@@ -129,17 +129,37 @@ def not_for_this_customer(sentence: str) -> bool:
     return bool(_LOOKED_UP.search(sentence) or _TO_THE_WRITER.search(sentence))
 
 
+# A sentence that opens by pointing back at the sentence before it ("This email address is checked
+# daily.", "It may be listed under Contact Us."; not the "it" of "It would be my pleasure"), or at the
+# people it named ("They will be happy to assist you."), and the words that name such people.
+_BACK_REFERENCE = re.compile(r"\s*(?:These|Those|This|That|It)(?:'\w+)?\b"
+                             r"(?!\s+would\s+be\s+(?:my|our)\s+pleasure)")
+_THEY = re.compile(r"\s*(?:They|Them|Their)(?:'\w+)?\b")
+_PEOPLE = re.compile(r"\b(?:team|representatives?|agents?|staff|specialists?|experts?|advisors?|support"
+                     r"|service|department|them)\b", re.IGNORECASE)
+
+
+def _points_back_at_nothing(sentence: str, before: str) -> bool:
+    """Does the sentence point back at a sentence that went: at it, or at people that only it named
+    ("... call us at {{Phone}}. They will be more than happy to assist you.")?"""
+    return bool(_BACK_REFERENCE.match(sentence) or (_THEY.match(sentence) and not _PEOPLE.search(before)))
+
+
 def without_unfilled(sentences: Sequence[str]) -> list[str]:
     """The sentences that hold no placeholder and are for this customer (`not_for_this_customer`),
     and not the line that introduced one that went ("Here's the phone number:" when the number is
     not known), unless list items follow it. A list item goes whole: "1. Call {{Phone}}. They are
-    available to help." leaves no stray sentence."""
+    available to help." leaves no stray sentence; so does a sentence that points back at one that
+    went ("... call us at {{Phone}}. They will be more than happy to assist you.")."""
     kept: list[tuple[str, bool]] = []  # (sentence, the sentence after it was left out)
     item_gone = False  # the list item this sentence belongs to lost its first sentence
     dropped_item = False  # the list item before this sentence went
+    after_dropped = False  # the sentence before this one went
     for sentence in sentences:
         starts_item = bool(_LIST_ITEM.match(sentence))
-        if placeholders_in(sentence) or not_for_this_customer(sentence) or (item_gone and not starts_item):
+        if (placeholders_in(sentence) or not_for_this_customer(sentence) or (item_gone and not starts_item)
+                or (after_dropped and _points_back_at_nothing(sentence, kept[-1][0] if kept else ""))):
+            after_dropped = True
             if kept:
                 # the paragraph break after it stays: "Glad to help! To upgrade to {{X}}, follow these
                 # steps:\n\n1. Log in" reads "Glad to help!\n\n1. Log in", its list still a list
@@ -155,7 +175,7 @@ def without_unfilled(sentences: Sequence[str]) -> list[str]:
             # the list's first step went: "1. Call {{Phone}}.\n2. Alternatively, visit ..."
             sentence = _AFTER_DROPPED.sub(lambda m: m.group(1) + m.group(2).upper(), sentence, count=1)
         kept.append((sentence, False))
-        item_gone = dropped_item = False
+        item_gone = dropped_item = after_dropped = False
     return [sentence for i, (sentence, lost_next) in enumerate(kept)
             if not (lost_next and sentence.rstrip().endswith(":")
                     and not any(_LIST_ITEM.match(later) for later, _ in kept[i + 1:]))]

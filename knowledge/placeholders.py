@@ -358,6 +358,8 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
         numbered = not generic_contacts and bool(_SERIES.search(base))
         return (base in keep or numbered) and _company_value(name, company) is None
 
+    # Some answers write a known placeholder in square brackets: "[Customer Support Phone Number]".
+    text = _braced(text, company)
     if not generic_contacts:
         # A record that already reads "our customer support phone number" is read as the placeholder;
         # of "call {{Phone}} or use {{Live Chat}}", the other way stays true alone.
@@ -370,8 +372,6 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
         base = key(name.group(1)).removesuffix("_anonymized") if name else ""
         return base in keys and _company_value(name.group(1), company) is None  # type: ignore[union-attr]
 
-    # Some answers write a known placeholder in square brackets: "[Customer Support Phone Number]".
-    text = _braced(text, company)
     # "visit our website at {{Website URL}}" with no URL reads "visit our website", not "… at our website"
     text = _WEBSITE_AT.sub(lambda m: m.group(0) if _company_value(m.group(2), company) else m.group(1), text)
     for pattern, generic, keys in _UNNAMED:

@@ -137,6 +137,9 @@ def test_bracketed_placeholders_are_filled_and_a_sentence_with_an_unknown_one_is
     text = compose(hit, {"customer_support_phone_number": "+1 555 0100"}, [])
     assert text == ("Our team can be reached at +1 555 0100 or through live chat.\n"
                     "Thank you for your patience.")
+    # With no number set, the other way stays: bracketed like braced (58 Bitext answers kept their
+    # live chat this way).
+    assert compose(hit, {}, []) == "Our team can be reached through live chat.\nThank you for your patience."
 
 
 # Real Bitext rows (demo/bitext/records.csv) that read wrong before: another customer's amount,
@@ -367,6 +370,30 @@ def test_a_step_that_pointed_past_a_first_step_that_went_stands_alone() -> None:
                   "page.\n3. Alternatively, use the live chat.")
     assert compose(hit, {}, []) == ("Please follow these steps:\n\n1. You can visit our website and open the "
                                     "\"Contact Us\" page.\n2. Alternatively, use the live chat.")
+
+
+def test_a_sentence_that_points_back_at_one_that_went_goes_too() -> None:
+    """A real Bitext answer (the newsletter): its only mention of the support team went with the phone
+    number, so "They will be more than happy ..." would point at nobody. When a kept sentence still
+    names the team, "They" stays."""
+    hit = _bitext("how can I unsubscribe to the newsletter?",
+                  "To unsubscribe, please follow these steps:\n\n1. Open the latest newsletter email you "
+                  "received.\n4. Click on the link to unsubscribe from future newsletters.\n\nIf you are "
+                  "still experiencing any difficulties, please call our customer support at "
+                  "{{Customer Support Phone Number}}. They will be more than happy to assist you with the "
+                  "process.")
+    assert compose(hit, {}, []) == ("To unsubscribe, please follow these steps:\n\n1. Open the latest "
+                                    "newsletter email you received.\n2. Click on the link to unsubscribe "
+                                    "from future newsletters.")
+    named = _bitext("close my account", "Please don't hesitate to contact our support team. They are "
+                    "available round the clock at {{Customer Support Phone Number}}. They will be happy to "
+                    "guide you.")
+    assert compose(named, {}, []) == ("Please don't hesitate to contact our support team. They will be "
+                                      "happy to guide you.")
+    it = _bitext("how do I call you", "Thanks for asking. Locate {{Customer Support Phone Number}} on "
+                 "our website. It may be listed under the Contact Us section. It would be my pleasure to "
+                 "help.")
+    assert compose(it, {}, []) == "Thanks for asking. It would be my pleasure to help."
 
 
 def test_what_the_records_agent_looked_up_is_not_told_to_another_customer() -> None:
