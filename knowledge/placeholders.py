@@ -374,6 +374,7 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
 
     # "visit our website at {{Website URL}}" with no URL reads "visit our website", not "… at our website"
     text = _WEBSITE_AT.sub(lambda m: m.group(0) if _company_value(m.group(2), company) else m.group(1), text)
+    text = _unset_hours_and_days(text, company)
     for pattern, generic, keys in _UNNAMED:
         def named(m: re.Match[str], generic: str | None = generic, keys: tuple[str, ...] = keys) -> str:
             if not unknown(m, keys):
@@ -441,6 +442,26 @@ _REPEAT = re.compile(r"\b(\w+)(,?)\s+(\{\{\s*([^}]*?)\s*\}\})")
 _REPEAT_AFTER = re.compile(r"(\{\{\s*([^}]*?)\s*\}\})\s+(\w+)\b")
 _WEBSITE_AT = re.compile(r"\b(website|site)\s+(?:at|on)\s+\{\{\s*(website[^}]*?)\s*\}\}", re.IGNORECASE)
 _BRACKETED = re.compile(r"\[([A-Z][A-Za-z ]{2,40})\]")
+_HOURS_KEYS = frozenset(k for k, v in GENERIC.items() if v == _HOURS)
+# Unset, "available from {{Hours}}" reads "available during our business hours"; ", which are
+# {{Hours}}" after "during our business hours" says nothing more; "{{Number of Days}} business days"
+# reads "the number of business days stated in our policy", not "... stated in our policy business days".
+_HOURS_AFTER = re.compile(r",?\s+which\s+are\s+(?:from\s+)?(\{\{\s*([^}]*?)\s*\}\})"
+                          r"|\b(?:from|through|on|at|between)\s+(\{\{\s*([^}]*?)\s*\}\})", re.IGNORECASE)
+_DAYS_AFTER = re.compile(r"\{\{\s*(Number\s+of\s+Days)\s*\}\}\s+"
+                         r"((?:business\s+|working\s+|calendar\s+)?days)\b", re.IGNORECASE)
+
+
+def _unset_hours_and_days(text: str, company: Mapping[str, str]) -> str:
+    """The history's words around an unset hours or days placeholder that its generic phrase repeats."""
+    def hours(m: re.Match[str]) -> str:
+        name = m.group(2) or m.group(4)
+        if key(name).removesuffix("_anonymized") not in _HOURS_KEYS or _company_value(name, company):
+            return m.group(0)
+        return "" if m.group(1) else m.group(3)  # the restating clause goes; the preposition goes
+    text = _HOURS_AFTER.sub(hours, text)
+    return _DAYS_AFTER.sub(lambda m: m.group(0) if _company_value(m.group(1), company)
+                           else f"the number of {m.group(2).lower()} stated in our policy", text)
 
 
 def _known(name: str, company: Mapping[str, str]) -> bool:

@@ -149,3 +149,19 @@ def test_the_one_contact_key_fills_every_name_the_history_gives_it() -> None:
     assert fill("Call {{Complaint Phone Number}}.", {**company, "complaint_phone_number": "+1 555 0199"}) == (
         "Call +1 555 0199.")
     assert fill("Open {{Website URL}}.", {"website_name": "acme.example"}) == "Open acme.example."
+
+
+def test_unset_hours_and_days_are_not_said_twice() -> None:
+    """Real Bitext wording: the generic phrase for hours or days already says what the words around
+    the placeholder said ("available from during our business hours", "within the number of days
+    stated in our policy business days")."""
+    assert fill("Our support team is available from {{Customer Support Hours}} during weekdays.", {}) == (
+        "Our support team is available during our business hours during weekdays.")
+    assert fill("They are available during our business hours, which are {{Customer Support Hours}}.",
+                {}) == "They are available during our business hours."
+    assert fill("We aim to process refunds within {{Number of Days}} business days once approved.", {}) == (
+        "We aim to process refunds within the number of business days stated in our policy once approved.")
+    # Set, the history's words stay around the value.
+    assert fill("Our team is available from {{Customer Support Hours}}.",
+                {"customer_support_hours": "9am to 5pm"}) == "Our team is available from 9am to 5pm."
+    assert fill("within {{Number of Days}} days", {"number_of_days": "14"}) == "within 14 days"
