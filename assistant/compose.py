@@ -165,7 +165,7 @@ def without_unfilled(sentences: Sequence[str]) -> list[str]:
                 # steps:\n\n1. Log in" reads "Glad to help!\n\n1. Log in", its list still a list
                 trail = sentence[len(sentence.rstrip()):]
                 before = kept[-1][0]
-                if "\n" in trail and not before.endswith("\n"):
+                if trail.count("\n") > before[len(before.rstrip()):].count("\n"):
                     before = before.rstrip() + trail
                 kept[-1] = (before, True)
             item_gone = (starts_item or item_gone) and not sentence.endswith("\n")

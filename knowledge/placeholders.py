@@ -223,8 +223,10 @@ _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
     (re.compile(r"(?:\s+(?:of|for|in)(?:\s+(?:an?|the)\s+(?:specific\s+|total\s+|full\s+)?amount\s+of)?"
                 r"|(?<=\byour)|(?<=\bthe)|(?<=\ba)|(?<=\bpaying)|(?<=\bpaid))\s+(\{\{\s*[^}]*?\s*\}\})",
                 re.IGNORECASE), "", ("refund_amount", "amount")),
-    # "invoices from {{Period}}" reads "invoices"; elsewhere the sentence goes (NO_GENERIC)
-    (re.compile(r"\s+from\s+(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE), "", ("period",)),
+    # "invoices from {{Period}}" reads "invoices"; elsewhere the sentence goes (NO_GENERIC), as does
+    # "find the ones from {{Period}}" ("find the ones" names nothing)
+    (re.compile(r"(?<!\bones)(?<!\bthose)\s+from\s+(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE), "",
+     ("period",)),
     # The customer's name said to them: "No worries, {{Name Field}}, I'm here" reads "No worries, I'm
     # here", not "No worries, your name, I'm here"
     (re.compile(r",\s*(\{\{\s*[^}]*?\s*\}\})(?=\s*[,.!?])"), "", _NAME_KEYS),
@@ -254,6 +256,12 @@ which whose what new old own existing current first second online user customer
 # Elsewhere the kind is what the sentence is about ("Gold accounts offer ..."): no generic
 # words keep it true, so that sentence is left out (NO_GENERIC).
 _YOUR_KIND = re.compile(r"\b(your|my)\s+\{\{\s*Account Type\s*\}\}\s+(?=accounts?\b)", re.IGNORECASE)
+
+
+# A month (not "May": "you may"), a weekday or a year.
+_WHEN = re.compile(r"\b(January|February|March|April|June|July|August|September|October|November|December"
+                   r"|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|(?:19|20)\d\d)\b",
+                   re.IGNORECASE)
 
 
 def without_thousands(text: str) -> str:
@@ -311,6 +319,10 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
             else "Reference Number")
     for token in set(_ID_TOKEN.findall(request)):
         resolution = re.sub(rf"#?(?<![\w-]){re.escape(token)}(?![\w-])", f"{{{{{kind}}}}}", resolution)
+    # The month, day or year the record's customer asked about ("invoices from October") is theirs.
+    for when in {m.group(1).lower() for m in _WHEN.finditer(request)}:
+        if not re.search(rf"\b{when}\b", said, re.IGNORECASE):
+            resolution = re.sub(rf"\b{when}\b", "{{Period}}", resolution, flags=re.IGNORECASE)
     theirs = {w.lower() for w in _BEFORE_ACCOUNT.findall(said)} - _NOT_A_KIND  # what this customer named
     for word in {w.lower() for w in _ACCOUNT_KIND.findall(request)} - _NOT_A_KIND - theirs:
         resolution = re.sub(rf"\b{re.escape(word)}(?=\s+accounts?\b)", "{{Account Type}}", resolution,

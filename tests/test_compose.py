@@ -396,6 +396,23 @@ def test_a_sentence_that_points_back_at_one_that_went_goes_too() -> None:
     assert compose(it, {}, []) == "Thanks for asking. It would be my pleasure to help."
 
 
+def test_the_month_the_records_customer_asked_about_is_not_anothers() -> None:
+    """A real Bitext answer ("check invoices from October") read to a customer who asked for this
+    year's invoices: "Input or select "October"" is the other customer's month. The list it ended
+    keeps its paragraph break."""
+    hit = _bitext("check invoices from October",
+                  "Certainly! I can help you check your invoices from October. Here's how you can do it:\n\n"
+                  "1. Log into your account on our platform.\n2. Input or select \"October\" as the "
+                  "timeframe.\n3. Review the list of invoices displayed to find the ones from October.\n\n"
+                  "If you have any further questions, please reach out to our customer support team.")
+    assert compose(hit, {}, ["Is there a way to view all of this year's invoices in one place?"]) == (
+        "Certainly! I can help you check your invoices. Here's how you can do it:\n\n1. Log into your "
+        "account on our platform.\n\nIf you have any further questions, please reach out to our customer "
+        "support team.")
+    # This customer asked about October too: it is theirs.
+    assert "select \"October\"" in compose(hit, {}, ["I need my invoices from october"])
+
+
 def test_what_the_records_agent_looked_up_is_not_told_to_another_customer() -> None:
     """A real Bitext resolution (track_order, "check status of order 00004587345"): the agent read
     that customer's order status; told to another customer it is a status nobody checked."""
