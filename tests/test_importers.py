@@ -348,7 +348,8 @@ def test_a_bitext_answer_never_keeps_its_own_customers_details() -> None:
 
 def test_every_bitext_answer_reads_as_this_customers() -> None:
     """Composed for a customer who gave no details, no Bitext answer keeps an amount, period or id
-    from its own request, a stray brace, or a generic phrase said twice ("our website, our website")."""
+    from its own request, a stray brace, or a generic phrase said twice ("our website, our website",
+    "from during our business hours", "within the number of days stated in our policy business days")."""
     import re
 
     from assistant.grounding import specifics
@@ -356,7 +357,8 @@ def test_every_bitext_answer_reads_as_this_customers() -> None:
     from knowledge.placeholders import resolution_for
 
     said_twice = re.compile(r"\b(our website|your order|our customer support phone number|during)"
-                            r",?\s+\1\b", re.IGNORECASE)
+                            r",?\s+\1\b|\b(?:from|through|on|which\s+are)\s+during\s+our\s+business\s+hours"
+                            r"|\bstated\s+in\s+our\s+policy\s+(?:business\s+)?days\b", re.IGNORECASE)
     composed = 0
     for record in read_records(BITEXT, format="bitext"):
         text = resolution_for(record.resolution, record.request, {})
