@@ -88,8 +88,10 @@ class Ingestor:
             report.warnings.append("not pruned: some rows were skipped; fix them and ingest again")
         elif prune:
             report.pruned = self._prune(records)
-        # New records without an intent (say, a conversation an agent saved) leave the head as it is.
-        if self._labels_changed or report.updated or report.pruned:
+        # New records without an intent (say, a conversation an agent saved) leave the head as it is;
+        # a head stored before it learned keywords is trained again.
+        stale = (head := self.store.load_head()) is not None and head.keywords is None
+        if self._labels_changed or report.updated or report.pruned or stale:
             self.refresh_head()
         # Spelling correction of queries follows the records' words (knowledge.spelling); a
         # collection from before it existed gets them on its next ingest, changed or not.
@@ -104,20 +106,22 @@ class Ingestor:
         self.store.save_vocabulary(spelling.stored_counts(spelling.vocabulary(texts)))
 
     def refresh_head(self) -> None:
-        """Retrain the intent head on every stored record that has an intent, and on the openings
-        of a sample of their resolutions (knowledge.intents: the answer head)."""
+        """Retrain the intent head on every stored record that has an intent, on the openings of a
+        sample of their resolutions (knowledge.intents: the answer head) and on the words of their
+        requests (the keywords)."""
         stored = self.store.labelled()
         if not stored.intents:
             self.store.save_head(None)
             return
         rows = answer_sample(stored.intents, stored.resolutions)
         if rows is None:
-            self.store.save_head(train(stored.vectors, stored.intents))
+            self.store.save_head(train(stored.vectors, stored.intents, requests=stored.requests))
             return
         answers = self.store.opening_vectors([stored.ids[i] for i in rows],
                                              [opening(stored.resolutions[i]) for i in rows])
         answer_intents = [stored.intents[i] for i in rows]
-        self.store.save_head(train(stored.vectors, stored.intents, answers, answer_intents))
+        self.store.save_head(train(stored.vectors, stored.intents, answers, answer_intents,
+                                   requests=stored.requests))
 
     def _write(self, batch: list[Record], report: IngestReport) -> None:
         stored = self.store.hashes([r.id for r in batch])

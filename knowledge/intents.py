@@ -18,6 +18,14 @@ of our own that no rule was written from (docs/understanding.md): realistic hit@
 0.818 -> 0.836, dev 0.792 -> 0.812, Bitext hold-out unchanged (0.996). A history
 whose records hold no resolution of some intent (BANKING77: requests only) keeps the
 request head alone.
+
+An embedding weighs the topic of a message more than the one word that names its intent: "is
+there a fee if I cancel my order?" lies near the cancel-order requests. So a word that, in the
+history's requests, nearly always means one intent ("fee": the cancellation-fee requests; at
+least KEYWORD_MIN requests, KEYWORD_SHARE of them one intent; no function words) raises that
+intent's log probability by KEYWORD_WEIGHT when the query holds it. Measured with frozen
+embeddings before it was built (docs/understanding.md): dev 0.781 -> 0.796, realistic 0.836 ->
+0.848, BANKING77 0.926 -> 0.927, no message of these sets made wrong.
 """
 
 from __future__ import annotations
@@ -26,8 +34,9 @@ import base64
 import logging
 import re
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -43,6 +52,20 @@ _SEED = 0
 ANSWERS_PER_INTENT = 60  # resolutions embedded per intent for the answer head (dev: 30 < 60 = 1000)
 ANSWER_WEIGHT = 0.3  # share of the answer head in the mixed log probability (dev: 0.3 >= 0.5)
 ANSWER_SENTENCES = 2  # the resolution's opening: as good as the whole on dev, a sixth of the embedding time
+KEYWORD_MIN = 10  # requests holding a word before it may name an intent (dev: 10 >= 5, 20)
+KEYWORD_SHARE = 0.8  # share of them of one intent (dev: 0.8 = 0.9)
+KEYWORD_WEIGHT = 1.0  # added to that intent's log probability (dev: 1.0 > 0.5)
+_WORD = re.compile(r"[a-z]+")
+# Words too common to name an intent, though a generator's templates may put them mostly in one.
+_FUNCTION_WORDS = frozenset(_WORD.findall("""
+about above after again against all also and any are because been before being below between both
+but can cannot could did does doing down during each few for from further had has have having her
+here hers herself him himself his how however into its itself just may might more most must myself
+nor not now off once only other ought our ours ourselves out over own same shall she should some
+such than that the their theirs them themselves then there these they this those through too under
+until very was were what when where which while who whom why will with would yet you your yours
+yourself yourselves get got want wanna need like help please pls let know see
+"""))
 
 
 @dataclass(frozen=True)
@@ -55,22 +78,33 @@ class IntentHead:
     # The answer head (same labels), learned from resolutions; None when some intent has none.
     answer_weights: np.ndarray | None = None
     answer_bias: np.ndarray | None = None
+    # Words of the history's requests that name one intent: {"fee": "check_cancellation_fee"};
+    # None for a head stored before keywords were learned (the next ingest retrains it).
+    keywords: Mapping[str, str] | None = field(default_factory=dict)
 
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+    def probabilities(self, vectors: np.ndarray, texts: Sequence[str] = ()) -> np.ndarray:
+        """Intent probabilities per vector; with the texts the vectors embed, their keywords count too."""
         logits = _log_softmax((vectors @ self.weights) * _SCALE + self.bias)
         if self.answer_weights is not None and self.answer_bias is not None:
             answers = _log_softmax((vectors @ self.answer_weights) * _SCALE + self.answer_bias)
             logits = (1 - ANSWER_WEIGHT) * logits + ANSWER_WEIGHT * answers
+        index = {label: i for i, label in enumerate(self.labels)}
+        named = self.keywords or {}
+        for row, text in enumerate(texts):
+            for word in content_words(text):
+                if named.get(word) in index:
+                    logits[row, index[named[word]]] += KEYWORD_WEIGHT
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
         return p / p.sum(axis=1, keepdims=True)
 
-    def predict(self, vectors: np.ndarray) -> list[tuple[str, float]]:
+    def predict(self, vectors: np.ndarray, texts: Sequence[str] = ()) -> list[tuple[str, float]]:
         """(intent, probability) of the likeliest intent per vector."""
-        return [top[0] for top in self.likeliest(vectors, 1)]
+        return [top[0] for top in self.likeliest(vectors, 1, texts)]
 
-    def likeliest(self, vectors: np.ndarray, n: int = 3) -> list[tuple[tuple[str, float], ...]]:
+    def likeliest(self, vectors: np.ndarray, n: int = 3,
+                  texts: Sequence[str] = ()) -> list[tuple[tuple[str, float], ...]]:
         """The n likeliest (intent, probability) per vector, likeliest first."""
-        p = self.probabilities(vectors)
+        p = self.probabilities(vectors, texts)
         order = np.argsort(-p, axis=1)[:, :n]
         return [tuple((self.labels[i], float(p[row, i])) for i in best) for row, best in enumerate(order)]
 
@@ -85,6 +119,10 @@ class IntentHead:
             for i, meta in enumerate(metas):
                 meta["answer_bias"] = float(self.answer_bias[i])
                 meta["answer_weights"] = _encode(self.answer_weights[:, i])
+        if self.keywords is not None:  # None: a head from before keywords stays one
+            for meta in metas:
+                meta["keywords"] = " ".join(sorted(w for w, i in self.keywords.items()
+                                                   if i == meta["intent"]))
         return ids, metas
 
     @classmethod
@@ -99,7 +137,9 @@ class IntentHead:
                    answer_weights=(np.stack([_decode(m["answer_weights"]) for m in metas], axis=1)
                                    if answers else None),
                    answer_bias=(np.array([float(m["answer_bias"]) for m in metas], dtype=np.float32)
-                                if answers else None))
+                                if answers else None),
+                   keywords=({w: str(m["intent"]) for m in metas for w in str(m["keywords"]).split()}
+                             if all("keywords" in m for m in metas) else None))
 
 
 def _encode(column: np.ndarray) -> str:
@@ -147,12 +187,33 @@ def sample(intents: Sequence[str], limit: int = MAX_PER_INTENT, seed: int = _SEE
     return np.array(sorted(keep), dtype=np.int64)
 
 
+def content_words(text: str) -> set[str]:
+    """The words of a text that may name an intent: lower case, three letters or more, no function words."""
+    return {w for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in _FUNCTION_WORDS}
+
+
+def keywords(requests: Sequence[str], intents: Sequence[str]) -> dict[str, str]:
+    """The words that, in these labelled requests, nearly always mean one intent: {word: intent}."""
+    counts: dict[str, Counter[str]] = {}
+    for request, intent in zip(requests, intents, strict=True):
+        if intent:
+            for word in content_words(request):
+                counts.setdefault(word, Counter())[intent] += 1
+    named = {}
+    for word, by_intent in counts.items():
+        intent, most = by_intent.most_common(1)[0]
+        if sum(by_intent.values()) >= KEYWORD_MIN and most >= KEYWORD_SHARE * sum(by_intent.values()):
+            named[word] = intent
+    return named
+
+
 def train(vectors: np.ndarray, intents: Sequence[str], answer_vectors: np.ndarray | None = None,
-          answer_intents: Sequence[str] = ()) -> IntentHead | None:
+          answer_intents: Sequence[str] = (), requests: Sequence[str] = ()) -> IntentHead | None:
     """A head over the labelled rows, or None when fewer than two intents can be learned.
 
     `answer_vectors` (embedded resolution openings, rows of `answer_sample`) with their intents
-    add the answer head, when they cover every intent the request head learns."""
+    add the answer head, when they cover every intent the request head learns. `requests`, the
+    rows' texts, give the keywords."""
     rows = sample(intents)
     labels = tuple(sorted({intents[i] for i in rows}))
     if len(labels) < 2:
@@ -161,15 +222,15 @@ def train(vectors: np.ndarray, intents: Sequence[str], answer_vectors: np.ndarra
     index = {label: i for i, label in enumerate(labels)}
     eye = np.eye(len(labels), dtype=np.float32)
     weights, bias = _fit(vectors[rows].astype(np.float32), eye[[index[intents[i]] for i in rows]])
-    head = IntentHead(labels=labels, weights=weights, bias=bias)
+    named = {w: i for w, i in keywords(requests, intents).items() if i in index} if requests else {}
+    head = IntentHead(labels=labels, weights=weights, bias=bias, keywords=named)
     if answer_vectors is not None and len(answer_vectors) and set(answer_intents) == set(labels):
         answer_weights, answer_bias = _fit(answer_vectors.astype(np.float32),
                                            eye[[index[intent] for intent in answer_intents]])
-        head = IntentHead(labels=labels, weights=weights, bias=bias,
-                          answer_weights=answer_weights, answer_bias=answer_bias)
-    log.info("intent head: %d intents from %d records%s in %.1f s", len(labels), len(rows),
+        head = replace(head, answer_weights=answer_weights, answer_bias=answer_bias)
+    log.info("intent head: %d intents from %d records%s, %d keywords, in %.1f s", len(labels), len(rows),
              f" and {len(answer_intents)} resolutions" if head.answer_weights is not None else "",
-             time.perf_counter() - started)
+             len(named), time.perf_counter() - started)
     return head
 
 

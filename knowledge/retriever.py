@@ -2,9 +2,10 @@
 
 The query's typos are corrected toward the records' own words first (knowledge.spelling).
 Cosine ranking, then the intent head (knowledge.intents) predicts the query's
-intent and the nearest record of that intent among the top `rerank_depth` is
-put first. Scores stay the real cosine similarity, so after the first hit they
-are in descending order. `as_langchain()` exposes the same search to LangChain.
+intent (from its embedding and the words that name an intent) and the nearest
+record of that intent among the top `rerank_depth` is put first. Scores stay the
+real cosine similarity, so after the first hit they are in descending order.
+`as_langchain()` exposes the same search to LangChain.
 """
 
 from __future__ import annotations
@@ -111,12 +112,13 @@ class Retriever:
         where = check_filters(filters)
         if not queries:
             return []
-        vectors = self.embedder.embed([self.correct(q) for q in queries])
+        corrected = [self.correct(q) for q in queries]
+        vectors = self.embedder.embed(corrected)
         head = self.head() if self.rerank_depth and "intent" not in where else None
         # Without a head nothing is promoted: the k nearest are all there is to fetch.
         rows = self.store.query(vectors, max(k, self.rerank_depth) if head else k, where,
                                 customer_only=audience == "customer")
-        likeliest = head.likeliest(vectors) if head else [()] * len(rows)
+        likeliest = head.likeliest(vectors, texts=corrected) if head else [()] * len(rows)
         results = []
         for row, intents in zip(rows, likeliest, strict=True):
             # cosine can dip below 0 for unrelated texts; scores are promised in [0, 1]

@@ -42,6 +42,7 @@ class Labelled(NamedTuple):
     vectors: np.ndarray  # (len(ids), dim) float32
     intents: list[str]
     resolutions: list[str]
+    requests: list[str]
 
 
 def _where(filters: Mapping[str, str] | None, customer_only: bool = False) -> dict[str, Any] | None:
@@ -221,7 +222,7 @@ class VectorStore:
 
     def labelled(self) -> Labelled:
         """Every stored record that has an intent: ids, vectors, intents, resolutions (to train on)."""
-        out = Labelled([], np.zeros((0, 0), np.float32), [], [])
+        out = Labelled([], np.zeros((0, 0), np.float32), [], [], [])
         vectors: list[np.ndarray] = []
         offset = 0
         while True:
@@ -234,6 +235,7 @@ class VectorStore:
                 out.ids.extend(got["ids"])
                 out.intents.extend(str(m.get("intent", "")) for m in metas)
                 out.resolutions.extend(str(m.get("resolution", "")) for m in metas)
+                out.requests.extend(str(m.get("request", "")) for m in metas)
             if len(got["ids"]) < _PAGE:
                 break
             offset += _PAGE

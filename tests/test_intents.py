@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from kb_data import bitext_rows
 
 from knowledge.embeddings import Embedder
-from knowledge.intents import IntentHead, answer_sample, opening, sample, train
+from knowledge.intents import IntentHead, answer_sample, keywords, opening, sample, train
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +108,33 @@ def test_opening_is_the_first_sentences() -> None:
     text = "I understand you want to track\norder 12. Here is how:  1. Log in. 2. Open Orders."
     assert opening(text) == "I understand you want to track order 12. Here is how:"
     assert opening(text, 1) == "I understand you want to track order 12."
+
+
+def test_words_that_name_one_intent_in_the_history() -> None:
+    """From every Bitext request: "fee" means the cancellation fee, "newsletter" the newsletter; a
+    word of many intents ("order") or a function word ("want", "the") names none."""
+    header, rows = bitext_rows(every=1)
+    col = {name: i for i, name in enumerate(header)}
+    named = keywords([r[col["instruction"]] for r in rows], [r[col["intent"]] for r in rows])
+    assert named["fee"] == "check_cancellation_fee"
+    assert named["newsletter"] == "newsletter_subscription"
+    assert "order" not in named and not {"the", "want", "help", "please", "can"} & set(named)
+    assert keywords(["a fee?"] * 9 + ["b"], ["fees"] * 9 + ["other"]) == {}  # nine requests are too few
+
+
+@pytest.mark.model
+def test_a_word_that_names_an_intent_tips_the_head_and_survives_the_round_trip(labelled) -> None:
+    vectors, intents, texts = labelled
+    head = train(vectors, intents, requests=texts)
+    assert head is not None and head.keywords is not None
+    question = "is there a fee if I cancel my order?"
+    query = Embedder().embed([question])
+    named = dataclasses.replace(head, keywords={"fee": "check_cancellation_fee"})
+    fee = head.labels.index("check_cancellation_fee")
+    assert named.probabilities(query, [question])[0, fee] > named.probabilities(query)[0, fee]
+    assert named.predict(query, [question])[0][0] == "check_cancellation_fee"
+    back = IntentHead.from_rows(named.to_rows()[1])
+    assert back is not None and back.keywords == {"fee": "check_cancellation_fee"}
+    # A head stored before keywords were learned reads as such: the next ingest trains it again.
+    old = [{k: v for k, v in m.items() if k != "keywords"} for m in named.to_rows()[1]]
+    assert IntentHead.from_rows(old).keywords is None  # type: ignore[union-attr]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,20 @@ def test_retrain_embeds_only_new_or_changed_resolution_openings(data_dir: Path, 
     assert counter.texts == 4  # the two records, the opening that changed and the new record's
     assert kb.delete() == len(rows)
     assert "support_records.openings" not in {c.name for c in kb.store.client.list_collections()}
+
+
+def test_a_head_stored_before_keywords_is_trained_again_at_the_next_ingest(data_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    header, rows = bitext_rows(every=15)
+    path = write_csv(tmp_path / "b.csv", header, rows)
+    kb = KnowledgeBase(KnowledgeConfig(), data_dir)
+    kb.ingest([path])
+    head = kb.store.load_head()
+    assert head is not None and head.keywords
+    kb.store.save_head(dataclasses.replace(head, keywords=None))  # as a head stored before them
+    assert kb.ingest([path]).unchanged == len(rows)
+    again = kb.store.load_head()
+    assert again is not None and again.keywords == head.keywords
 
 
 def test_prune_removes_records_gone_from_the_source(data_dir: Path, tmp_path: Path) -> None:
