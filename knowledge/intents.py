@@ -24,9 +24,9 @@ there a fee if I cancel my order?" lies near the cancel-order requests. So a wor
 history's requests, nearly always means one intent ("fee": the cancellation-fee requests; at
 least KEYWORD_MIN requests, KEYWORD_SHARE of them one intent; no function words) raises that
 intent's log probability by KEYWORD_WEIGHT when the query holds it. Measured through the
-service on the demo history (docs/understanding.md): dev hit@1 0.792 -> 0.804 (5 messages right,
-1 wrong), realistic 0.833 -> 0.839 (2 right, none wrong); BANKING77 (frozen embeddings, the head
-alone) 0.926 -> 0.927.
+service on the demo history (docs/understanding.md): dev hit@1 0.792 -> 0.804, realistic 0.833 ->
+0.839 (no message made wrong by a keyword); BANKING77 (frozen embeddings, the head alone) 0.926 ->
+0.927.
 """
 
 from __future__ import annotations
