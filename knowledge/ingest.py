@@ -89,9 +89,9 @@ class Ingestor:
         elif prune:
             report.pruned = self._prune(records)
         # New records without an intent (say, a conversation an agent saved) leave the head as it is;
-        # a head stored before it learned keywords is trained again.
-        stale = (head := self.store.load_head()) is not None and head.keywords is None
-        if self._labels_changed or report.updated or report.pruned or stale:
+        # a head stored before it learned keywords is trained again (read only when nothing else
+        # asks for a retrain).
+        if self._labels_changed or report.updated or report.pruned or self._head_lacks_keywords():
             self.refresh_head()
         # Spelling correction of queries follows the records' words (knowledge.spelling); a
         # collection from before it existed gets them on its next ingest, changed or not.
@@ -99,6 +99,10 @@ class Ingestor:
             self.refresh_vocabulary()
         report.seconds += time.perf_counter() - started
         return report
+
+    def _head_lacks_keywords(self) -> bool:
+        head = self.store.load_head()
+        return head is not None and head.keywords is None
 
     def refresh_vocabulary(self) -> None:
         """Count the words of every stored record's request and resolution."""
