@@ -61,12 +61,15 @@ def label(intent: str, labels: Mapping[str, str]) -> str:
 
 
 def clarify_options(hits: Sequence[Hit], unsure: str, *, margin: float, confident: float,
-                    labels: Mapping[str, str], exclude: Sequence[str] = ()) -> tuple[Option, ...]:
+                    labels: Mapping[str, str], exclude: Sequence[str] = (),
+                    min_score: float | None = None) -> tuple[Option, ...]:
     """What to ask about instead of answering (or instead of saying the history has no answer),
     or () to go on. `margin`: the two likeliest intents closer than this in probability, while the
     history answers; `confident`: one intent at least this likely, while the best record is too
-    weak ("weak_match"). 0 and 1 turn them off. Intents in `exclude` (requests for a person) are
-    never offered."""
+    weak ("weak_match"). 0 and 1 turn them off. `min_score`: the similarity a record needs to be
+    answered from; given, and `margin` not 0, a weak first record put there by the intent head over
+    one of another intent that reaches it is asked about too: the head and the search each have a
+    candidate. Intents in `exclude` (requests for a person) are never offered."""
     if not hits or not hits[0].intents:
         return ()
     # Only intents the records found are of: the search leaves internal records out, so an
@@ -77,6 +80,14 @@ def clarify_options(hits: Sequence[Hit], unsure: str, *, margin: float, confiden
     top = hits[0].intents[0][0]
     if not likeliest or likeliest[0][0] != top:  # the likeliest is a person, or no record's
         return ()
+    if unsure == "weak_match" and margin > 0 and min_score is not None:
+        # Only the head's promotion puts a record first that a later one is more similar than.
+        nearer = next((h.record.intent for h in hits[1:] if h.score >= min_score
+                       and h.record.intent not in ("", top, *exclude)), None)
+        if nearer is not None:
+            probability = dict(hits[0].intents)
+            pair = sorted((top, nearer), key=lambda i: -probability.get(i, 0.0))
+            return tuple(Option(intent=i, label=label(i, labels)) for i in pair)
     if not unsure and margin > 0 and len(likeliest) >= 2 and likeliest[0][1] - likeliest[1][1] < margin:
         pair = [likeliest[0][0], likeliest[1][0]]
         if hits[0].record.intent in pair:  # the record that would be read is one of the two

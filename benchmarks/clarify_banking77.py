@@ -64,14 +64,14 @@ def main() -> int:
     for (_, intent), hits in zip(test, found, strict=True):
         unsure = unsure_reason(hits, min_score=d.min_score)
         options = clarify_options(hits, unsure, margin=d.clarify_margin, confident=d.clarify_confident,
-                                  labels=d.intent_labels, exclude=d.handoff_intents)
+                                  labels=d.intent_labels, exclude=d.handoff_intents, min_score=d.min_score)
         right = bool(hits) and hits[0].record.intent == intent
         offered = intent in {o.intent for o in options}
         if not options:
             outcomes["unsure" if unsure else ("answered right" if right else "answered wrong")] += 1
         elif unsure:
-            outcomes["unsure -> confirmed the right intent" if offered
-                     else "unsure -> confirmed another"] += 1
+            outcomes["unsure -> asked, right intent offered" if offered
+                     else "unsure -> asked, right intent not offered"] += 1
         elif right:
             outcomes["right answer asked again"] += 1
         else:

@@ -54,6 +54,31 @@ def test_a_weak_record_with_a_very_likely_intent_is_confirmed_not_refused() -> N
     assert clarify_options(unsure, "weak_match", margin=0.3, confident=0.9, labels=LABELS) == ()
 
 
+def test_a_weak_record_the_head_put_over_a_nearer_one_is_asked_about_with_it() -> None:
+    """"I don't want to talk to anyone, I just want to know where my package is. Order 88123.":
+    the head favoured delivery options and put their nearest record (0.50, too weak to answer from)
+    over a tracking record that was near enough (0.59). Neither is sure: both are offered, the
+    head's likelier first; with a margin of 0 (never ask between two), not asked."""
+    likeliest = (("delivery_options", 0.58), ("delivery_period", 0.29), ("track_order", 0.06))
+    promoted = [Hit(record=Record(id=f"r{n}", request="...", resolution="...", intent=i), score=score,
+                    text="...", intents=likeliest)
+                for n, (i, score) in enumerate([("delivery_options", 0.50), ("track_order", 0.59),
+                                                ("track_order", 0.56), ("delivery_period", 0.52)])]
+    asked = clarify_options(promoted, "weak_match", margin=0.2, confident=0.9, labels=LABELS, min_score=0.55)
+    assert [o.intent for o in asked] == ["delivery_options", "track_order"]
+    assert clarify_options(promoted, "weak_match", margin=0.0, confident=0.9, labels=LABELS,
+                           min_score=0.55) == ()
+    # every record too weak (no promotion passed over a good one): "I don't have information on that"
+    assert clarify_options(promoted, "weak_match", margin=0.2, confident=0.9, labels=LABELS,
+                           min_score=0.6) == ()
+    # a nearer record of a person is never offered
+    person = [h if h.record.intent != "track_order" else
+              Hit(record=Record(id=h.record.id, request="...", resolution="...", intent="contact_human_agent"),
+                  score=h.score, text="...", intents=likeliest) for h in promoted]
+    assert clarify_options(person, "weak_match", margin=0.2, confident=0.9, labels=LABELS, min_score=0.55,
+                           exclude=["contact_human_agent"]) == ()
+
+
 def test_requests_for_a_person_are_never_offered_and_the_record_read_must_be_one_of_the_two() -> None:
     person = hits("contact_human_agent", 0.7, (("contact_human_agent", 0.5), ("complaint", 0.45)),
                   ("complaint",))
