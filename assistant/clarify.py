@@ -1,7 +1,7 @@
 """Asking which question the customer meant, and reading the answer.
 
-A wrong record read to a customer is worse than a question back. Two cases, both
-decided by the intent head's probabilities (knowledge.intents, on every hit):
+A wrong record read to a customer is worse than a question back. Three cases, all
+decided with the intent head's probabilities (knowledge.intents, on every hit):
 
 - the history answers, but two intents are about as likely ("has my order shipped
   yet": where it is, or how long delivery takes?): "Just to be sure: is your
@@ -9,7 +9,10 @@ decided by the intent head's probabilities (knowledge.intents, on every hit):
 - the best record is too weak to answer from (route unsure), but one intent is
   very likely ("is it possible to modify my oder? i forgot the charger"): "Just to
   be sure: is your question about changing an order?" rather than "I don't have
-  information on that".
+  information on that";
+- the head put its intent's record first, too weak to answer from, over a nearer one
+  of another intent ("I just want to know where my package is. Order 88123."): both
+  are offered, "delivery options, or where your order is?".
 
 The customer's next message is read as the choice (`read_choice`): a leading yes
 or no, a short first clause naming an option by place or words ("the first one",

@@ -258,7 +258,8 @@ class DialogueManager:
                    else missing_contact(hits, self.settings.company, own_words))
         if contact:  # "what's your phone number?" and [company] sets none: say so, never promise it
             unsure = "no_contact"
-        # Two intents about as likely, or a weak record while one intent is very likely: ask which.
+        # Two intents about as likely, or a weak record while one intent is very likely or while the
+        # search found a nearer one of another intent: ask which.
         options = () if decision.handoff or unsure not in ("", "weak_match") else clarify_options(
             hits, unsure, margin=d.clarify_margin, confident=d.clarify_confident, labels=d.intent_labels,
             exclude=d.handoff_intents, min_score=d.min_score)
