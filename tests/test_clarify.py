@@ -6,6 +6,8 @@ another hand than the rule's); the held-out set is only measured (benchmarks/cla
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from assistant.clarify import clarify_options, label, question, read_choice
@@ -73,8 +75,8 @@ def test_a_weak_record_the_head_put_over_a_nearer_one_is_asked_about_with_it() -
                            min_score=0.6) == ()
     # a nearer record of a person is never offered
     person = [h if h.record.intent != "track_order" else
-              Hit(record=Record(id=h.record.id, request="...", resolution="...", intent="contact_human_agent"),
-                  score=h.score, text="...", intents=likeliest) for h in promoted]
+              Hit(record=dataclasses.replace(h.record, intent="contact_human_agent"), score=h.score,
+                  text="...", intents=likeliest) for h in promoted]
     assert clarify_options(person, "weak_match", margin=0.2, confident=0.9, labels=LABELS, min_score=0.55,
                            exclude=["contact_human_agent"]) == ()
 
