@@ -30,7 +30,7 @@ class ChromaConfig(_Options):
     port: int = Field(8000, ge=1, le=65535)  # Chroma server port (mode = "http")
     ssl: bool = False  # use https for the Chroma server
     collection: str = "support_records"  # collection name
-    hnsw_ef_search: int = Field(64, ge=8)  # HNSW search breadth: recall against latency
+    hnsw_ef_search: int = Field(512, ge=8)  # HNSW search breadth: recall against latency (retrieval.py)
 
 
 class ColumnMapping(_Options):

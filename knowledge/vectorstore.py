@@ -124,7 +124,21 @@ class VectorStore:
             )
         if not (collection.metadata or {}).get(AUDIENCE_KEY):
             self._migrate_audiences(collection)
+        self._set_ef_search(collection)
         return collection
+
+    def _set_ef_search(self, collection: Collection) -> None:
+        """A collection keeps the search breadth it was created with; the configured one wins.
+
+        Set before the first query loads the index (Chroma applies it when it loads one)."""
+        hnsw = (collection.configuration or {}).get("hnsw") or {}
+        stored = hnsw.get("ef_search") if isinstance(hnsw, dict) else None
+        if stored is None or stored == self.config.hnsw_ef_search:
+            return
+        self._call("configure", lambda: collection.modify(
+            configuration={"hnsw": {"ef_search": self.config.hnsw_ef_search}}))  # type: ignore[typeddict-item]
+        log.info("collection '%s': HNSW ef_search %s -> %s", collection.name, stored,
+                 self.config.hnsw_ef_search)
 
     def _migrate_audiences(self, collection: Collection) -> None:
         """Once per collection: records stored before audiences existed get one, in place.
@@ -208,12 +222,32 @@ class VectorStore:
 
     def query(self, vectors: np.ndarray, n: int, filters: Mapping[str, str] | None = None, *,
               customer_only: bool = False) -> list[list[tuple[str, float, dict[str, Any]]]]:
-        """Per query vector, up to n (id, cosine distance, metadata), nearest first."""
+        """Per query vector, up to n (id, cosine distance, metadata), nearest first.
+
+        `customer_only` leaves internal records out. Without other filters that is done here, not
+        by Chroma: a where clause makes Chroma list every matching id before it searches, 190 ms at
+        100,000 records against 5 without one. So twice n are searched unfiltered and the internal
+        ones dropped; a query whose nearest are mostly internal is searched again with the filter."""
         if n <= 0 or len(vectors) == 0:
             return [[] for _ in range(len(vectors))]
+        if not customer_only or any(filters.values() if filters else ()):
+            return self._query(vectors, n, _where(filters, customer_only))
+        fetch = 2 * n
+        rows = self._query(vectors, fetch, None)
+        kept = [[r for r in row if r[2].get("audience") != "internal"] for row in rows]
+        # Fewer than n left from a full fetch: more customer records may lie beyond it.
+        short = [i for i, (row, left) in enumerate(zip(rows, kept, strict=True))
+                 if len(left) < n and len(row) == fetch]
+        if short:
+            again = self._query(vectors[short], n, _where(None, customer_only=True))
+            for i, row in zip(short, again, strict=True):
+                kept[i] = row
+        return [row[:n] for row in kept]
+
+    def _query(self, vectors: np.ndarray, n: int,
+               where: dict[str, Any] | None) -> list[list[tuple[str, float, dict[str, Any]]]]:
         got = self._call("query", lambda: self.collection.query(
-            query_embeddings=vectors, n_results=n, where=_where(filters, customer_only),
-            include=["metadatas", "distances"]))
+            query_embeddings=vectors, n_results=n, where=where, include=["metadatas", "distances"]))
         return [
             list(zip(ids, dists, (dict(m or {}) for m in metas), strict=True))
             for ids, dists, metas in zip(got["ids"], got["distances"] or [], got["metadatas"] or [],

@@ -91,6 +91,49 @@ def test_collection_refuses_another_embedding_model(store: VectorStore, data_dir
         other.count()
 
 
+def test_a_customer_search_leaves_internal_records_out_however_near_they_are(data_dir: Path,
+                                                                           embedder: Embedder) -> None:
+    """Internal records are dropped after an unfiltered search (a where clause is slow on a large
+    collection); when the nearest are nearly all internal, the search is done again with the filter,
+    so a customer still gets n records of their own."""
+    store = open_store(ChromaConfig(collection="mixed"), data_dir, embedder)
+    guidelines = [f"Agent step {i}: cancel the order in the admin panel and refund the fee"
+                  for i in range(12)]
+    customer = ["How do I cancel my order?", "cancel purchase please", "which payment methods are accepted",
+                "where is my parcel"]
+    texts = guidelines + customer
+    metas = [{"audience": "internal", "hash": str(i)} for i in range(len(guidelines))] + [
+        {"audience": "customer", "hash": f"c{i}"} for i in range(len(customer))]
+    store.write([f"g{i}" for i in range(len(guidelines))] + [f"c{i}" for i in range(len(customer))],
+                embedder.embed(texts), texts, metas)
+    question = embedder.embed(["Agent step: cancel the order in the admin panel"])
+    [anyone] = store.query(question, 3)
+    assert all(r[0].startswith("g") for r in anyone)  # the nearest are guidelines
+    [mine] = store.query(question, 3, customer_only=True)  # 2 * 3 fetched: all internal, so again
+    assert [r[0] for r in mine][:2] in (["c0", "c1"], ["c1", "c0"]) and len(mine) == 3
+    [few] = store.query(embedder.embed(["cancel my order"]), 40, customer_only=True)  # past the collection
+    assert sorted(r[0] for r in few) == ["c0", "c1", "c2", "c3"]
+    [ordered] = store.query(embedder.embed(["I'd like to cancel an order"]), 2, customer_only=True)
+    distances = [r[1] for r in ordered]
+    assert distances == sorted(distances) and all(r[2]["audience"] == "customer" for r in ordered)
+
+
+def test_a_collection_takes_the_configured_search_breadth(store: VectorStore, data_dir: Path,
+                                                          embedder: Embedder) -> None:
+    """A collection created with one HNSW ef_search searches with the one configured now (the
+    default was raised: the old one missed the nearest record for some customers' messages), and
+    keeps it."""
+    created = store.collection.configuration["hnsw"]["ef_search"]
+    store.close()
+    wider = open_store(ChromaConfig(hnsw_ef_search=created + 200), data_dir, embedder)
+    assert wider.collection.configuration["hnsw"]["ef_search"] == created + 200
+    [rows] = wider.query(embedder.embed(["I'd like to cancel an order"]), 1)
+    assert rows[0][2]["intent"] == "cancel_order"
+    wider.close()
+    assert open_store(ChromaConfig(hnsw_ef_search=created + 200), data_dir,
+                      embedder).collection.configuration["hnsw"]["ef_search"] == created + 200
+
+
 def test_drop_returns_count_and_empties(store: VectorStore) -> None:
     assert store.drop() == 3
     assert store.drop() == 0
