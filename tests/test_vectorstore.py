@@ -102,8 +102,10 @@ def test_a_customer_search_leaves_internal_records_out_however_near_they_are(dat
     customer = ["How do I cancel my order?", "cancel purchase please", "which payment methods are accepted",
                 "where is my parcel"]
     texts = guidelines + customer
-    metas = [{"audience": "internal", "hash": str(i)} for i in range(len(guidelines))] + [
-        {"audience": "customer", "hash": f"c{i}"} for i in range(len(customer))]
+    metas = [{"audience": "internal", "intent": "cancel_order", "hash": str(i)}
+             for i in range(len(guidelines))]
+    metas += [{"audience": "customer", "intent": "cancel_order" if i < 2 else "other", "hash": f"c{i}"}
+              for i in range(len(customer))]
     store.write([f"g{i}" for i in range(len(guidelines))] + [f"c{i}" for i in range(len(customer))],
                 embedder.embed(texts), texts, metas)
     question = embedder.embed(["Agent step: cancel the order in the admin panel"])
@@ -113,6 +115,8 @@ def test_a_customer_search_leaves_internal_records_out_however_near_they_are(dat
     assert [r[0] for r in mine][:2] in (["c0", "c1"], ["c1", "c0"]) and len(mine) == 3
     [few] = store.query(embedder.embed(["cancel my order"]), 40, customer_only=True)  # past the collection
     assert sorted(r[0] for r in few) == ["c0", "c1", "c2", "c3"]
+    [cancels] = store.query(question, 3, {"intent": "cancel_order"}, customer_only=True)  # other filters too
+    assert sorted(r[0] for r in cancels) == ["c0", "c1"]
     [ordered] = store.query(embedder.embed(["I'd like to cancel an order"]), 2, customer_only=True)
     distances = [r[1] for r in ordered]
     assert distances == sorted(distances) and all(r[2]["audience"] == "customer" for r in ordered)
