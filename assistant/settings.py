@@ -114,6 +114,10 @@ DEMO_INTENT_LABELS = {
     "switch_account": "switching account type",
     "track_order": "where your order is",
     "track_refund": "where your refund is",
+    # the demo's ABCD conversations, whose intents are their subflows
+    "refund_status": "the status of a refund",
+    "return_size": "returning an item that doesn't fit",
+    "timing_4": "when a promo code expires",
 }
 
 
