@@ -33,6 +33,7 @@ MODEL_KEY = "embedding_model"  # collection metadata: the model its vectors came
 AUDIENCE_KEY = "audiences"  # collection metadata: 1 once every record carries an audience
 INTERNAL_SOURCES = ("abcd:guidelines",)  # records stored before audiences existed that are internal
 _PAGE = 5000  # rows per get() page when listing a large collection
+FILTERED_FETCH = 50  # nearest records a filtered search looks among before Chroma's where clause
 
 
 class Labelled(NamedTuple):
@@ -55,6 +56,12 @@ def _where(filters: Mapping[str, str] | None, customer_only: bool = False) -> di
     if not conditions:
         return None
     return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+
+
+def _matches(meta: Mapping[str, Any], wanted: Mapping[str, str], customer_only: bool) -> bool:
+    """Whether a record's metadata passes what _where would ask of Chroma."""
+    return (all(meta.get(key) == value for key, value in wanted.items())
+            and not (customer_only and meta.get("audience") == "internal"))
 
 
 def open_client(config: ChromaConfig, data_dir: Path) -> ClientAPI:
@@ -224,23 +231,26 @@ class VectorStore:
               customer_only: bool = False) -> list[list[tuple[str, float, dict[str, Any]]]]:
         """Per query vector, up to n (id, cosine distance, metadata), nearest first.
 
-        `customer_only` leaves internal records out, here rather than by Chroma: a where clause makes
-        Chroma list every matching id before it searches (190 ms at 100,000 records for "not
-        internal", against 5 ms without a clause). So twice n are searched with the other filters
-        alone and the internal ones dropped; a query whose nearest are mostly internal is searched
-        again with the audience in the clause."""
+        `filters` (equal values) and `customer_only` (no internal records) are applied here to the
+        nearest records searched without them, rather than by Chroma: a where clause makes Chroma
+        list every matching id before it searches (at 100,000 records 190 ms for "not internal" and
+        45 ms for one intent, against 5 ms without a clause). Searched are 2n records for the
+        audience alone and at least FILTERED_FETCH with other filters. When n of them match, they are
+        the n nearest matches (any nearer match was searched too); a query with fewer is searched
+        again with the where clause."""
         if n <= 0 or len(vectors) == 0:
             return [[] for _ in range(len(vectors))]
-        if not customer_only:
-            return self._query(vectors, n, _where(filters))
-        fetch = 2 * n
-        rows = self._query(vectors, fetch, _where(filters))
-        kept = [[r for r in row if r[2].get("audience") != "internal"] for row in rows]
-        # Fewer than n left from a full fetch: more customer records may lie beyond it.
+        wanted = {key: value for key, value in (filters or {}).items() if value}
+        if not wanted and not customer_only:
+            return self._query(vectors, n, None)
+        fetch = max(2 * n, FILTERED_FETCH) if wanted else 2 * n
+        rows = self._query(vectors, fetch, None)
+        kept = [[r for r in row if _matches(r[2], wanted, customer_only)] for row in rows]
+        # Fewer than n left from a full fetch: more matching records may lie beyond it.
         short = [i for i, (row, left) in enumerate(zip(rows, kept, strict=True))
                  if len(left) < n and len(row) == fetch]
         if short:
-            again = self._query(vectors[short], n, _where(filters, customer_only=True))
+            again = self._query(vectors[short], n, _where(filters, customer_only=customer_only))
             for i, row in zip(short, again, strict=True):
                 kept[i] = row
         return [row[:n] for row in kept]

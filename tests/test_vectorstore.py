@@ -11,7 +11,7 @@ import pytest
 from knowledge.config import ChromaConfig, EmbeddingConfig
 from knowledge.embeddings import Embedder
 from knowledge.errors import VectorStoreError
-from knowledge.vectorstore import VectorStore, open_store
+from knowledge.vectorstore import VectorStore, _where, open_store
 
 pytestmark = pytest.mark.model
 
@@ -120,6 +120,35 @@ def test_a_customer_search_leaves_internal_records_out_however_near_they_are(dat
     [ordered] = store.query(embedder.embed(["I'd like to cancel an order"]), 2, customer_only=True)
     distances = [r[1] for r in ordered]
     assert distances == sorted(distances) and all(r[2]["audience"] == "customer" for r in ordered)
+
+
+def test_a_filtered_search_finds_what_chromas_where_clause_finds(data_dir: Path, embedder: Embedder,
+                                                                  monkeypatch) -> None:
+    """Filters too are applied to the nearest records searched without them; when too few of
+    those match, the search is done again with Chroma's where clause: the same records either way."""
+    store = open_store(ChromaConfig(collection="filtered"), data_dir, embedder)
+    texts = [f"Agent step {i}: cancel the order in the admin panel" for i in range(12)]
+    texts += ["How do I cancel my order?", "cancel purchase please", "which payment methods are accepted",
+              "where is my parcel"]
+    intents = ["cancel_order"] * 14 + ["check_payment_methods", "track_order"]
+    audiences = ["internal"] * 12 + ["customer"] * 4
+    store.write([f"r{i}" for i in range(len(texts))], embedder.embed(texts), texts,
+                [{"intent": i, "audience": a, "hash": str(n)}
+                 for n, (i, a) in enumerate(zip(intents, audiences, strict=True))])
+    questions = embedder.embed(["Agent step: cancel the order", "how can I pay", "cancel please"])
+
+    def chroma(n: int, filters: dict[str, str], customer_only: bool) -> list[list[str]]:
+        where = _where(filters, customer_only=customer_only)
+        return [[r[0] for r in row] for row in store._query(questions, n, where)]
+
+    cases = [(1, {"intent": "track_order"}, False), (2, {"intent": "cancel_order"}, True),
+             (3, {"intent": "cancel_order", "audience": "internal"}, False), (2, {"intent": "nowhere"}, True)]
+    for fetch in (50, 2):  # the whole collection searched; then 2 (or 2n): most fall back to the clause
+        monkeypatch.setattr("knowledge.vectorstore.FILTERED_FETCH", fetch)
+        for n, filters, customer_only in cases:
+            got = store.query(questions, n, filters, customer_only=customer_only)
+            assert [[r[0] for r in row] for row in got] == chroma(n, filters, customer_only), (fetch, filters)
+    assert [r[0] for r in store.query(questions, 1, {"intent": "track_order"})[1]] == ["r15"]
 
 
 def test_a_collection_takes_the_configured_search_breadth(store: VectorStore, data_dir: Path,
