@@ -9,7 +9,7 @@ import pytest
 from kb_data import bitext_rows
 
 from knowledge.embeddings import Embedder
-from knowledge.intents import IntentHead, answer_sample, keywords, opening, sample, train
+from knowledge.intents import IntentHead, answer_sample, keywords, opening, sample, stems, train
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +117,13 @@ def test_words_that_name_one_intent_in_the_history() -> None:
     col = {name: i for i, name in enumerate(header)}
     named = keywords([r[col["instruction"]] for r in rows], [r[col["intent"]] for r in rows])
     assert named["fee"] == "check_cancellation_fee"
-    assert named["newsletter"] == "newsletter_subscription"
+    assert named["newsle"] == "newsletter_subscription"  # by their stems: "newsletter", "newsletters"
     assert "order" not in named and not {"the", "want", "help", "please", "can"} & set(named)
     assert keywords(["a fee?"] * 9 + ["b"], ["fees"] * 9 + ["other"]) == {}  # nine requests are too few
+    # A customer's word form counts as the history's: "complain" (a message of our realistic set,
+    # "im very unhapy with your servise, want to make complain") as Bitext's "complaint".
+    assert {named.get(stem) for stem in stems("want to make complain")} == {None, "complaint"}
+    assert "complain" not in named  # the whole word alone would not have named it
 
 
 @pytest.mark.model
@@ -135,6 +139,11 @@ def test_a_word_that_names_an_intent_tips_the_head_and_survives_the_round_trip(l
     assert named.predict(query, [question])[0][0] == "check_cancellation_fee"
     back = IntentHead.from_rows(named.to_rows()[1])
     assert back is not None and back.keywords == {"fee": "check_cancellation_fee"}
+    # A head stored before stems holds whole words: they are read as their stems.
+    whole = dataclasses.replace(head, keywords={"penalty": "check_cancellation_fee"})
+    back = IntentHead.from_rows(whole.to_rows()[1])
+    assert back is not None and back.keywords == {"penalt": "check_cancellation_fee"}
+    assert back.predict(query, ["is there a penalty if I cancel my order?"])[0][0] == "check_cancellation_fee"
     # A head stored before keywords were learned reads as such: the next ingest trains it again.
     old = [{k: v for k, v in m.items() if k != "keywords"} for m in named.to_rows()[1]]
     assert IntentHead.from_rows(old).keywords is None  # type: ignore[union-attr]
