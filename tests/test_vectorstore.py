@@ -91,23 +91,29 @@ def test_collection_refuses_another_embedding_model(store: VectorStore, data_dir
         other.count()
 
 
-def test_a_customer_search_leaves_internal_records_out_however_near_they_are(data_dir: Path,
-                                                                           embedder: Embedder) -> None:
-    """Internal records are dropped after an unfiltered search (a where clause is slow on a large
-    collection); when the nearest are nearly all internal, the search is done again with the filter,
-    so a customer still gets n records of their own."""
+def mixed_store(data_dir: Path, embedder: Embedder) -> VectorStore:
+    """12 agents' guidelines (internal, g0-g11) about cancelling, nearer to an agent's wording than
+    the 4 customer records (c0, c1 cancel_order; c2 check_payment_methods; c3 track_order)."""
     store = open_store(ChromaConfig(collection="mixed"), data_dir, embedder)
     guidelines = [f"Agent step {i}: cancel the order in the admin panel and refund the fee"
                   for i in range(12)]
     customer = ["How do I cancel my order?", "cancel purchase please", "which payment methods are accepted",
                 "where is my parcel"]
     texts = guidelines + customer
-    metas = [{"audience": "internal", "intent": "cancel_order", "hash": str(i)}
-             for i in range(len(guidelines))]
-    metas += [{"audience": "customer", "intent": "cancel_order" if i < 2 else "other", "hash": f"c{i}"}
-              for i in range(len(customer))]
-    store.write([f"g{i}" for i in range(len(guidelines))] + [f"c{i}" for i in range(len(customer))],
-                embedder.embed(texts), texts, metas)
+    metas = [{"audience": "internal", "intent": "cancel_order", "hash": f"g{i}"} for i in range(12)]
+    metas += [{"audience": "customer", "intent": intent, "hash": f"c{i}"} for i, intent in
+              enumerate(["cancel_order", "cancel_order", "check_payment_methods", "track_order"])]
+    ids = [f"g{i}" for i in range(12)] + [f"c{i}" for i in range(4)]
+    store.write(ids, embedder.embed(texts), texts, metas)
+    return store
+
+
+def test_a_customer_search_leaves_internal_records_out_however_near_they_are(data_dir: Path,
+                                                                           embedder: Embedder) -> None:
+    """Internal records are dropped after an unfiltered search (a where clause is slow on a large
+    collection); when the nearest are nearly all internal, the search is done again with the filter,
+    so a customer still gets n records of their own."""
+    store = mixed_store(data_dir, embedder)
     question = embedder.embed(["Agent step: cancel the order in the admin panel"])
     [anyone] = store.query(question, 3)
     assert all(r[0].startswith("g") for r in anyone)  # the nearest are guidelines
@@ -126,15 +132,7 @@ def test_a_filtered_search_finds_what_chromas_where_clause_finds(data_dir: Path,
                                                                   monkeypatch) -> None:
     """Filters too are applied to the nearest records searched without them; when too few of
     those match, the search is done again with Chroma's where clause: the same records either way."""
-    store = open_store(ChromaConfig(collection="filtered"), data_dir, embedder)
-    texts = [f"Agent step {i}: cancel the order in the admin panel" for i in range(12)]
-    texts += ["How do I cancel my order?", "cancel purchase please", "which payment methods are accepted",
-              "where is my parcel"]
-    intents = ["cancel_order"] * 14 + ["check_payment_methods", "track_order"]
-    audiences = ["internal"] * 12 + ["customer"] * 4
-    store.write([f"r{i}" for i in range(len(texts))], embedder.embed(texts), texts,
-                [{"intent": i, "audience": a, "hash": str(n)}
-                 for n, (i, a) in enumerate(zip(intents, audiences, strict=True))])
+    store = mixed_store(data_dir, embedder)
     questions = embedder.embed(["Agent step: cancel the order", "how can I pay", "cancel please"])
 
     def chroma(n: int, filters: dict[str, str], customer_only: bool) -> list[list[str]]:
@@ -148,7 +146,7 @@ def test_a_filtered_search_finds_what_chromas_where_clause_finds(data_dir: Path,
         for n, filters, customer_only in cases:
             got = store.query(questions, n, filters, customer_only=customer_only)
             assert [[r[0] for r in row] for row in got] == chroma(n, filters, customer_only), (fetch, filters)
-    assert [r[0] for r in store.query(questions, 1, {"intent": "track_order"})[1]] == ["r15"]
+    assert [r[0] for r in store.query(questions, 1, {"intent": "track_order"})[1]] == ["c3"]
 
 
 def test_a_collection_takes_the_configured_search_breadth(store: VectorStore, data_dir: Path,
