@@ -113,6 +113,19 @@ class KnowledgeBase:
         """Ingest records built in code (already redacted), with the same idempotency as files."""
         return self._run(list(records), IngestReport(), prune=prune, progress=progress)
 
+    def remove_source(self, source: str) -> int:
+        """Delete every record of one source (the intent head and spelling words follow); returns
+        how many there were."""
+        ids = self.store.ids_of_source(source)
+        if ids:
+            self.store.delete(ids)
+            ingestor = Ingestor(self.store, self.embedder)
+            ingestor.refresh_head()
+            ingestor.refresh_vocabulary()
+            if self._retriever is not None:
+                self._retriever.forget_head()
+        return len(ids)
+
     def search(self, query: str, k: int | None = None, *, filters: Mapping[str, str] | None = None,
                audience: Audience = "customer") -> list[Hit]:
         """The k records nearest in meaning to the query, best first, score in [0, 1].

@@ -1,4 +1,5 @@
-"""`assistant kb`: ingest support records, search them, show stats, delete the collection.
+"""`assistant kb`: ingest support records, search them, learn from the conversations (channels.cli.learn),
+show stats, delete the collection.
 
 Exit codes: 0 all good, 1 some rows skipped (ingest), 2 a fatal error.
 """
@@ -51,6 +52,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     for key in ("category", "product", "source", "intent", "kind", "audience"):
         p.add_argument(f"--{key}", default=None, metavar=key[0].upper(), help=f"only records of this {key}")
     p.set_defaults(handler=cmd_search)
+
+    from channels.cli.learn import add_parser
+
+    add_parser(sub, common)
 
     p = sub.add_parser("stats", parents=[common], help="count records by source, category and kind")
     p.add_argument("--json", action="store_true", help="one JSON object")

@@ -1,0 +1,143 @@
+"""Customers' own words for the history's intents, learned from the conversations.
+
+A history's requests are worded its own way (Bitext's come from templates: "I need assistance
+to check the termination penalty"); its customers word things theirs ("is there a fee if I
+cancel?"). Two things in a conversation's log say, in a customer's words, which intent a
+message had:
+
+- "chose": the assistant asked which of two intents was meant ("is your question about A, or
+  B?"), and the customer chose one and was answered from that intent's records;
+- "rated": the customer rated an answer from the history up.
+
+Each such message becomes a record (source "learned"): the customer's words, redacted like
+every import, as its request; the intent; and the resolution of the record of that intent
+nearest to the words, so that the next customer who words things the same way is understood.
+`assistant kb learn` runs it (docs/understanding.md, "Learning from the conversations").
+
+    found = await learned_from(store)                     # every conversation's lessons
+    records, left_out = learned_records(found, kb, redactor)
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+from assistant.clarify import read_choice
+from assistant.events import AnswerCompleted, Event, Feedback, Option, UserMessage, VoiceTranscript
+from assistant.prompt import is_follow_up
+from assistant.search_batch import Searchable
+from assistant.store.base import ConversationStore
+from knowledge.records import Record
+from knowledge.redact import Redactor
+
+LEARNED_SOURCE = "learned"  # the records' source: `kb stats` counts them, `kb learn --forget` drops them
+LOG_BATCH = 200  # conversations read from the store at once
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A customer's message whose intent the conversation confirmed."""
+
+    conversation_id: str
+    message_id: str  # the customer's message
+    text: str  # the customer's own words (a voice note's transcript included)
+    intent: str
+    signal: str  # chose | rated
+    at: float  # when the customer sent it
+
+
+def learned_in(conversation_id: str, log: Sequence[Event]) -> list[Learned]:
+    """What one conversation's log confirms: its messages answered from the intent the customer
+    chose, or answered by an answer the customer rated up (the last rating of an answer counts)."""
+    ratings = {e.message_id: e.rating for e in log if isinstance(e, Feedback)}
+    words = _own_words(log)
+    found: list[Learned] = []
+    question: UserMessage | None = None  # what the next answer answers
+    alone = True  # the question was searched alone: the first, or no follow-up of the one before
+    offered: tuple[Option, ...] = ()  # what a clarifying question asked between
+    chosen = ""
+    for event in log:
+        if isinstance(event, UserMessage):
+            if offered:  # a choice keeps the question it was asked about; anything else is one
+                chosen = read_choice(words.get(event.message_id, ""), offered)[0]
+            if not chosen:
+                alone = question is None or not is_follow_up(words.get(event.message_id, ""))
+                question = event
+            offered = ()
+        elif isinstance(event, AnswerCompleted):
+            if event.options:
+                offered, chosen = event.options, ""
+                continue
+            intent = (event.sources[0].intent
+                      if event.grounded and event.sources and not event.interrupted else "")
+            signal = ("chose" if intent and intent == chosen else
+                      "rated" if intent and ratings.get(event.message_id) == "up" else "")
+            text = words.get(question.message_id, "") if question is not None else ""
+            # A follow-up ("and for the other one?") was searched with the turns before it
+            # (assistant.prompt.retrieval_query): alone it teaches nothing.
+            if signal and text and question is not None and alone:
+                found.append(Learned(conversation_id, question.message_id, text, intent, signal,
+                                     question.at))
+            chosen = ""
+    return found
+
+
+def _own_words(log: Sequence[Event]) -> dict[str, str]:
+    """message id -> what the customer typed or said (a screenshot's text is not their words)."""
+    words = {e.message_id: e.text.strip() for e in log if isinstance(e, UserMessage)}
+    for e in log:
+        if isinstance(e, VoiceTranscript) and e.message_id in words:
+            words[e.message_id] = " ".join(filter(None, [words[e.message_id], e.text.strip()]))
+    return words
+
+
+async def learned_from(store: ConversationStore, since: float = 0.0, until: float | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> list[Learned]:
+    """learned_in() of every conversation created in [since, until)."""
+    ids = [row[0] for row in await store.facts(since, time.time() + 1 if until is None else until)]
+    found: list[Learned] = []
+    for start in range(0, len(ids), LOG_BATCH):
+        batch = ids[start:start + LOG_BATCH]
+        logs = await store.events_of(batch)
+        for cid in batch:
+            found += learned_in(cid, logs.get(cid, []))
+        if progress:
+            progress(min(start + LOG_BATCH, len(ids)), len(ids))
+    return found
+
+
+def learned_records(found: Sequence[Learned], knowledge: Searchable, redactor: Redactor, *,
+                    exclude: Collection[str] = ()) -> tuple[list[Record], list[Learned]]:
+    """(records to ingest, messages left out), blocking (it searches).
+
+    The same words learned more than once are one record, of the intent they were confirmed for
+    most often (the others are left out). Its resolution is that of the record of the intent
+    nearest to the words. Intents in `exclude` (requests for a person: the handoff classifier
+    learns those) are never learned, nor messages with no words left once redacted."""
+    by_words: dict[str, list[Learned]] = {}
+    for item in found:
+        by_words.setdefault(" ".join(item.text.lower().split()), []).append(item)
+    records: list[Record] = []
+    skipped: list[Learned] = []
+    for items in by_words.values():
+        intent = Counter(i.intent for i in items).most_common(1)[0][0]
+        item = next(i for i in items if i.intent == intent)
+        record = None if intent in exclude else _record(item, knowledge, redactor)
+        records += [record] if record is not None else []
+        skipped += [i for i in items if i.intent != intent] + ([item] if record is None else [])
+    return records, skipped
+
+
+def _record(item: Learned, knowledge: Searchable, redactor: Redactor) -> Record | None:
+    request = redactor.redact(item.text)
+    nearest = knowledge.search(request, 1, filters={"intent": item.intent}) if request.strip() else []
+    if not nearest or not nearest[0].record.resolution:
+        return None
+    model = nearest[0].record
+    return Record(id=f"learned-{item.message_id}", request=request, resolution=model.resolution,
+                  intent=item.intent, category=model.category, tags=(f"learned:{item.signal}",),
+                  created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(item.at)),
+                  source=LEARNED_SOURCE, kind="qa")

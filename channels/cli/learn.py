@@ -1,0 +1,84 @@
+"""`assistant kb learn`: customers' own words for the history's intents, from the conversations
+(assistant.learning; docs/understanding.md, "Learning from the conversations").
+
+Exit codes: 0 all good, 2 a fatal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.learning import Learned
+    from assistant.settings import Settings
+    from knowledge.records import Record
+
+DAY = 86400.0
+
+
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "learn", parents=[common], help="learn customers' own words from the conversations",
+        description="Add to the knowledge base, as records of source 'learned', the customers' messages "
+                    "whose intent their conversation confirmed: they chose it when the assistant asked "
+                    "which question they meant, or rated its answer up. Re-running adds only what is new.")
+    p.add_argument("--days", type=int, default=None, metavar="N",
+                   help="only conversations started in the last N days (default: all)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be learned; change nothing")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of lines")
+    p.add_argument("--forget", action="store_true", help="delete every learned record instead")
+    p.set_defaults(handler=cmd_learn)
+
+
+def cmd_learn(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.errors import ConfigError
+    from assistant.learning import LEARNED_SOURCE, learned_from, learned_records
+    from channels.cli.agents import with_store
+    from channels.cli.kb import Progress, open_kb
+    from knowledge.redact import Redactor
+
+    if args.days is not None and not 1 <= args.days <= 3660:
+        raise ConfigError("--days must be between 1 and 3660.")
+    with open_kb(settings) as kb:
+        if args.forget:
+            removed = (len(kb.store.ids_of_source(LEARNED_SOURCE)) if args.dry_run
+                       else kb.remove_source(LEARNED_SOURCE))
+            verb = "would forget" if args.dry_run else "forgot"
+            print(json.dumps({"forgotten": removed, "dry_run": args.dry_run}) if args.json
+                  else f"{verb} {removed} learned records")
+            return 0
+        since = 0.0 if args.days is None else time.time() - args.days * DAY
+
+        async def job(store: Any) -> list[Learned]:
+            with Progress("reading conversations", "conversations") as progress:
+                return await learned_from(store, since, progress=progress)
+
+        found = with_store(settings, job)
+        records, left_out = learned_records(found, kb, Redactor(settings.knowledge.redact_patterns),
+                                            exclude=settings.dialogue.handoff_intents)
+        report = None
+        if records and not args.dry_run:
+            with Progress("learn") as progress:
+                report = kb.add_records(records, progress=progress)
+    _print(found, records, left_out, report.summary() if report else "", as_json=args.json)
+    return 0
+
+
+def _print(found: list[Learned], records: list[Record], left_out: list[Learned], summary: str, *,
+           as_json: bool) -> None:
+    signals = {s: sum(1 for f in found if f.signal == s) for s in ("chose", "rated")}
+    if as_json:
+        print(json.dumps({"confirmed": len(found), "by_signal": signals, "learned": len(records),
+                          "left_out": len(left_out), "ingest": summary,
+                          "records": [{"id": r.id, "request": r.request, "intent": r.intent,
+                                       "signal": r.tags[0].removeprefix("learned:")} for r in records]},
+                         ensure_ascii=False))
+        return
+    for r in records:
+        print(f"{r.intent:<28} {r.request[:100]}")
+    print(f"{len(found)} messages confirmed (chose {signals['chose']}, rated up {signals['rated']}); "
+          f"{len(records)} to learn, {len(left_out)} left out"
+          + (f"; {summary}" if summary else " (nothing stored)"))
