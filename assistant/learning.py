@@ -2,12 +2,14 @@
 
 A history's requests are worded its own way (Bitext's come from templates: "I need assistance
 to check the termination penalty"); its customers word things theirs ("is there a fee if I
-cancel?"). Two things in a conversation's log say, in a customer's words, which intent a
+cancel?"). Three things in a conversation's log say, in a customer's words, which intent a
 message had:
 
 - "chose": the assistant asked which of two intents was meant ("is your question about A, or
   B?"), and the customer chose one and was answered from that intent's records;
-- "rated": the customer rated an answer from the history up.
+- "rated": the customer rated an answer from the history up;
+- "agent": an agent sent the suggested reply (drawn on customer records) to the message, as it
+  was or with more around it: a person judged that record's answer right.
 
 Each such message becomes a record (source "learned"): the customer's words, redacted like
 every import, as its request; the intent; and the resolution of the record of that intent
@@ -26,7 +28,17 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from assistant.clarify import read_choice
-from assistant.events import AnswerCompleted, Event, Feedback, Option, UserMessage, VoiceTranscript
+from assistant.events import (
+    AgentMessage,
+    AnswerCompleted,
+    Event,
+    Feedback,
+    Option,
+    Source,
+    Suggestion,
+    UserMessage,
+    VoiceTranscript,
+)
 from assistant.prompt import is_follow_up
 from assistant.search_batch import Searchable
 from assistant.store.base import ConversationStore
@@ -45,44 +57,74 @@ class Learned:
     message_id: str  # the customer's message
     text: str  # the customer's own words (a voice note's transcript included)
     intent: str
-    signal: str  # chose | rated
+    signal: str  # chose | rated | agent
     at: float  # when the customer sent it
 
 
 def learned_in(conversation_id: str, log: Sequence[Event]) -> list[Learned]:
     """What one conversation's log confirms: its messages answered from the intent the customer
-    chose, or answered by an answer the customer rated up (the last rating of an answer counts)."""
-    ratings = {e.message_id: e.rating for e in log if isinstance(e, Feedback)}
-    words = _own_words(log)
-    found: list[Learned] = []
-    question: UserMessage | None = None  # what the next answer answers
-    alone = True  # the question was searched alone: the first, or no follow-up of the one before
-    offered: tuple[Option, ...] = ()  # what a clarifying question asked between
-    chosen = ""
+    chose, answered by an answer the customer rated up (an answer's last rating counts), or
+    answered by an agent who sent the suggested reply."""
+    reader = _Reader(conversation_id, log)
     for event in log:
+        reader.read(event)
+    return reader.found
+
+
+class _Reader:
+    """One log read in order, keeping what the next answer answers."""
+
+    def __init__(self, conversation_id: str, log: Sequence[Event]) -> None:
+        self.conversation_id = conversation_id
+        self.ratings = {e.message_id: e.rating for e in log if isinstance(e, Feedback)}
+        self.words = _own_words(log)
+        self.found: list[Learned] = []
+        self.question: UserMessage | None = None  # what the next answer answers
+        self.alone = True  # it was searched alone: the first, or no follow-up of the one before
+        self.offered: tuple[Option, ...] = ()  # what a clarifying question asked between
+        self.chosen = ""  # the intent the reply to it chose
+        self.suggested: Suggestion | None = None  # a draft the agent may send
+
+    def read(self, event: Event) -> None:
         if isinstance(event, UserMessage):
-            if offered:  # a choice keeps the question it was asked about; anything else is one
-                chosen = read_choice(words.get(event.message_id, ""), offered)[0]
-            if not chosen:
-                alone = question is None or not is_follow_up(words.get(event.message_id, ""))
-                question = event
-            offered = ()
+            if self.offered:  # a choice keeps the question it was asked about; anything else is one
+                self.chosen = read_choice(self.words.get(event.message_id, ""), self.offered)[0]
+            if not self.chosen:
+                self.alone = self.question is None or not is_follow_up(self.words.get(event.message_id, ""))
+                self.question = event
+            self.offered = ()
+        elif isinstance(event, AnswerCompleted) and event.options:
+            self.offered, self.chosen = event.options, ""
         elif isinstance(event, AnswerCompleted):
-            if event.options:
-                offered, chosen = event.options, ""
-                continue
-            intent = (event.sources[0].intent
-                      if event.grounded and event.sources and not event.interrupted else "")
-            signal = ("chose" if intent and intent == chosen else
-                      "rated" if intent and ratings.get(event.message_id) == "up" else "")
-            text = words.get(question.message_id, "") if question is not None else ""
-            # A follow-up ("and for the other one?") was searched with the turns before it
-            # (assistant.prompt.retrieval_query): alone it teaches nothing.
-            if signal and text and question is not None and alone:
-                found.append(Learned(conversation_id, question.message_id, text, intent, signal,
-                                     question.at))
-            chosen = ""
-    return found
+            intent = _intent(event.sources) if event.grounded and not event.interrupted else ""
+            if intent and intent == self.chosen:
+                self._learn(intent, "chose")
+            elif intent and self.ratings.get(event.message_id) == "up":
+                self._learn(intent, "rated")
+            self.chosen = ""
+        elif isinstance(event, Suggestion):
+            self.suggested = None if event.internal else event  # internal drafts are reworded
+        elif isinstance(event, AgentMessage) and self.suggested is not None:
+            if _normal(self.suggested.text) in _normal(event.text):  # sent as it was, maybe with more
+                self._learn(_intent(self.suggested.sources), "agent")
+            self.suggested = None
+
+    def _learn(self, intent: str, signal: str) -> None:
+        # A follow-up ("and for the other one?") was searched with the turns before it
+        # (assistant.prompt.retrieval_query): alone it teaches nothing.
+        question = self.question
+        text = self.words.get(question.message_id, "") if question is not None else ""
+        if intent and text and question is not None and self.alone:
+            self.found.append(Learned(self.conversation_id, question.message_id, text, intent, signal,
+                                      question.at))
+
+
+def _intent(sources: Sequence[Source]) -> str:
+    return sources[0].intent if sources else ""
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def _own_words(log: Sequence[Event]) -> dict[str, str]:
@@ -119,7 +161,7 @@ def learned_records(found: Sequence[Learned], knowledge: Searchable, redactor: R
     learns those) are never learned, nor messages with no words left once redacted."""
     by_words: dict[str, list[Learned]] = {}
     for item in found:
-        by_words.setdefault(" ".join(item.text.lower().split()), []).append(item)
+        by_words.setdefault(_normal(item.text), []).append(item)
     records: list[Record] = []
     skipped: list[Learned] = []
     for items in by_words.values():

@@ -11,12 +11,14 @@ import pytest
 from kb_data import bitext_rows, write_csv
 
 from assistant.events import (
+    AgentMessage,
     AnswerCompleted,
     AnswerStarted,
     Event,
     Feedback,
     Option,
     Source,
+    Suggestion,
     UserMessage,
     VoiceTranscript,
 )
@@ -80,6 +82,26 @@ def test_a_voice_notes_transcript_is_the_customers_words() -> None:
     assert lessons(log) == [("I want to track my order", "track_order", "rated")]
 
 
+def test_an_agent_who_sends_the_suggested_reply_confirms_its_records_intent() -> None:
+    def suggestion(n: int, intent: str, text: str, internal: bool = False) -> Suggestion:
+        return Suggestion(conversation_id="c1", message_id=f"s{n}", text=text, internal=internal,
+                          sources=(Source(id=f"r-{intent}", score=0.6, intent=intent),))
+
+    def sent(text: str) -> AgentMessage:
+        return AgentMessage(conversation_id="c1", message_id="g", text=text, agent="dana")
+
+    draft = "To track your order, open Order History and select the order."
+    log: list[Event] = [
+        asked("my parcel from tuesday still isnt here", 1), answered(1, "delivery_period"), rated(1, "down"),
+        suggestion(1, "track_order", draft), sent(f"Hi Ann! {draft.lower()} Anything else?"),
+        asked("can i pay with paypal", 2), suggestion(2, "check_payment_methods", "We accept cards."),
+        sent("Yes, PayPal works at checkout."),  # the agent wrote their own: nothing confirmed
+        asked("I was charged twice", 3), suggestion(3, "payment_issue", "Issue a refund in the tool.", True),
+        sent("Issue a refund in the tool."),  # drawn on internal guidelines: reworded, never learned
+    ]
+    assert lessons(log) == [("my parcel from tuesday still isnt here", "track_order", "agent")]
+
+
 # -- end to end: `assistant kb learn` ------------------------------------------------------------
 
 
@@ -131,7 +153,7 @@ def test_kb_learn_adds_the_customers_words_so_the_next_customer_is_understood(
     assert cli(data_dir, "kb", "learn", "--dry-run", "--json") == 0
     dry = json.loads(capsys.readouterr().out)
     assert (dry["confirmed"], dry["by_signal"], dry["learned"], dry["left_out"]) == (
-        1, {"chose": 0, "rated": 1}, 1, 0)
+        1, {"chose": 0, "rated": 1, "agent": 0}, 1, 0)
     assert dry["records"][0]["intent"] == "get_refund"
     assert "ann@example.com" not in dry["records"][0]["request"]  # redacted like every import
     assert cli(data_dir, "kb", "stats", "--json") == 0
@@ -139,7 +161,8 @@ def test_kb_learn_adds_the_customers_words_so_the_next_customer_is_understood(
 
     assert cli(data_dir, "kb", "learn") == 0
     out = capsys.readouterr().out
-    assert "1 messages confirmed (chose 0, rated up 1); 1 to learn, 0 left out; added 1" in out
+    assert ("1 messages confirmed (chose 0, rated up 1, agent sent the suggestion 0); "
+            "1 to learn, 0 left out; added 1") in out
     assert cli(data_dir, "kb", "search", ANOTHER_CUSTOMER, "--json", "-k", "1") == 0
     hit = json.loads(capsys.readouterr().out.splitlines()[0])
     assert (hit["metadata"]["source"], hit["metadata"]["intent"]) == ("learned", "get_refund")

@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         "learn", parents=[common], help="learn customers' own words from the conversations",
         description="Add to the knowledge base, as records of source 'learned', the customers' messages "
                     "whose intent their conversation confirmed: they chose it when the assistant asked "
-                    "which question they meant, or rated its answer up. Re-running adds only what is new.")
+                    "which question they meant, they rated its answer up, or an agent sent the suggested "
+                    "reply. Re-running adds only what is new.")
     p.add_argument("--days", type=int, default=None, metavar="N",
                    help="only conversations started in the last N days (default: all)")
     p.add_argument("--dry-run", action="store_true", help="list what would be learned; change nothing")
@@ -69,7 +70,7 @@ def cmd_learn(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print(found: list[Learned], records: list[Record], left_out: list[Learned], summary: str, *,
            as_json: bool) -> None:
-    signals = {s: sum(1 for f in found if f.signal == s) for s in ("chose", "rated")}
+    signals = {s: sum(1 for f in found if f.signal == s) for s in ("chose", "rated", "agent")}
     if as_json:
         print(json.dumps({"confirmed": len(found), "by_signal": signals, "learned": len(records),
                           "left_out": len(left_out), "ingest": summary,
@@ -79,6 +80,7 @@ def _print(found: list[Learned], records: list[Record], left_out: list[Learned],
         return
     for r in records:
         print(f"{r.intent:<28} {r.request[:100]}")
-    print(f"{len(found)} messages confirmed (chose {signals['chose']}, rated up {signals['rated']}); "
+    print(f"{len(found)} messages confirmed (chose {signals['chose']}, rated up {signals['rated']}, "
+          f"agent sent the suggestion {signals['agent']}); "
           f"{len(records)} to learn, {len(left_out)} left out"
           + (f"; {summary}" if summary else " (nothing stored)"))
