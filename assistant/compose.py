@@ -28,6 +28,9 @@ _ASKED_CONTACT = {
         re.IGNORECASE)),
     "customer_support_email": ("e-mail address", re.compile(r"\b(?:e-?)?mail\b", re.IGNORECASE)),
 }
+# "my phone number", "my new e-mail address": the customer's own, not a way to reach the company
+_OWN_CONTACT = re.compile(r"\bmy\s+(?:\w+\s+)?(?:(?:tele|cell\s*|mobile\s+)?phone|e-?mail)"
+                          r"(?:\s+(?:number|no|address))?\b", re.IGNORECASE)
 THIN = 250  # characters: a resolution this short mostly acknowledges ("Allow me a moment to fetch it.")
 NEAR = 0.08  # a fuller record of the same intent this close in score answers instead
 _LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d{1,2}[.)])\s")
@@ -69,12 +72,14 @@ def missing_contact(references: Sequence[Hit], company: Mapping[str, str], custo
     such a record promises what it cannot give: "I can definitely provide you with a phone number
     to contact our customer support team. [...] please don't hesitate to call." The best record is
     about it when its request names it as the customer does ("do you have a phone number to contact
-    customer support?") and its resolution gives it."""
+    customer support?") and its resolution gives it. The customer's own number or address ("the form
+    won't accept my phone number") is not one they ask for, in either text."""
     best = references[0] if references else None
     if best is None or not best.record.resolution:
         return ""
+    asked, request = _OWN_CONTACT.sub("", customer_text), _OWN_CONTACT.sub("", best.record.request)
     for key_, (name, words) in _ASKED_CONTACT.items():
-        if (words.search(customer_text) and words.search(best.record.request)
+        if (words.search(asked) and words.search(request)
                 and key_ in unset_contacts([best.record.resolution], company)):
             return name
     return ""

@@ -456,5 +456,14 @@ def test_a_contact_the_customer_asks_for_and_nobody_set_is_missing() -> None:
     assert missing_contact([free], {}, "what's your customer service phone number?") == "phone number"
     assert missing_contact([mail], {}, "Is there an email address for support?") == "e-mail address"
     assert missing_contact([signup], {}, "the sign up form won't accept my phone number") == ""
+    # A record worded the customers' way names their own number too (a learned one, say).
+    own = Hit(record=Record(id="c4", request="having trouble creating an account, the form wont accept "
+                            "my phone number", intent="registration_problems",
+                            resolution=signup.record.resolution), score=0.8, text="")
+    assert missing_contact([own], {}, "the sign up form won't accept my phone number") == ""
+    asked = "my phone number is 0123 4567, what is your support phone number?"
+    assert missing_contact([free], {}, asked) == "phone number"
+    assert missing_contact([mail], {}, "please change my email address on the account") == ""
+    assert missing_contact([mail], {}, "what email do I write to? my email: s@ex.com") == "e-mail address"
     assert missing_contact([free], {"customer_support_phone_number": "+1 555 0100"}, "phone number?") == ""
     assert missing_contact([free], {}, "how do I reach you?") == ""  # not asked for by its name
