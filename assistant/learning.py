@@ -152,7 +152,8 @@ async def learned_from(store: ConversationStore, since: float = 0.0, until: floa
 
 
 def learned_records(found: Sequence[Learned], knowledge: Searchable, redactor: Redactor, *,
-                    exclude: Collection[str] = ()) -> tuple[list[Record], list[Learned]]:
+                    exclude: Collection[str] = (),
+                    progress: Callable[[int, int], None] | None = None) -> tuple[list[Record], list[Learned]]:
     """(records to ingest, messages left out), blocking (it searches).
 
     The same words learned more than once are one record, of the intent they were confirmed for
@@ -164,12 +165,14 @@ def learned_records(found: Sequence[Learned], knowledge: Searchable, redactor: R
         by_words.setdefault(_normal(item.text), []).append(item)
     records: list[Record] = []
     skipped: list[Learned] = []
-    for items in by_words.values():
+    for done, items in enumerate(by_words.values(), 1):
         intent = Counter(i.intent for i in items).most_common(1)[0][0]
         item = next(i for i in items if i.intent == intent)
         record = None if intent in exclude else _record(item, knowledge, redactor)
         records += [record] if record is not None else []
         skipped += [i for i in items if i.intent != intent] + ([item] if record is None else [])
+        if progress:
+            progress(done, len(by_words))
     return records, skipped
 
 

@@ -160,7 +160,8 @@ def test_kb_learn_adds_the_customers_words_so_the_next_customer_is_understood(
     assert "learned" not in json.loads(capsys.readouterr().out)["by_source"]  # a dry run stores nothing
 
     assert cli(data_dir, "kb", "learn") == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "reading conversations: 1/1 conversations" in err and "matching: 1/1 messages" in err  # progress
     assert ("1 messages confirmed (chose 0, rated up 1, agent sent the suggestion 0); "
             "1 to learn, 0 left out; added 1") in out
     assert cli(data_dir, "kb", "search", ANOTHER_CUSTOMER, "--json", "-k", "1") == 0

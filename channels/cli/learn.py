@@ -58,8 +58,9 @@ def cmd_learn(args: argparse.Namespace, settings: Settings) -> int:
                 return await learned_from(store, since, progress=progress)
 
         found = with_store(settings, job)
-        records, left_out = learned_records(found, kb, Redactor(settings.knowledge.redact_patterns),
-                                            exclude=settings.dialogue.handoff_intents)
+        with Progress("matching", "messages") as progress:  # each with its intent's nearest record
+            records, left_out = learned_records(found, kb, Redactor(settings.knowledge.redact_patterns),
+                                                exclude=settings.dialogue.handoff_intents, progress=progress)
         report = None
         if records and not args.dry_run:
             with Progress("learn") as progress:
