@@ -3,7 +3,8 @@ by the conversations they resolve.
 
     knowledge = AgentKnowledge(KnowledgeBase(...), redactor)
     hits = await knowledge.search("refund for a broken kettle", 5)
-    record = await knowledge.save_resolved(conversation_id, request, resolution, agent="dana")
+    record = await knowledge.save_resolved(conversation_id, request, resolution, agent="dana",
+                                           intent="track_order")  # optional: one of knowledge.intents()
 
 Both calls run the blocking knowledge base (embedding, Chroma) off the event loop
 that serves every socket. A saved conversation is redacted with the [knowledge]
@@ -33,6 +34,8 @@ class KnowledgeBase(Searchable, Protocol):
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    def intents(self) -> list[str]: ...
+
 
 class AgentKnowledge:
     def __init__(self, knowledge: KnowledgeBase, redactor: Redactor) -> None:
@@ -47,18 +50,27 @@ class AgentKnowledge:
         """Unit vectors of the texts (blocking: call it off the loop)."""
         return self.knowledge.embed(texts)
 
+    async def intents(self) -> list[str]:
+        """The intents a saved record may be given: those of the history (sorted)."""
+        return await asyncio.to_thread(self.knowledge.intents)
+
     async def save_resolved(self, conversation_id: str, request: str, resolution: str, *,
-                            agent: str, inbox: str = "") -> Record:
+                            agent: str, inbox: str = "", intent: str = "") -> Record:
         """The conversation as a new record (texts redacted; InputError bad_record when either
-        text is empty once redacted), stored and searchable for the next customer."""
+        text is empty once redacted), stored and searchable for the next customer. With an
+        `intent` of the history's (InputError unknown_intent otherwise), the intent head learns
+        the customer's words for it at once (docs/understanding.md, "Learning from the
+        conversations")."""
+        if intent and intent not in await self.intents():
+            raise InputError(f"{intent!r} is not an intent of this knowledge base.", code="unknown_intent")
         record = resolved_record(conversation_id, request, resolution, self.redactor,
-                                 agent=agent, inbox=inbox)
+                                 agent=agent, inbox=inbox, intent=intent)
         await asyncio.to_thread(self.knowledge.add_records, [record])
         return record
 
 
 def resolved_record(conversation_id: str, request: str, resolution: str, redactor: Redactor, *,
-                    agent: str, inbox: str = "") -> Record:
+                    agent: str, inbox: str = "", intent: str = "") -> Record:
     """The record a resolved conversation becomes (texts redacted; id stable per conversation)."""
     request, resolution = redactor.redact(request.strip()), redactor.redact(resolution.strip())
     if not request or not resolution:
@@ -67,6 +79,7 @@ def resolved_record(conversation_id: str, request: str, resolution: str, redacto
         id=f"console-{conversation_id}",
         request=request,
         resolution=resolution,
+        intent=intent,
         tags=tuple(t for t in (f"agent:{agent}", f"inbox:{inbox}" if inbox else "") if t),
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         source="console",

@@ -73,15 +73,18 @@ class Dialogue(Protocol):
 
 class AgentKnowledge(Protocol):
     """The knowledge base as agents use it (assistant.agent_knowledge): search with internal
-    records included, a conversation an agent resolved saved as a new record, and the
-    embedding model (blocking) that groups unanswered questions in reports."""
+    records included, a conversation an agent resolved saved as a new record (of one of the
+    history's intents, if the agent names it), and the embedding model (blocking) that groups
+    unanswered questions in reports."""
 
     async def search(self, query: str, k: int) -> list[Hit]: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    async def intents(self) -> list[str]: ...
+
     async def save_resolved(self, conversation_id: str, request: str, resolution: str, *,
-                            agent: str, inbox: str = "") -> Record: ...
+                            agent: str, inbox: str = "", intent: str = "") -> Record: ...
 
 
 class TurnObserver(Protocol):

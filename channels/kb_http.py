@@ -1,19 +1,22 @@
 """What the agents' console saves: a resolved conversation as a new knowledge-base record.
 
-`POST /api/kb/records {conversation_id, request, resolution}` (agent token) hands
+`POST /api/kb/records {conversation_id, request, resolution, intent?}` (agent token) hands
 both texts to the runtime's agent knowledge (assistant.agent_knowledge), which
 redacts them with the [knowledge] rules and adds one record through the same
 idempotent path as `kb ingest`, so the assistant answers the next customer with
 the same problem from it. Saving the same conversation again replaces its record.
+An `intent` (one of `GET /api/kb/intents`) makes the customer's words an example of
+it for the intent head as well.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
+from assistant.clarify import label
 from channels.accounts import agent_from_header
 from channels.service import Service
 
@@ -24,6 +27,7 @@ class NewRecord(BaseModel):
     conversation_id: Annotated[str, Field(min_length=1, max_length=200)]
     request: Annotated[str, Field(max_length=20_000)]  # what the customer asked
     resolution: Annotated[str, Field(max_length=20_000)]  # how the agent resolved it
+    intent: Annotated[str, Field(max_length=200)] = ""  # what it was about: one of /api/kb/intents, or ""
 
 
 @router.post("/api/kb/records", status_code=201, tags=["agents"])
@@ -34,5 +38,18 @@ async def save_record(request: Request, body: NewRecord,
     agent = await agent_from_header(service, authorization)
     info = await service.agent_conversation(agent, body.conversation_id)
     record = await service.runtime.agent_knowledge.save_resolved(
-        body.conversation_id, body.request, body.resolution, agent=agent.name, inbox=info.inbox)
-    return {"id": record.id, "request": record.request, "resolution": record.resolution}
+        body.conversation_id, body.request, body.resolution, agent=agent.name, inbox=info.inbox,
+        intent=body.intent)
+    return {"id": record.id, "request": record.request, "resolution": record.resolution,
+            "intent": record.intent}
+
+
+@router.get("/api/kb/intents", tags=["agents"])
+async def intents(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """The history's intents, each with the label customers read (`dialogue.intent_labels`; the
+    id's words without one), for naming what a saved conversation was about (agents only)."""
+    service: Service = request.app.state.service
+    await agent_from_header(service, authorization)
+    labels = service.settings.dialogue.intent_labels
+    return {"intents": [{"intent": i, "label": label(i, labels)}
+                        for i in await service.runtime.agent_knowledge.intents()]}

@@ -27,6 +27,7 @@ ROUTES: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/api/conversations/{conversation_id}/events"): (400, 401, 403, 404),
     ("get", "/api/kb/search"): (400, 401, 503),
     ("post", "/api/kb/records"): (400, 401, 403, 404, 413, 503),
+    ("get", "/api/kb/intents"): (401, 503),
     ("post", "/api/agents/login"): (400, 401, 413, 429),
     ("get", "/api/agents/me"): (401,),
     ("get", "/api/reports"): (400, 401, 403),

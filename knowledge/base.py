@@ -149,6 +149,12 @@ class KnowledgeBase:
         """Unit vectors of the texts, from the collection's embedding model."""
         return self.embedder.embed(list(texts))
 
+    def intents(self) -> list[str]:
+        """The intents of the stored records, as the intent head learned them (sorted; [] before
+        any record has one)."""
+        head = self.retriever.head()
+        return sorted(head.labels) if head is not None else []
+
     def labelled_requests(self) -> list[tuple[str, str]]:
         """(request, intent) of every record that has an intent, to train classifiers on."""
         return [(str(m.get("request", "")), str(m["intent"]))

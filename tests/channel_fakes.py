@@ -135,8 +135,11 @@ class FakeKnowledge:
             out[i, zlib.crc32(text.encode()) % 64] = 1.0
         return out
 
+    async def intents(self) -> list[str]:
+        return ["cancel_order", "track_order"]
+
     async def save_resolved(self, conversation_id: str, request: str, resolution: str, *,
-                            agent: str, inbox: str = "") -> Record:
+                            agent: str, inbox: str = "", intent: str = "") -> Record:
         resolved_record(conversation_id, request, resolution, Redactor(), agent=agent)  # the real checks
         raise InputError("This server's knowledge base cannot take new records.", code="kb_read_only")
 

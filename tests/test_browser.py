@@ -491,6 +491,9 @@ def test_a_person_takes_over_replies_hands_back_and_saves_the_case(customer: Wid
     assert "Hi, Dana here." in page.locator("#save-resolution").input_value()
     page.fill("#save-request", "The jacket arrived torn, I want my money back; mail sam@example.com")
     page.fill("#save-resolution", "Apologise, ask for a photo of the tear, and refund in full at once.")
+    intent = page.locator("#save-intent")
+    expect(intent.locator("option[value=get_refund]")).to_have_text("asking for a refund (get_refund)")
+    intent.select_option("get_refund")  # what it was about: the customer's words teach that intent
     console.shot("console-save.png")
     page.click("#save-record")
     expect(dialog).to_be_hidden(timeout=60_000)  # embedding the new record takes a moment
@@ -501,6 +504,7 @@ def test_a_person_takes_over_replies_hands_back_and_saves_the_case(customer: Wid
     first = page.locator(".kb-hit").first
     expect(first).to_contain_text("photo of the tear")
     expect(first).to_contain_text("[EMAIL]")  # redacted before it was stored
+    expect(first.locator(".meta")).to_contain_text("get_refund")  # saved with the intent named
     console.close()
 
 

@@ -63,6 +63,43 @@ def test_a_saved_conversation_is_found_by_the_next_search(client: TestClient, se
     kb.close()
 
 
+@pytest.mark.model
+def test_a_conversation_saved_with_its_intent_teaches_the_intent_head(client: TestClient, settings: Any,
+                                                                      runtime_factory: FakeRuntimeFactory,
+                                                                      tmp_path: Path) -> None:
+    """Real Bitext records: "courier app says delivered, nothing at the door" is a tracking
+    question in a customer's words, which the intent head reads as one about delivery options.
+    Saved by an agent with its intent, such words find the record and the head reads them right."""
+    from kb_data import bitext_rows, write_csv
+
+    from assistant.agent_knowledge import AgentKnowledge
+    from knowledge.base import KnowledgeBase
+    from knowledge.redact import Redactor
+
+    kb = KnowledgeBase(settings.knowledge, settings.data_dir)
+    header, rows = bitext_rows(every=40)
+    kb.ingest([write_csv(tmp_path / "bitext.csv", header, rows)])
+    runtime_factory.runtime.agent_knowledge = AgentKnowledge(  # type: ignore[union-attr]
+        kb, Redactor(settings.knowledge.redact_patterns))
+    listed = client.get("/api/kb/intents", headers=DANA).json()["intents"]
+    assert len(listed) == 27 and {"intent": "track_order", "label": "where your order is"} in listed
+    assert client.get("/api/kb/intents").status_code == 401
+
+    asked = "courier app says delivered, nothing at the door"
+    assert kb.search(asked, k=1)[0].intents[0][0] != "track_order"  # the history's wording is not this
+    cid = _conversation(client)["conversation_id"]
+    body = {"conversation_id": cid,
+            "request": "the courier app says delivered but there's nothing at my door",
+            "resolution": "I checked with the courier: it was left with your neighbour at number 12."}
+    unknown = client.post("/api/kb/records", json={**body, "intent": "parcel_magic"}, headers=DANA)
+    assert unknown.status_code == 400 and unknown.json()["code"] == "unknown_intent"
+    saved = client.post("/api/kb/records", json={**body, "intent": "track_order"}, headers=DANA)
+    assert saved.status_code == 201 and saved.json()["intent"] == "track_order"
+    hit = kb.search(asked, k=1)[0]
+    assert (hit.id, hit.record.intent, hit.intents[0][0]) == (f"console-{cid}", "track_order", "track_order")
+    kb.close()
+
+
 def test_saving_needs_an_agent_of_the_conversations_inbox(client: TestClient) -> None:
     cid = _conversation(client)["conversation_id"]
     body = {"conversation_id": cid, "request": "q", "resolution": "a"}

@@ -47,12 +47,17 @@ export class Api {
     return (body.hits || []).map(flattenHit);
   }
 
-  /** POST /api/kb/records: a resolved conversation becomes a historical record. */
-  saveRecord({ conversationId, request, resolution }) {
+  /** POST /api/kb/records: a resolved conversation becomes a historical record ("" intent: none named). */
+  saveRecord({ conversationId, request, resolution, intent = "" }) {
     return call("/api/kb/records", {
       method: "POST", token: this.token,
-      json: { conversation_id: conversationId, request, resolution },
+      json: { conversation_id: conversationId, request, resolution, intent },
     });
+  }
+
+  /** GET /api/kb/intents: the history's intents with the labels customers read. */
+  async intents() {
+    return (await call("/api/kb/intents", { token: this.token })).intents || [];
   }
 
   /** GET /api/conversations/{id}/events (the agent's view, private events included). */

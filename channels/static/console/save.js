@@ -1,6 +1,8 @@
 // "Save to the knowledge base" after an agent closes a conversation they resolved:
 // the customer's request and the resolution, prefilled from the history and
 // editable, become a new historical record (the server redacts personal data).
+// Naming what it was about (one of the history's intents) makes the customer's
+// words an example of that intent for the assistant's intent head.
 // The reports' knowledge gaps open it too, as a draft with the answer still to write.
 
 /** Prefill: what the customer said (text and voice), and what the agent answered. */
@@ -21,7 +23,23 @@ export class SaveDialog {
     this.conversationId = "";
     this.notify = onSaved; // who hears of the record saved from this opening
     this.intro = $("#save-intro").textContent;
+    this.intentsLoaded = null; // the select's options, fetched once
     $("#save-form").addEventListener("submit", (e) => this._submit(e));
+  }
+
+  /** Fill the intent select from the server, once; a failure leaves "Not sure" alone. */
+  _loadIntents() {
+    this.intentsLoaded ??= this.api.intents().then((intents) => {
+      const select = this.$("#save-intent");
+      const doc = select.ownerDocument;
+      const byLabel = [...intents].sort((a, b) => a.label.localeCompare(b.label));
+      for (const { intent, label } of byLabel) {
+        const option = select.appendChild(doc.createElement("option"));
+        option.value = intent;
+        option.textContent = label === intent.replaceAll("_", " ") ? label : `${label} (${intent})`;
+      }
+    }).catch(() => { this.intentsLoaded = null; }); // tried again at the next opening
+    return this.intentsLoaded;
   }
 
   open(conversationId, items) {
@@ -40,6 +58,8 @@ export class SaveDialog {
     this.$("#save-intro").textContent = intro;
     this.$("#save-request").value = request;
     this.$("#save-resolution").value = resolution;
+    this.$("#save-intent").value = "";
+    this._loadIntents();
     this.$("#save-error").hidden = true;
     this.dialog.showModal();
   }
@@ -49,10 +69,11 @@ export class SaveDialog {
     event.preventDefault();
     const request = this.$("#save-request").value.trim();
     const resolution = this.$("#save-resolution").value.trim();
+    const intent = this.$("#save-intent").value;
     if (!request || !resolution) return this._error("Both the request and the resolution are needed.");
     this.$("#save-record").disabled = true;
     try {
-      const saved = await this.api.saveRecord({ conversationId: this.conversationId, request, resolution });
+      const saved = await this.api.saveRecord({ conversationId: this.conversationId, request, resolution, intent });
       this.dialog.close("saved");
       this.notify(saved);
     } catch (err) {
