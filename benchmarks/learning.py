@@ -18,6 +18,10 @@ end to end, before and after in one run.
 6. Agents take the conversations whose answer was not on topic, ask for a suggested reply and
    send it when its record has the right intent (DialogueManager.suggest, agent_reply);
    learned again, and the realistic set is run a fourth time.
+7. For the conversations whose suggestion was not right, agents answer from the knowledge
+   base's nearest record of the right intent, close and save the conversation naming that
+   intent (AgentKnowledge.save_resolved, as the console's save dialog does); the realistic set
+   is run a fifth time.
 No realistic message is learned from: its conversations go to a throw-away store. Writes
 benchmarks/results/learning.json. `--learn-from` and `--measure-on` swap the roles of the two sets.
 """
@@ -89,39 +93,53 @@ async def rate(settings: Any, store_path: Path, on_topic: dict[str, bool], share
             log = logs[cid]
             first = next((e.text for e in log if isinstance(e, UserMessage)), "")
             answers = [e for e in log if isinstance(e, AnswerCompleted) and e.grounded and not e.options]
-            if not answers or not on_topic.get(first) or random.Random(f"{cid}").random() >= share:
+            if not answers or not on_topic.get(first) or random.Random(first).random() >= share:
                 continue
             await rt.dialogue.feedback(cid, answers[-1].message_id, "up")
             rated += 1
     return rated
 
 
-async def agents_answer(settings: Any, store_path: Path, cases: list, on_topic: dict[str, bool]) -> int:
+async def agents_answer(settings: Any, store_path: Path, cases: list, on_topic: dict[str, bool],
+                        *, save: bool) -> dict[str, int]:
     """An agent takes each conversation the assistant did not answer on topic (in-scope questions
-    of one message), asks for a suggested reply and sends it when its record has the question's
-    intent (an agent who reads it and agrees); returns how many were sent."""
-    from assistant.events import Suggestion, UserMessage
+    of one message) and asks for a suggested reply: sent when its record has the question's
+    intent (an agent who reads it and agrees). With `save`, when it has not, the agent answers
+    with the resolution of the knowledge base's nearest record of the right intent (what the
+    console's search gives), closes the conversation and saves it naming that intent."""
+    from assistant.events import AgentMessage, Suggestion, UserMessage
     from assistant.runtime import build_runtime
 
     expected = {c.text: c.expect_intent for c in cases
                 if c.expect_route in ("", "answer") and c.expect_intent
                 and c.expect_intent not in settings.dialogue.handoff_intents}
+    counts = {"suggestions_sent": 0, "saved_with_intent": 0}
     async with build_runtime(with_store(settings, store_path)) as rt:
         ids = [row[0] for row in await rt.store.facts(0.0, time.time() + 1)]
         logs = await rt.store.events_of(ids)
-        sent = 0
         for cid in sorted(ids):
             said = [e.text for e in logs[cid] if isinstance(e, UserMessage)]
-            if len(said) != 1 or said[0] not in expected or on_topic.get(said[0]):
+            answered = any(isinstance(e, AgentMessage) for e in logs[cid])  # by the pass before
+            if len(said) != 1 or said[0] not in expected or on_topic.get(said[0]) or answered:
                 continue
-            await rt.dialogue.request_handoff(cid, "customer_request")
-            await rt.dialogue.take_over(cid, "dana")
+            intent = expected[said[0]]
+            if (await rt.store.get(cid)).state != "human":  # the pass before may have taken it
+                await rt.dialogue.request_handoff(cid, "customer_request")
+                await rt.dialogue.take_over(cid, "dana")
             drafts = [e async for e in rt.dialogue.suggest(cid) if isinstance(e, Suggestion)]
-            if drafts and not drafts[0].internal and drafts[0].sources \
-                    and drafts[0].sources[0].intent == expected[said[0]]:
-                await rt.dialogue.agent_reply(cid, "dana", drafts[0].text)
-                sent += 1
-    return sent
+            draft = drafts[0] if drafts and not drafts[0].internal and drafts[0].sources else None
+            if draft is not None and draft.sources[0].intent == intent:
+                await rt.dialogue.agent_reply(cid, "dana", draft.text)
+                counts["suggestions_sent"] += 1
+            elif save:
+                found = await asyncio.to_thread(rt.knowledge.search, said[0], 1, filters={"intent": intent})
+                if found:
+                    await rt.dialogue.agent_reply(cid, "dana", found[0].text)
+                    await rt.dialogue.close(cid, "dana")
+                    await rt.agent_knowledge.save_resolved(cid, said[0], found[0].text, agent="dana",
+                                                           intent=intent)
+                    counts["saved_with_intent"] += 1
+    return counts
 
 
 async def learn(settings: Any, store_path: Path) -> dict[str, Any]:
@@ -168,11 +186,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             out["runs"].append({"rated_share": share, "rated": rated, **learned,
                                 **await evaluate(settings, measured, scratch)})
             print(f"after {share:.0%}:", out["runs"][-1], file=sys.stderr, flush=True)
-        sent = await agents_answer(settings, store_path, learned_from, on_topic)
-        learned = await learn(settings, store_path)
-        out["runs"].append({"rated_share": 1.0, "agents_sent_suggestions": sent, **learned,
-                            **await evaluate(settings, measured, scratch)})
-        print("after agents:", out["runs"][-1], file=sys.stderr, flush=True)
+        for save in (False, True):  # agents send right suggestions; then they also save the rest
+            agents = await agents_answer(settings, store_path, learned_from, on_topic, save=save)
+            learned = await learn(settings, store_path)
+            out["runs"].append({"rated_share": 1.0, **agents, **learned,
+                                **await evaluate(settings, measured, scratch)})
+            print(f"after agents (save {save}):", out["runs"][-1], file=sys.stderr, flush=True)
     return out
 
 
