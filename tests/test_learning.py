@@ -171,6 +171,8 @@ def test_kb_learn_adds_the_customers_words_so_the_next_customer_is_understood(
 
     assert cli(data_dir, "kb", "learn") == 0  # again: nothing new
     assert "added 0, updated 0, unchanged 1" in capsys.readouterr().out
+    assert cli(data_dir, "kb", "learn", "--forget", "--dry-run") == 0
+    assert capsys.readouterr().out.strip() == "would forget 1 learned records"
     assert cli(data_dir, "kb", "learn", "--forget") == 0
     assert capsys.readouterr().out.strip() == "forgot 1 learned records"
     assert cli(data_dir, "kb", "search", ANOTHER_CUSTOMER, "--json", "-k", "1") == 0

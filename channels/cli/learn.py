@@ -45,7 +45,7 @@ def cmd_learn(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("--days must be between 1 and 3660.")
     with open_kb(settings) as kb:
         if args.forget:
-            removed = (len(kb.store.ids_of_source(LEARNED_SOURCE)) if args.dry_run
+            removed = (kb.stats()["by_source"].get(LEARNED_SOURCE, 0) if args.dry_run
                        else kb.remove_source(LEARNED_SOURCE))
             verb = "would forget" if args.dry_run else "forgot"
             print(json.dumps({"forgotten": removed, "dry_run": args.dry_run}) if args.json
