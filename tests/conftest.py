@@ -12,8 +12,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +50,36 @@ def pg_url() -> str:
 def redis_url() -> str:
     require_service("Redis", "127.0.0.1", 6379)
     return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.service)])
+async def either_store(request: pytest.FixtureRequest, data_dir: Path) -> AsyncIterator[Any]:
+    """An open conversation store of each backend: SQLite on a fresh file, PostgreSQL in a schema
+    of its own, dropped at the end."""
+    from assistant.store.postgres import PostgresStore
+    from assistant.store.sqlite import SQLiteStore
+
+    schema = ""
+    if request.param == "sqlite":
+        store: SQLiteStore | PostgresStore = SQLiteStore(data_dir / "conversations.db")
+    else:
+        schema = f"test_{uuid.uuid4().hex[:12]}"
+        store = PostgresStore(request.getfixturevalue("pg_url"), schema=schema, pool_size=2)
+    await store.open()
+    yield store
+    await store.close()
+    if schema:
+        await drop_schema(request.getfixturevalue("pg_url"), schema)
+
+
+async def drop_schema(url: str, schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,22 @@ def test_an_agent_who_sends_the_suggested_reply_confirms_its_records_intent() ->
         sent("Issue a refund in the tool."),  # drawn on internal guidelines: reworded, never learned
     ]
     assert lessons(log) == [("my parcel from tuesday still isnt here", "track_order", "agent")]
+
+
+async def test_every_conversation_of_the_store_is_read_or_only_the_recent_ones(either_store) -> None:
+    """Both stores (SQLite and PostgreSQL): every conversation's lessons, and --days' cut-off."""
+    from assistant.learning import learned_from
+
+    asked = (("wheres my parcel", "track_order"), ("can i pay with paypal", "check_payment_methods"),
+             ("how do i close my account", "delete_account"))
+    for text, intent in asked:
+        await conversation(either_store, (text, intent, "up"))
+    found = await learned_from(either_store)
+    assert sorted((f.text, f.intent, f.signal) for f in found) == [
+        ("can i pay with paypal", "check_payment_methods", "rated"),
+        ("how do i close my account", "delete_account", "rated"),
+        ("wheres my parcel", "track_order", "rated")]
+    assert await learned_from(either_store, since=time.time() + 60) == []
 
 
 # -- end to end: `assistant kb learn` ------------------------------------------------------------

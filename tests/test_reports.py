@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_store import BACKENDS, _drop_schema
 
 from assistant.events import (
     AgentMessage,
@@ -30,20 +29,9 @@ from assistant.store.sqlite import SQLiteStore
 QUIET = 1800.0
 
 
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, data_dir: Path) -> AsyncIterator[SQLiteStore | PostgresStore]:
-    if request.param == "sqlite":
-        s: SQLiteStore | PostgresStore = SQLiteStore(data_dir / "conversations.db")
-        schema = ""
-    else:
-        url = request.getfixturevalue("pg_url")
-        schema = f"test_reports_{uuid.uuid4().hex[:12]}"
-        s = PostgresStore(url, schema=schema, pool_size=2)
-    await s.open()
-    yield s
-    await s.close()
-    if schema:
-        await _drop_schema(request.getfixturevalue("pg_url"), schema)
+@pytest.fixture
+def store(either_store: SQLiteStore | PostgresStore) -> SQLiteStore | PostgresStore:
+    return either_store
 
 
 def said(cid: str, text: str, at: float, mid: str = "") -> UserMessage:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from conftest import drop_schema
 from event_samples import every_event
 
 from assistant.errors import ConfigError, ConversationError
@@ -29,16 +30,6 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.service)]
 Factory = Callable[[], "SQLiteStore | PostgresStore"]
 
 
-async def _drop_schema(url: str, schema: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(params=BACKENDS)
 async def make_store(request: pytest.FixtureRequest, data_dir: Path) -> AsyncIterator[Factory]:
     """Builds (unopened) stores over one database, so a test can close and reopen it."""
@@ -50,7 +41,7 @@ async def make_store(request: pytest.FixtureRequest, data_dir: Path) -> AsyncIte
     try:
         yield lambda: PostgresStore(url, schema=schema, pool_size=4)
     finally:
-        await _drop_schema(url, schema)
+        await drop_schema(url, schema)
 
 
 @pytest.fixture
@@ -228,7 +219,7 @@ async def test_postgres_workers_can_start_together(pg_url):
     finally:
         for s in stores:
             await s.close()
-        await _drop_schema(pg_url, schema)
+        await drop_schema(pg_url, schema)
 
 
 async def test_status_changes_update_the_conversation(store):
