@@ -182,7 +182,10 @@ def _record(item: Learned, knowledge: Searchable, redactor: Redactor) -> Record 
     if not nearest or not nearest[0].record.resolution:
         return None
     model = nearest[0].record
+    # The subject is what a customer's list of sources shows: the history's words, not another
+    # customer's (redaction takes out contacts and numbers, not everything a person may write).
     return Record(id=f"learned-{item.message_id}", request=request, resolution=model.resolution,
-                  intent=item.intent, category=model.category, tags=(f"learned:{item.signal}",),
+                  subject=(model.subject or model.request)[:200], intent=item.intent,
+                  category=model.category, tags=(f"learned:{item.signal}",),
                   created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(item.at)),
                   source=LEARNED_SOURCE, kind="qa")

@@ -185,6 +185,8 @@ def test_kb_learn_adds_the_customers_words_so_the_next_customer_is_understood(
     hit = json.loads(capsys.readouterr().out.splitlines()[0])
     assert (hit["metadata"]["source"], hit["metadata"]["intent"]) == ("learned", "get_refund")
     assert hit["text"]  # the resolution of the refund record nearest to the words: an answer to give
+    # A customer's list of sources shows the history's words, never another customer's.
+    assert hit["metadata"]["subject"] and "lamp" not in hit["metadata"]["subject"]
 
     assert cli(data_dir, "kb", "learn") == 0  # again: nothing new
     assert "added 0, updated 0, unchanged 1" in capsys.readouterr().out
