@@ -103,22 +103,6 @@ def test_an_agent_who_sends_the_suggested_reply_confirms_its_records_intent() ->
     assert lessons(log) == [("my parcel from tuesday still isnt here", "track_order", "agent")]
 
 
-async def test_every_conversation_of_the_store_is_read_or_only_the_recent_ones(either_store) -> None:
-    """Both stores (SQLite and PostgreSQL): every conversation's lessons, and --days' cut-off."""
-    from assistant.learning import learned_from
-
-    asked = (("wheres my parcel", "track_order"), ("can i pay with paypal", "check_payment_methods"),
-             ("how do i close my account", "delete_account"))
-    for text, intent in asked:
-        await conversation(either_store, (text, intent, "up"))
-    found = await learned_from(either_store)
-    assert sorted((f.text, f.intent, f.signal) for f in found) == [
-        ("can i pay with paypal", "check_payment_methods", "rated"),
-        ("how do i close my account", "delete_account", "rated"),
-        ("wheres my parcel", "track_order", "rated")]
-    assert await learned_from(either_store, since=time.time() + 60) == []
-
-
 # -- end to end: `assistant kb learn` ------------------------------------------------------------
 
 
@@ -140,6 +124,22 @@ async def conversation(store, *turns: tuple[str, str, str]) -> None:
         if rating:
             await store.append(Feedback(conversation_id=conv.id, message_id=f"{conv.id}-a{n}",
                                         rating=rating))  # type: ignore[arg-type]
+
+
+async def test_every_conversation_of_the_store_is_read_or_only_the_recent_ones(either_store) -> None:
+    """Both stores (SQLite and PostgreSQL): every conversation's lessons, and --days' cut-off."""
+    from assistant.learning import learned_from
+
+    questions = (("wheres my parcel", "track_order"), ("can i pay with paypal", "check_payment_methods"),
+                 ("how do i close my account", "delete_account"))
+    for text, intent in questions:
+        await conversation(either_store, (text, intent, "up"))
+    found = await learned_from(either_store)
+    assert sorted((f.text, f.intent, f.signal) for f in found) == [
+        ("can i pay with paypal", "check_payment_methods", "rated"),
+        ("how do i close my account", "delete_account", "rated"),
+        ("wheres my parcel", "track_order", "rated")]
+    assert await learned_from(either_store, since=time.time() + 60) == []
 
 
 @pytest.mark.model
