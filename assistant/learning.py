@@ -87,10 +87,12 @@ class _Reader:
 
     def read(self, event: Event) -> None:
         if isinstance(event, UserMessage):
-            if self.offered:  # a choice keeps the question it was asked about; anything else is one
-                self.chosen = read_choice(self.words.get(event.message_id, ""), self.offered)[0]
+            # A reply to a clarifying question may be a choice, which keeps the question it was
+            # asked about; any other message is a question of its own.
+            words = self.words.get(event.message_id, "")
+            self.chosen = read_choice(words, self.offered)[0] if self.offered else ""
             if not self.chosen:
-                self.alone = self.question is None or not is_follow_up(self.words.get(event.message_id, ""))
+                self.alone = self.question is None or not is_follow_up(words)
                 self.question = event
             self.offered = ()
         elif isinstance(event, AnswerCompleted) and event.options:

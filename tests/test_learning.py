@@ -57,6 +57,15 @@ def test_a_choice_between_two_intents_teaches_the_question_it_was_asked_about() 
     assert lessons(log) == [("is there a fee if I cancel?", "check_cancellation_fee", "chose")]
 
 
+def test_a_message_after_an_unanswered_choice_is_a_question_of_its_own() -> None:
+    """The customer chose, then asked for a person before any answer; their next question is
+    not the one the choice was about."""
+    log: list[Event] = [asked("is there a fee if I cancel?", 1), answered(1, options=FEE_OR_CANCEL),
+                        asked("the first one", 2), asked("how do i get an invoice", 3),
+                        answered(3, "get_invoice"), rated(3, "up")]
+    assert lessons(log) == [("how do i get an invoice", "get_invoice", "rated")]
+
+
 def test_an_answer_rated_up_teaches_the_message_it_answered_and_the_last_rating_counts() -> None:
     log: list[Event] = [asked("wheres my parcel, order 5512", 1), answered(1, "track_order"), rated(1, "up"),
                         asked("and how do I get an invoice", 2), answered(2, "get_invoice"), rated(2, "up"),
