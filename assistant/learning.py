@@ -83,7 +83,8 @@ class _Reader:
         self.alone = True  # it was searched alone: the first, or no follow-up of the one before
         self.offered: tuple[Option, ...] = ()  # what a clarifying question asked between
         self.chosen = ""  # the intent the reply to it chose
-        self.suggested: Suggestion | None = None  # a draft the agent may send
+        # A draft the agent may send, with the question it answered (the customer may write on)
+        self.suggested: tuple[Suggestion, UserMessage | None, bool] | None = None
 
     def read(self, event: Event) -> None:
         if isinstance(event, UserMessage):
@@ -100,23 +101,24 @@ class _Reader:
         elif isinstance(event, AnswerCompleted):
             intent = _intent(event.sources) if event.grounded and not event.interrupted else ""
             if intent and intent == self.chosen:
-                self._learn(intent, "chose")
+                self._learn(intent, "chose", self.question, self.alone)
             elif intent and self.ratings.get(event.message_id) == "up":
-                self._learn(intent, "rated")
+                self._learn(intent, "rated", self.question, self.alone)
             self.chosen = ""
-        elif isinstance(event, Suggestion):
-            self.suggested = None if event.internal else event  # internal drafts are reworded
+        elif isinstance(event, Suggestion):  # internal drafts are reworded: they confirm nothing
+            self.suggested = None if event.internal else (event, self.question, self.alone)
         elif isinstance(event, AgentMessage) and self.suggested is not None:
-            if _normal(self.suggested.text) in _normal(event.text):  # sent as it was, maybe with more
-                self._learn(_intent(self.suggested.sources), "agent")
+            draft, question, alone = self.suggested
+            if _normal(draft.text) in _normal(event.text):  # sent as it was, maybe with more
+                self._learn(_intent(draft.sources), "agent", question, alone)
             self.suggested = None
 
-    def _learn(self, intent: str, signal: str) -> None:
-        # A follow-up ("and for the other one?") was searched with the turns before it
-        # (assistant.prompt.retrieval_query): alone it teaches nothing.
-        question = self.question
+    def _learn(self, intent: str, signal: str, question: UserMessage | None, alone: bool) -> None:
+        """Note the question as one of this intent. A follow-up ("and for the other one?") was
+        searched with the turns before it (assistant.prompt.retrieval_query): alone it teaches
+        nothing."""
         text = self.words.get(question.message_id, "") if question is not None else ""
-        if intent and text and question is not None and self.alone:
+        if intent and text and question is not None and alone:
             self.found.append(Learned(self.conversation_id, question.message_id, text, intent, signal,
                                       question.at))
 

@@ -108,8 +108,11 @@ def test_an_agent_who_sends_the_suggested_reply_confirms_its_records_intent() ->
         sent("Yes, PayPal works at checkout."),  # the agent wrote their own: nothing confirmed
         asked("I was charged twice", 3), suggestion(3, "payment_issue", "Issue a refund in the tool.", True),
         sent("Issue a refund in the tool."),  # drawn on internal guidelines: reworded, never learned
+        asked("do you ship to norway", 4), suggestion(4, "delivery_options", "We ship across Europe."),
+        asked("hello? anyone there?", 5), sent("We ship across Europe."),  # the draft's question counts
     ]
-    assert lessons(log) == [("my parcel from tuesday still isnt here", "track_order", "agent")]
+    assert lessons(log) == [("my parcel from tuesday still isnt here", "track_order", "agent"),
+                            ("do you ship to norway", "delivery_options", "agent")]
 
 
 # -- end to end: `assistant kb learn` ------------------------------------------------------------
