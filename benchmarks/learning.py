@@ -23,7 +23,8 @@ end to end, before and after in one run.
    intent (AgentKnowledge.save_resolved, as the console's save dialog does); the realistic set
    is run a fifth time.
 No realistic message is learned from: its conversations go to a throw-away store. Writes
-benchmarks/results/learning.json. `--learn-from` and `--measure-on` swap the roles of the two sets.
+benchmarks/results/learning.json. `--learn-from` (one set or more) and `--measure-on` choose other
+sets (dev, realistic, fresh: benchmarks/data/README.md).
 """
 
 from __future__ import annotations
@@ -166,8 +167,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     from assistant.evaluation import load_cases
     from assistant.settings import load_settings
 
-    measured, learned_from = (load_cases(DATA / f"{args.measure_on}.jsonl"),
-                              load_cases(DATA / f"{args.learn_from}.jsonl"))
+    measured = load_cases(DATA / f"{args.measure_on}.jsonl")
+    learned_from = [case for name in args.learn_from for case in load_cases(DATA / f"{name}.jsonl")]
     out: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpu": platform.processor()},
                            "measured_on": args.measure_on, "cases": len(measured),
                            "learned_from": args.learn_from, "conversations": len(learned_from), "runs": []}
@@ -197,11 +198,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--learn-from", default="dev", choices=("dev", "realistic"))
-    parser.add_argument("--measure-on", default="realistic", choices=("dev", "realistic"))
+    sets = ("dev", "realistic", "fresh")
+    parser.add_argument("--learn-from", nargs="+", default=["dev"], choices=sets,
+                        help="the sets whose messages become conversations")
+    parser.add_argument("--measure-on", default="realistic", choices=sets)
     parser.add_argument("--out", default="learning.json", help="file name under benchmarks/results/")
     arguments = parser.parse_args()
-    if arguments.learn_from == arguments.measure_on:
+    if arguments.measure_on in arguments.learn_from:
         parser.error("learn from one set and measure on the other")
     figures = asyncio.run(main(arguments))
     (RESULTS / arguments.out).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
