@@ -80,6 +80,11 @@ async def converse(settings: Any, cases: list, store_path: Path) -> dict[str, bo
         return {c.text: bool((await run_case(rt.dialogue, rt.store, c, judge=judge)).on_topic) for c in cases}
 
 
+async def every_log(store: Any) -> dict[str, list]:
+    """Every stored conversation's events, by conversation id."""
+    return await store.events_of([row[0] for row in await store.facts(0.0, time.time() + 1)])
+
+
 async def rate(settings: Any, store_path: Path, on_topic: dict[str, bool], share: float) -> int:
     """Customers rate up a seeded share of the on-topic answers (the last answer of each
     conversation); returns how many conversations hold a rating now."""
@@ -87,10 +92,9 @@ async def rate(settings: Any, store_path: Path, on_topic: dict[str, bool], share
     from assistant.runtime import build_runtime
 
     async with build_runtime(with_store(settings, store_path), load_llm=False) as rt:
-        ids = [row[0] for row in await rt.store.facts(0.0, time.time() + 1)]
-        logs = await rt.store.events_of(ids)
+        logs = await every_log(rt.store)
         rated = 0
-        for cid in sorted(ids):
+        for cid in sorted(logs):
             log = logs[cid]
             first = next((e.text for e in log if isinstance(e, UserMessage)), "")
             answers = [e for e in log if isinstance(e, AnswerCompleted) and e.grounded and not e.options]
@@ -116,9 +120,8 @@ async def agents_answer(settings: Any, store_path: Path, cases: list, on_topic: 
                 and c.expect_intent not in settings.dialogue.handoff_intents}
     counts = {"suggestions_sent": 0, "saved_with_intent": 0}
     async with build_runtime(with_store(settings, store_path)) as rt:
-        ids = [row[0] for row in await rt.store.facts(0.0, time.time() + 1)]
-        logs = await rt.store.events_of(ids)
-        for cid in sorted(ids):
+        logs = await every_log(rt.store)
+        for cid in sorted(logs):
             said = [e.text for e in logs[cid] if isinstance(e, UserMessage)]
             answered = any(isinstance(e, AgentMessage) for e in logs[cid])  # by the pass before
             if len(said) != 1 or said[0] not in expected or on_topic.get(said[0]) or answered:
@@ -151,13 +154,10 @@ async def learn(settings: Any, store_path: Path) -> dict[str, Any]:
 
     async with build_runtime(with_store(settings, store_path), load_llm=False) as rt:
         found = await learned_from(rt.store)
-    from knowledge.base import KnowledgeBase
-
-    with KnowledgeBase(settings.knowledge, settings.data_dir, settings.company) as kb:
         records, left_out = await asyncio.to_thread(
-            learned_records, found, kb, Redactor(settings.knowledge.redact_patterns),
+            learned_records, found, rt.knowledge, Redactor(settings.knowledge.redact_patterns),
             exclude=settings.dialogue.handoff_intents)
-        report = kb.add_records(records)
+        report = await asyncio.to_thread(rt.knowledge.add_records, records)
     by_signal = {s: sum(f.signal == s for f in found) for s in ("chose", "rated", "agent")}
     return {"confirmed": len(found), **by_signal, "records": len(records), "left_out": len(left_out),
             "added": report.added}

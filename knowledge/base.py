@@ -116,15 +116,10 @@ class KnowledgeBase:
     def remove_source(self, source: str) -> int:
         """Delete every record of one source (the intent head and spelling words follow); returns
         how many there were."""
-        ids = self.store.ids_of_source(source)
-        if ids:
-            self.store.delete(ids)
-            ingestor = Ingestor(self.store, self.embedder)
-            ingestor.refresh_head()
-            ingestor.refresh_vocabulary()
-            if self._retriever is not None:
-                self._retriever.forget_head()
-        return len(ids)
+        removed = Ingestor(self.store, self.embedder).remove_source(source)
+        if removed and self._retriever is not None:
+            self._retriever.forget_head()  # the retrained head is used at once in this process
+        return removed
 
     def search(self, query: str, k: int | None = None, *, filters: Mapping[str, str] | None = None,
                audience: Audience = "customer") -> list[Hit]:

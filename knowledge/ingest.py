@@ -142,6 +142,16 @@ class Ingestor:
         report.updated += len(changed)
         self._labels_changed |= any(r.intent for r in new)
 
+    def remove_source(self, source: str) -> int:
+        """Delete every record of one source; the intent head and the spelling words follow, as
+        after a prune. Returns how many there were."""
+        gone = self.store.ids_of_source(source)
+        if gone:
+            self.store.delete(gone)
+            self.refresh_head()
+            self.refresh_vocabulary()
+        return len(gone)
+
     def _prune(self, records: list[Record]) -> int:
         """Delete stored ids of the ingested sources that this ingest no longer contains."""
         keep = {r.id for r in records}
