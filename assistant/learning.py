@@ -46,6 +46,7 @@ from knowledge.records import Record
 from knowledge.redact import Redactor
 
 LEARNED_SOURCE = "learned"  # the records' source: `kb stats` counts them, `kb learn --forget` drops them
+LEARNED_PREFIX = "learned-"  # their ids: this, then the id of the customer's message
 LOG_BATCH = 200  # conversations read from the store at once
 
 
@@ -155,20 +156,31 @@ async def learned_from(store: ConversationStore, since: float = 0.0, until: floa
     return found
 
 
+def record_id(message_id: str) -> str:
+    """The id of the record learned from a customer's message."""
+    return f"{LEARNED_PREFIX}{message_id}"
+
+
 def learned_records(found: Sequence[Learned], knowledge: Searchable, redactor: Redactor, *,
-                    exclude: Collection[str] = (),
+                    exclude: Collection[str] = (), kept_out: Collection[str] = (),
                     progress: Callable[[int, int], None] | None = None) -> tuple[list[Record], list[Learned]]:
     """(records to ingest, messages left out), blocking (it searches).
 
     The same words learned more than once are one record, of the intent they were confirmed for
     most often (the others are left out). Its resolution is that of the record of the intent
     nearest to the words. Intents in `exclude` (requests for a person: the handoff classifier
-    learns those) are never learned, nor messages with no words left once redacted."""
+    learns those) are never learned, nor messages with no words left once redacted, nor those
+    whose record id is in `kept_out` (a support lead took the record out: `kb learn --forget ID`),
+    nor the same words confirmed for the same intent in another conversation."""
+    taken_out = {(_normal(i.text), i.intent) for i in found if record_id(i.message_id) in kept_out}
     by_words: dict[str, list[Learned]] = {}
-    for item in found:
-        by_words.setdefault(_normal(item.text), []).append(item)
-    records: list[Record] = []
     skipped: list[Learned] = []
+    for item in found:
+        if (_normal(item.text), item.intent) in taken_out:
+            skipped.append(item)
+        else:
+            by_words.setdefault(_normal(item.text), []).append(item)
+    records: list[Record] = []
     for done, items in enumerate(by_words.values(), 1):
         intent = Counter(i.intent for i in items).most_common(1)[0][0]
         item = next(i for i in items if i.intent == intent)
@@ -188,7 +200,7 @@ def _record(item: Learned, knowledge: Searchable, redactor: Redactor) -> Record 
     model = nearest[0].record
     # The subject is what a customer's list of sources shows: the history's words, not another
     # customer's (redaction takes out contacts and numbers, not everything a person may write).
-    return Record(id=f"learned-{item.message_id}", request=request, resolution=model.resolution,
+    return Record(id=record_id(item.message_id), request=request, resolution=model.resolution,
                   subject=(model.subject or model.request)[:200], intent=item.intent,
                   category=model.category, tags=(f"learned:{item.signal}",),
                   created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(item.at)),

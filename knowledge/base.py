@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,27 @@ class KnowledgeBase:
         if removed and self._retriever is not None:
             self._retriever.forget_head()  # the retrained head is used at once in this process
         return removed
+
+    def remove_records(self, ids: Collection[str]) -> list[str]:
+        """Delete the stored records among `ids` (the intent head and spelling words follow);
+        returns the ids that were stored."""
+        removed = Ingestor(self.store, self.embedder).remove(ids)
+        if removed and self._retriever is not None:
+            self._retriever.forget_head()
+        return removed
+
+    def stored(self, ids: Collection[str]) -> set[str]:
+        """The ids among these that are in the collection."""
+        return set(self.store.hashes(list(ids)))
+
+    def keep_out(self, ids: Collection[str]) -> None:
+        """Remember ids that must not come back (learned records a support lead took out), shared
+        like the collection by every process that opens it. Nothing here enforces it: whoever makes
+        such records asks kept_out() first. Dropping the collection forgets them too."""
+        self.store.save_kept_out(sorted(self.store.load_kept_out() | set(ids)))
+
+    def kept_out(self) -> set[str]:
+        return self.store.load_kept_out()
 
     def search(self, query: str, k: int | None = None, *, filters: Mapping[str, str] | None = None,
                audience: Audience = "customer") -> list[Hit]:

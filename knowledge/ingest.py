@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from knowledge import spelling
@@ -151,6 +151,16 @@ class Ingestor:
             self.refresh_head()
             self.refresh_vocabulary()
         return len(gone)
+
+    def remove(self, ids: Collection[str]) -> list[str]:
+        """Delete the stored records among `ids`; the intent head and the spelling words follow.
+        Returns the ids that were stored."""
+        gone = list(self.store.hashes(list(ids)))
+        if gone:
+            self.store.delete(gone)
+            self.refresh_head()
+            self.refresh_vocabulary()
+        return gone
 
     def _prune(self, records: list[Record]) -> int:
         """Delete stored ids of the ingested sources that this ingest no longer contains."""

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VOCABULARY_KEY = "word_counts"  # the vocabulary side collection's metadata: JSON {word: count}
+KEPT_OUT_KEY = "ids"  # the kept-out side collection's metadata: JSON [record id, ...]
 MODEL_KEY = "embedding_model"  # collection metadata: the model its vectors came from
 AUDIENCE_KEY = "audiences"  # collection metadata: 1 once every record carries an audience
 INTERNAL_SOURCES = ("abcd:guidelines",)  # records stored before audiences existed that are internal
@@ -320,6 +321,10 @@ class VectorStore:
     def openings_name(self) -> str:
         return f"{self.config.collection}.openings"
 
+    @property
+    def kept_out_name(self) -> str:
+        return f"{self.config.collection}.kept_out"
+
     def opening_vectors(self, ids: Sequence[str], texts: Sequence[str]) -> np.ndarray:
         """The embedded texts (resolution openings for knowledge.intents' answer head), kept in a
         side collection by record id: a retrain after an ingest embeds only new or changed ones."""
@@ -362,11 +367,30 @@ class VectorStore:
         blob = (side.metadata or {}).get(VOCABULARY_KEY)
         return {str(k): int(v) for k, v in json.loads(blob).items()} if isinstance(blob, str) else None
 
+    def save_kept_out(self, ids: Sequence[str]) -> None:
+        """Replace the stored ids that must not come back (KnowledgeBase.keep_out), kept like the
+        vocabulary in the metadata of an empty side collection."""
+        self._drop(self.kept_out_name)
+        if ids:
+            blob = json.dumps(sorted(set(ids)), separators=(",", ":"))
+            self._call("write", lambda: self.client.create_collection(
+                self.kept_out_name, metadata={KEPT_OUT_KEY: blob}))
+
+    def load_kept_out(self) -> set[str]:
+        try:
+            side = self.client.get_collection(self.kept_out_name)
+        except Exception:  # noqa: BLE001 - not found: nothing kept out
+            return set()
+        blob = (side.metadata or {}).get(KEPT_OUT_KEY)
+        return {str(i) for i in json.loads(blob)} if isinstance(blob, str) else set()
+
     def drop(self) -> int:
-        """Delete the whole collection, its intent head and vocabulary; returns how many records it held."""
+        """Delete the whole collection, its intent head, vocabulary and kept-out ids; returns how
+        many records it held."""
         self._drop(self.head_name)
         self._drop(self.vocabulary_name)
         self._drop(self.openings_name)
+        self._drop(self.kept_out_name)
         count = self._drop(self.config.collection)
         self._collection = None
         return count

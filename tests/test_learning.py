@@ -208,3 +208,50 @@ def test_kb_learn_adds_the_customers_words_so_the_next_customer_is_understood(
     assert capsys.readouterr().out.strip() == "forgot 1 learned records"
     assert cli(data_dir, "kb", "search", ANOTHER_CUSTOMER, "--json", "-k", "1") == 0
     assert json.loads(capsys.readouterr().out.splitlines()[0])["metadata"]["source"] != "learned"
+    assert cli(data_dir, "kb", "learn") == 0  # forgetting them all keeps nothing out: learned again
+    assert "added 1" in capsys.readouterr().out
+
+
+@pytest.mark.model
+def test_a_learned_record_forgotten_by_id_is_never_learned_again(settings, tmp_path: Path, capsys) -> None:
+    """A support lead who finds a wrong lesson in `kb learn`'s list takes out that one record; a
+    later `kb learn` leaves it out, and the same words confirmed for the same intent by another
+    customer too. Only learned records can be named."""
+    from assistant.store.sqlite import SQLiteStore
+
+    header, rows = bitext_rows(every=40)
+    data_dir = settings.data_dir
+    assert cli(data_dir, "kb", "ingest", str(write_csv(tmp_path / "bitext.csv", header, rows))) == 0
+
+    async def log(*turns: tuple[str, str, str]) -> None:
+        store = SQLiteStore(data_dir / "conversations.db")
+        await store.open()
+        try:
+            await conversation(store, *turns)
+        finally:
+            await store.close()
+
+    # Rated up, but the answer was about tracking: a lesson the lead does not want.
+    asyncio.run(log(("i want my money back", "track_order", "up"), ("can i pay with paypal",
+                                                                      "check_payment_methods", "up")))
+    capsys.readouterr()
+    assert cli(data_dir, "kb", "learn") == 0
+    out = capsys.readouterr().out
+    wrong = next(line.split()[0] for line in out.splitlines() if "i want my money back" in line)
+    assert wrong.startswith("learned-") and "track_order" in out
+
+    assert cli(data_dir, "kb", "learn", "--forget", "cus-123") == 2  # an imported record is not a lesson
+    assert "--forget takes the ids of learned records" in capsys.readouterr().err
+    assert cli(data_dir, "kb", "learn", "--forget", wrong, "--dry-run") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "would forget 1 learned records; they would not be learned again")
+    assert cli(data_dir, "kb", "learn", "--forget", wrong, "--json") == 0
+    assert json.loads(capsys.readouterr().out) == {"forgotten": 1, "ids": [wrong], "dry_run": False}
+    assert cli(data_dir, "kb", "stats", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["by_source"]["learned"] == 1  # the other lesson stays
+
+    asyncio.run(log(("I want my money back", "track_order", "up")))  # another customer, the same words
+    assert cli(data_dir, "kb", "learn", "--dry-run", "--json") == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert (dry["confirmed"], dry["learned"], dry["left_out"]) == (3, 1, 2)
+    assert [r["intent"] for r in dry["records"]] == ["check_payment_methods"]
