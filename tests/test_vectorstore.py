@@ -165,6 +165,19 @@ def test_a_collection_takes_the_configured_search_breadth(store: VectorStore, da
                       embedder).collection.configuration["hnsw"]["ef_search"] == created + 200
 
 
+def test_kept_out_ids_are_shared_by_every_opening_and_dropped_with_the_collection(
+        store: VectorStore, data_dir: Path, embedder: Embedder) -> None:
+    assert store.load_kept_out() == set()
+    store.save_kept_out(["learned-m1", "learned-m2", "learned-m1"])
+    again = open_store(ChromaConfig(), data_dir, embedder)  # another process opening the same collection
+    assert again.load_kept_out() == {"learned-m1", "learned-m2"}
+    again.save_kept_out([])
+    assert store.load_kept_out() == set()
+    store.save_kept_out(["learned-m3"])
+    store.drop()
+    assert open_store(ChromaConfig(), data_dir, embedder).load_kept_out() == set()
+
+
 def test_drop_returns_count_and_empties(store: VectorStore) -> None:
     assert store.drop() == 3
     assert store.drop() == 0
