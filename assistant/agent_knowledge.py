@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 import numpy as np
 
 from assistant.errors import InputError
+from assistant.learning import LEARNED_PREFIX, forget, lessons
 from assistant.search_batch import Searchable
 from knowledge.records import Hit, Record
 from knowledge.redact import Redactor
@@ -35,6 +36,14 @@ class KnowledgeBase(Searchable, Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def intents(self) -> list[str]: ...
+
+    def records(self, source: str | None = None) -> list[Record]: ...
+
+    def remove_records(self, ids: Collection[str]) -> list[str]: ...
+
+    def keep_out(self, ids: Collection[str]) -> None: ...
+
+    def stored(self, ids: Collection[str]) -> set[str]: ...
 
 
 class AgentKnowledge:
@@ -67,6 +76,22 @@ class AgentKnowledge:
                                  agent=agent, inbox=inbox, intent=intent)
         await asyncio.to_thread(self.knowledge.add_records, [record])
         return record
+
+
+    async def learned(self) -> list[Record]:
+        """What `assistant kb learn` learned from the conversations, newest first."""
+        return await asyncio.to_thread(lessons, self.knowledge)
+
+    async def forget_learned(self, record_id: str) -> None:
+        """Take out one learned record and keep it out of every later `kb learn` (InputError
+        not_learned for an id that is not a learned record's, lesson_not_found when no such
+        record is stored)."""
+        if not record_id.startswith(LEARNED_PREFIX):
+            raise InputError(f"{record_id!r} is not a learned record.", code="not_learned")
+        stored = await asyncio.to_thread(self.knowledge.stored, [record_id])
+        if not stored:
+            raise InputError(f"No learned record {record_id!r} is stored.", code="lesson_not_found")
+        await asyncio.to_thread(forget, self.knowledge, [record_id])
 
 
 def resolved_record(conversation_id: str, request: str, resolution: str, redactor: Redactor, *,

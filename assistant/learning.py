@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from assistant.clarify import read_choice
 from assistant.events import (
@@ -60,13 +61,14 @@ class Learned:
     intent: str
     signal: str  # chose | rated | agent
     at: float  # when the customer sent it
+    inbox: str = ""  # the conversation's
 
 
-def learned_in(conversation_id: str, log: Sequence[Event]) -> list[Learned]:
+def learned_in(conversation_id: str, log: Sequence[Event], inbox: str = "") -> list[Learned]:
     """What one conversation's log confirms: its messages answered from the intent the customer
     chose, answered by an answer the customer rated up (an answer's last rating counts), or
     answered by an agent who sent the suggested reply."""
-    reader = _Reader(conversation_id, log)
+    reader = _Reader(conversation_id, log, inbox)
     for event in log:
         reader.read(event)
     return reader.found
@@ -75,8 +77,8 @@ def learned_in(conversation_id: str, log: Sequence[Event]) -> list[Learned]:
 class _Reader:
     """One log read in order, keeping what the next answer answers."""
 
-    def __init__(self, conversation_id: str, log: Sequence[Event]) -> None:
-        self.conversation_id = conversation_id
+    def __init__(self, conversation_id: str, log: Sequence[Event], inbox: str) -> None:
+        self.conversation_id, self.inbox = conversation_id, inbox
         self.ratings = {e.message_id: e.rating for e in log if isinstance(e, Feedback)}
         self.words = _own_words(log)
         self.found: list[Learned] = []
@@ -121,7 +123,7 @@ class _Reader:
         text = self.words.get(question.message_id, "") if question is not None else ""
         if intent and text and question is not None and alone:
             self.found.append(Learned(self.conversation_id, question.message_id, text, intent, signal,
-                                      question.at))
+                                      question.at, self.inbox))
 
 
 def _intent(sources: Sequence[Source]) -> str:
@@ -144,13 +146,14 @@ def _own_words(log: Sequence[Event]) -> dict[str, str]:
 async def learned_from(store: ConversationStore, since: float = 0.0, until: float | None = None,
                        progress: Callable[[int, int], None] | None = None) -> list[Learned]:
     """learned_in() of every conversation created in [since, until)."""
-    ids = [row[0] for row in await store.facts(since, time.time() + 1 if until is None else until)]
+    rows = await store.facts(since, time.time() + 1 if until is None else until)
+    ids, inboxes = [row[0] for row in rows], {row[0]: row[2] for row in rows}
     found: list[Learned] = []
     for start in range(0, len(ids), LOG_BATCH):
         batch = ids[start:start + LOG_BATCH]
         logs = await store.events_of(batch)
         for cid in batch:
-            found += learned_in(cid, logs.get(cid, []))
+            found += learned_in(cid, logs.get(cid, []), inboxes[cid])
         if progress:
             progress(min(start + LOG_BATCH, len(ids)), len(ids))
     return found
@@ -192,6 +195,29 @@ def learned_records(found: Sequence[Learned], knowledge: Searchable, redactor: R
     return records, skipped
 
 
+class Lessons(Protocol):
+    """What keeping lessons needs of knowledge.base.KnowledgeBase (blocking)."""
+
+    def records(self, source: str | None = None) -> list[Record]: ...
+
+    def remove_records(self, ids: Collection[str]) -> list[str]: ...
+
+    def keep_out(self, ids: Collection[str]) -> None: ...
+
+
+def lessons(knowledge: Lessons) -> list[Record]:
+    """The learned records, newest first (blocking)."""
+    return sorted(knowledge.records(LEARNED_SOURCE), key=lambda r: (r.created_at, r.id), reverse=True)
+
+
+def forget(knowledge: Lessons, ids: Collection[str]) -> list[str]:
+    """Take these learned records out and keep their ids out of every later `kb learn`
+    (learned_records' `kept_out`); returns those that were stored (blocking). Kept out first,
+    so that a removal that fails half-way is not undone by the next run."""
+    knowledge.keep_out(ids)
+    return knowledge.remove_records(ids)
+
+
 def _record(item: Learned, knowledge: Searchable, redactor: Redactor) -> Record | None:
     request = redactor.redact(item.text)
     nearest = knowledge.search(request, 1, filters={"intent": item.intent}) if request.strip() else []
@@ -202,6 +228,7 @@ def _record(item: Learned, knowledge: Searchable, redactor: Redactor) -> Record 
     # customer's (redaction takes out contacts and numbers, not everything a person may write).
     return Record(id=record_id(item.message_id), request=request, resolution=model.resolution,
                   subject=(model.subject or model.request)[:200], intent=item.intent,
-                  category=model.category, tags=(f"learned:{item.signal}",),
+                  category=model.category,
+                  tags=(f"learned:{item.signal}", *([f"inbox:{item.inbox}"] if item.inbox else [])),
                   created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(item.at)),
                   source=LEARNED_SOURCE, kind="qa")

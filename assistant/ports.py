@@ -74,8 +74,9 @@ class Dialogue(Protocol):
 class AgentKnowledge(Protocol):
     """The knowledge base as agents use it (assistant.agent_knowledge): search with internal
     records included, a conversation an agent resolved saved as a new record (of one of the
-    history's intents, if the agent names it), and the embedding model (blocking) that groups
-    unanswered questions in reports."""
+    history's intents, if the agent names it), the lessons learned from the conversations (listed,
+    and taken out one by one), and the embedding model (blocking) that groups unanswered
+    questions in reports."""
 
     async def search(self, query: str, k: int) -> list[Hit]: ...
 
@@ -85,6 +86,10 @@ class AgentKnowledge(Protocol):
 
     async def save_resolved(self, conversation_id: str, request: str, resolution: str, *,
                             agent: str, inbox: str = "", intent: str = "") -> Record: ...
+
+    async def learned(self) -> list[Record]: ...
+
+    async def forget_learned(self, record_id: str) -> None: ...
 
 
 class TurnObserver(Protocol):

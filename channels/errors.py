@@ -39,6 +39,7 @@ ERRORS: dict[str, Outcome] = {
     "origin_not_allowed": Outcome(403, 4403),
     "conversation_not_found": Outcome(404),
     "attachment_not_found": Outcome(404),
+    "lesson_not_found": Outcome(404),
     "bad_transition": Outcome(409),
     "upload_too_large": Outcome(413),
     "unsupported_type": Outcome(415),

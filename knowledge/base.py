@@ -176,9 +176,9 @@ class KnowledgeBase:
         return [(str(m.get("request", "")), str(m["intent"]))
                 for m in self.store.metadatas() if m.get("intent")]
 
-    def records(self) -> list[Record]:
-        """Every stored record (to train on)."""
-        return [Record.from_metadata(rid, meta) for rid, meta in self.store.rows()]
+    def records(self, source: str | None = None) -> list[Record]:
+        """Every stored record (to train on), or those of one source."""
+        return [Record.from_metadata(rid, meta) for rid, meta in self.store.rows(source)]
 
     def as_langchain(self, k: int | None = None, filters: Mapping[str, str] | None = None) -> Any:
         """A langchain_core BaseRetriever over this knowledge base."""

@@ -143,6 +143,13 @@ class FakeKnowledge:
         resolved_record(conversation_id, request, resolution, Redactor(), agent=agent)  # the real checks
         raise InputError("This server's knowledge base cannot take new records.", code="kb_read_only")
 
+    async def learned(self) -> list[Record]:
+        return []
+
+    async def forget_learned(self, record_id: str) -> None:
+        code = "lesson_not_found" if record_id.startswith("learned-") else "not_learned"
+        raise InputError(f"No learned record {record_id!r} is stored.", code=code)
+
 
 @dataclass
 class FakeRuntime:
@@ -179,9 +186,10 @@ class FakeAgent:
 
 
 class FakeAuthenticator:
-    """Tokens are 'token-<name>'; dana handles inbox default, otto only inbox other."""
+    """Tokens are 'token-<name>'; dana handles inbox default, otto only inbox other, lee every inbox."""
 
-    agents = {"token-dana": FakeAgent("dana", ("default",)), "token-otto": FakeAgent("otto", ("other",))}
+    agents = {"token-dana": FakeAgent("dana", ("default",)), "token-otto": FakeAgent("otto", ("other",)),
+              "token-lee": FakeAgent("lee", ("*",))}
 
     def verify_agent_token(self, token: str) -> FakeAgent:
         try:

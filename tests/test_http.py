@@ -185,13 +185,18 @@ def test_openapi_lists_the_statuses_each_route_really_answers(client: TestClient
         ("get", "/api/kb/search", dana, {"params": {"q": " "}}),
         ("post", "/api/kb/records", dana,
          {"json": {"conversation_id": "nope", "request": "q", "resolution": "a"}}),
+        ("get", "/api/kb/learned", {}, {}),
+        ("delete", "/api/kb/learned/{record_id}", dana, {}),
+        ("delete", "/api/kb/learned/{record_id}", dana, {"record": "learned-nope"}),
         ("post", "/api/agents/login", {}, {"json": {"name": "x"}}),
         ("get", "/api/agents/me", {}, {}),
         ("get", "/api/reports", dana, {"params": {"days": "0"}}),
         ("get", "/api/reports", dana, {"params": {"inbox": "other"}}),
     ]
     for method, path, headers, kw in calls:
-        url = path.replace("{attachment_id}", "nope").replace("{conversation_id}", "nope")
+        record = kw.pop("record", "nope")
+        url = (path.replace("{attachment_id}", "nope").replace("{conversation_id}", "nope")
+               .replace("{record_id}", record))
         r = client.request(method.upper(), url, headers=headers, **kw)
         documented = {int(s) for s in doc["paths"][path][method]["responses"] if s.isdigit()}
         assert r.status_code in documented, (method, path, r.status_code, r.text)

@@ -14,6 +14,7 @@ from channels.app import create_app
 
 DANA = {"Authorization": "Bearer token-dana"}  # agent of inbox "default"
 OTTO = {"Authorization": "Bearer token-otto"}  # agent of inbox "other" only
+LEE = {"Authorization": "Bearer token-lee"}  # agent of every inbox
 SCREENSHOT = Path(__file__).parent / "data" / "abcd" / "faq_screenshot.png"
 
 
@@ -97,6 +98,65 @@ def test_a_conversation_saved_with_its_intent_teaches_the_intent_head(client: Te
     assert saved.status_code == 201 and saved.json()["intent"] == "track_order"
     hit = kb.search(asked, k=1)[0]
     assert (hit.id, hit.record.intent, hit.intents[0][0]) == (f"console-{cid}", "track_order", "track_order")
+    kb.close()
+
+
+@pytest.mark.model
+def test_agents_review_the_lessons_of_their_inboxes_and_take_a_wrong_one_out(
+        client: TestClient, settings: Any, runtime_factory: FakeRuntimeFactory, tmp_path: Path) -> None:
+    """Real Bitext records and real weights: lessons as `kb learn` makes them, listed to the agents
+    of their conversation's inbox; one taken out is gone from the search and kept out for good."""
+    import time
+
+    from kb_data import bitext_rows, write_csv
+
+    from assistant.agent_knowledge import AgentKnowledge
+    from assistant.learning import Learned, learned_records
+    from knowledge.base import KnowledgeBase
+    from knowledge.redact import Redactor
+
+    kb = KnowledgeBase(settings.knowledge, settings.data_dir)
+    header, rows = bitext_rows(every=40)
+    kb.ingest([write_csv(tmp_path / "bitext.csv", header, rows)])
+    runtime_factory.runtime.agent_knowledge = AgentKnowledge(  # type: ignore[union-attr]
+        kb, Redactor(settings.knowledge.redact_patterns))
+    now = time.time()
+    found = [Learned("c1", "m1", "i want my money back, write to me at ann@example.com", "track_order",
+                     "rated", now, "default"),  # rated up, though the answer was about tracking
+             Learned("c2", "m2", "can i pay with paypal", "check_payment_methods", "chose", now, "other"),
+             Learned("c3", "m3", "where's my parcel", "track_order", "agent", now)]  # before inboxes
+    records, _ = learned_records(found, kb, Redactor(settings.knowledge.redact_patterns))
+    kb.add_records(records)
+
+    def ids(headers: dict[str, str]) -> list[str]:
+        got = client.get("/api/kb/learned", headers=headers)
+        assert got.status_code == 200, got.text
+        return sorted(lesson["id"] for lesson in got.json()["lessons"])
+
+    assert ids(DANA) == ["learned-m1"] and ids(OTTO) == ["learned-m2"]
+    assert ids(LEE) == ["learned-m1", "learned-m2", "learned-m3"]
+    [lesson] = client.get("/api/kb/learned", headers=DANA).json()["lessons"]
+    assert {k: lesson[k] for k in ("intent", "label", "signal", "inbox")} == {
+        "intent": "track_order", "label": "where your order is", "signal": "rated", "inbox": "default"}
+    assert "ann@example.com" not in lesson["request"]  # redacted like every import
+    assert client.get("/api/kb/learned").status_code == 401
+
+    not_hers = client.delete("/api/kb/learned/learned-m2", headers=DANA)
+    assert not_hers.status_code == 403 and not_hers.json()["code"] == "forbidden"
+    imported = client.delete(f"/api/kb/learned/{kb.search('track my order', k=1)[0].id}", headers=DANA)
+    assert imported.status_code == 400 and imported.json()["code"] == "not_learned"
+    assert kb.stored(["learned-m1"]) == {"learned-m1"}
+    gone = client.delete("/api/kb/learned/learned-m1", headers=DANA)
+    assert gone.status_code == 200 and gone.json() == {"id": "learned-m1", "forgotten": True}
+    assert ids(DANA) == [] and ids(LEE) == ["learned-m2", "learned-m3"]
+    assert kb.stored(["learned-m1"]) == set()
+    assert "learned-m1" not in {h.id for h in kb.search(lesson["request"], k=5)}
+    again = client.delete("/api/kb/learned/learned-m1", headers=DANA)
+    assert again.status_code == 404 and again.json()["code"] == "lesson_not_found"
+    # The next `kb learn` leaves it out.
+    records, left_out = learned_records(found, kb, Redactor(), kept_out=kb.kept_out())
+    assert sorted(r.id for r in records) == ["learned-m2", "learned-m3"]
+    assert [i.message_id for i in left_out] == ["m1"]
     kb.close()
 
 

@@ -81,10 +81,10 @@ def cmd_learn(args: argparse.Namespace, settings: Settings) -> int:
 
 def _forget(kb: KnowledgeBase, ids: list[str], *, dry_run: bool, as_json: bool) -> None:
     """Take some learned records out, and keep them out of every later `kb learn`."""
+    from assistant.learning import forget
+
     ids = list(dict.fromkeys(ids))
-    if not dry_run:
-        kb.keep_out(ids)  # first: a later `kb learn` leaves them out even if the removal fails
-    stored = kb.stored(ids) if dry_run else set(kb.remove_records(ids))
+    stored = kb.stored(ids) if dry_run else set(forget(kb, ids))
     if as_json:
         print(json.dumps({"forgotten": len(stored), "ids": ids, "dry_run": dry_run}))
         return
