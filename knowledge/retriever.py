@@ -65,6 +65,7 @@ class Retriever:
         self._head: IntentHead | None = None
         self._speller: Speller | None = None
         self._head_checked = -math.inf
+        self._words: int | None = None  # what the stored words were when last read
 
     def head(self) -> IntentHead | None:
         """The stored intent head, re-read now and then so a new ingest is picked up."""
@@ -77,13 +78,18 @@ class Retriever:
         return self._speller
 
     def _reload(self) -> None:
-        """What an ingest trains (intent head, vocabulary), re-read now and then."""
+        """What an ingest trains (intent head, vocabulary), re-read now and then. The words change
+        with every ingest that changes the records: when they did, this process's index is made
+        to catch up with records another process wrote (VectorStore.catch_up)."""
         now = time.monotonic()
         if now - self._head_checked >= HEAD_RELOAD_SECONDS:
             self._head = self.store.load_head()
             counts = self.store.load_vocabulary()
             self._speller = Speller(counts, english_words()) if counts else None
-            self._head_checked = now
+            words = hash(tuple(sorted(counts.items()))) if counts else None
+            if self._words is not None and words != self._words:
+                self.store.catch_up()
+            self._words, self._head_checked = words, now
 
     def correct(self, text: str) -> str:
         """The text with its typos corrected toward the history's own words (unchanged before an

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VOCABULARY_KEY = "word_counts"  # the vocabulary side collection's metadata: JSON {word: count}
+CATCH_UP_ID = "-catch-up-"  # no record has this id (VectorStore.catch_up)
 KEPT_OUT_KEY = "ids"  # the kept-out side collection's metadata: JSON [record id, ...]
 MODEL_KEY = "embedding_model"  # collection metadata: the model its vectors came from
 AUDIENCE_KEY = "audiences"  # collection metadata: 1 once every record carries an audience
@@ -350,6 +351,15 @@ class VectorStore:
                     metadatas=[{"hash": keys[i]} for i in part]))
             kept.update({ids[i]: vectors[n] for n, i in enumerate(todo)})
         return np.stack([kept[rid] for rid in ids])
+
+    def catch_up(self) -> None:
+        """Make this process search what other processes wrote since it opened the collection
+        (`kb ingest` or `kb learn` beside a running `assistant serve`). An embedded Chroma keeps
+        each process's index in memory and brings it up to date with the shared store when that
+        process writes; until then it searches without their records. So: a write that changes
+        nothing (the deletion of an id no record has). A Chroma server needs none."""
+        if self.config.mode == "embedded":
+            self._call("write", lambda: self.collection.delete(ids=[CATCH_UP_ID]))
 
     def save_vocabulary(self, counts: Mapping[str, int]) -> None:
         """Replace the stored word counts of the records (knowledge.spelling), kept in the

@@ -234,6 +234,32 @@ def test_personal_data_is_redacted_before_storing(data_dir: Path, tmp_path: Path
     assert "[EMAIL]" in stored and "[REDACTED]" in stored
 
 
+def test_a_serving_process_searches_what_another_process_ingested(data_dir: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`assistant kb ingest` (or `kb learn`) beside a running `assistant serve` on the embedded
+    Chroma: the service searches the new records once it next re-reads the stored words (every
+    30 s; now here). It used not to until it wrote something itself or restarted."""
+    import subprocess
+    import sys
+
+    import knowledge.retriever
+
+    header, rows = bitext_rows(every=150)
+    kb = KnowledgeBase(KnowledgeConfig(), data_dir)
+    kb.ingest([write_csv(tmp_path / "b.csv", header, rows)])
+    asked = "do you deliver garden gnomes to the moon base"
+    assert kb.search(asked, 1)[0].text != "Only on Earth for now."  # loaded, and searched
+    tickets = tmp_path / "gnomes.csv"
+    tickets.write_text("request,resolution,intent\n"
+                       "do you deliver garden gnomes to the moon base?,Only on Earth for now.,delivery_options\n")
+    subprocess.run([sys.executable, "-m", "assistant", "--data-dir", str(data_dir), "kb", "ingest",
+                    str(tickets), "--format", "csv"], check=True,
+                   cwd=Path(__file__).parent.parent, capture_output=True, timeout=300)
+    monkeypatch.setattr(knowledge.retriever, "HEAD_RELOAD_SECONDS", 0.0)
+    assert kb.search(asked, 1)[0].text == "Only on Earth for now."
+    kb.close()
+
+
 def test_http_mode_against_a_real_chroma_server(chroma_server: int, data_dir: Path, tmp_path: Path) -> None:
     header, rows = bitext_rows(every=60)
     path = write_csv(tmp_path / "b.csv", header, rows)
