@@ -251,7 +251,7 @@ def test_a_serving_process_searches_what_another_process_ingested(data_dir: Path
     assert kb.search(asked, 1)[0].text != "Only on Earth for now."  # loaded, and searched
     tickets = tmp_path / "gnomes.csv"
     tickets.write_text("request,resolution,intent\n"
-                       "do you deliver garden gnomes to the moon base?,Only on Earth for now.,delivery_options\n")
+                       f"{asked}?,Only on Earth for now.,delivery_options\n")
     subprocess.run([sys.executable, "-m", "assistant", "--data-dir", str(data_dir), "kb", "ingest",
                     str(tickets), "--format", "csv"], check=True,
                    cwd=Path(__file__).parent.parent, capture_output=True, timeout=300)
