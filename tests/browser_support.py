@@ -110,6 +110,10 @@ class Server:
         """`assistant agents ...` on this server's data, in a process of its own, while it serves."""
         _assistant(["agents", *argv], self.env, input=f"{password}\n" if password else "", timeout=120)
 
+    def kb(self, *argv: str) -> str:
+        """`assistant kb ...` on this server's data, in a process of its own, while it serves: its output."""
+        return _assistant(["kb", *argv], self.env, timeout=300).stdout
+
     def start(self, timeout: float = 240) -> None:
         self._log = open(self.data_dir.parent / "serve.log", "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(

@@ -2,12 +2,14 @@
 `assistant serve`: after four real conversations (one rated up, one rated down, one handed to
 a person who answers in the console, one the assistant is unsure of) the figures, the charts
 and the knowledge gaps say so; the tabs work by keyboard; a gap's "Write the answer" saves the
-missing answer in one step; a phone screen shows it all without scrolling sideways.
+missing answer in one step; a phone screen shows it all without scrolling sideways; a lesson
+learned from the conversations is forgotten with one click and not learned again.
 With SAVE_SCREENSHOTS=1 the desktop screenshot refreshes docs/screenshots/console-reports.png.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -226,3 +228,28 @@ def test_a_gap_is_answered_in_one_step(history: SimpleNamespace, browser: Any, s
     with Chat(server.url) as chat:
         answer = chat.ask(GNOMES)
     assert answer["grounded"] is True and "Earth only" in answer["text"]
+
+
+def test_a_wrong_lesson_is_forgotten_from_the_reports_tab(history: SimpleNamespace, browser: Any,
+                                                          server: Any) -> None:
+    """`assistant kb learn` beside the running service learns the rated-up answer's question; the
+    Reports tab lists it; "Forget" takes it out, and the next `kb learn` leaves it out."""
+    from playwright.sync_api import expect
+
+    learned = json.loads(server.kb("learn", "--json"))
+    assert [(r["request"], r["intent"], r["signal"]) for r in learned["records"]] == [
+        ("How do I cancel my order?", "cancel_order", "rated")]
+    agent = Agent(browser, server.url)
+    page = agent.reports()
+    lesson = page.locator("#report-lessons .lesson", has_text="How do I cancel my order?")
+    expect(lesson).to_contain_text("answer rated up")
+    expect(lesson).to_contain_text("inbox default")
+    expect(page.locator("#lessons-status")).to_have_text("1 lesson, newest first.")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#lessons-title").locator("..").screenshot(path=str(SHOTS / "console-lessons.png"))
+    lesson.get_by_role("button", name="Forget “How do I cancel my order?”").click()
+    expect(lesson).to_have_count(0)
+    expect(page.locator("#lessons-status")).to_contain_text("will not be learned again")
+    agent.close()
+    again = json.loads(server.kb("learn", "--json"))
+    assert (again["confirmed"], again["learned"], again["left_out"]) == (1, 0, 1)

@@ -1,6 +1,8 @@
 // The Reports tab: headline figures, daily charts (inline SVG drawn here, no library)
 // and the knowledge gaps of GET /api/reports, for the last N days and one or all of
 // the agent's inboxes. A gap's "Write the answer" opens the save dialog as a draft.
+// Below them, what the assistant learned from the conversations (GET /api/kb/learned),
+// each lesson with a "Forget" button (DELETE /api/kb/learned/{id}).
 
 import { ApiError } from "./api.js";
 import { reasonText } from "./inbox.js";
@@ -272,13 +274,34 @@ export function newestConversation(gap) {
   return examples.reduce((a, e) => ((e.at || 0) > (a?.at || 0) ? e : a), examples[0])?.conversation_id || "";
 }
 
+// -- lessons ------------------------------------------------------------------------
+
+const SIGNALS = { chose: "chosen when asked", rated: "answer rated up", agent: "reply sent by an agent" };
+
+function lessonItem(doc, lesson, forget) {
+  const li = el(doc, "li", "gap lesson");
+  li.dataset.lesson = lesson.id;
+  const words = li.appendChild(el(doc, "p", "lesson-words"));
+  words.append(el(doc, "q", "", lesson.request));
+  const day = lesson.created_at ? new Date(lesson.created_at).toLocaleDateString(undefined,
+    { day: "numeric", month: "short" }) : "";
+  const meta = [`read as ${lesson.label || lesson.intent}`, SIGNALS[lesson.signal] || lesson.signal, day,
+    lesson.inbox && `inbox ${lesson.inbox}`].filter(Boolean).join(" · ");
+  li.append(el(doc, "p", "lesson-meta", meta));
+  const button = li.appendChild(el(doc, "button", "", "Forget"));
+  button.type = "button";
+  button.setAttribute("aria-label", `Forget “${lesson.request}”`);
+  button.addEventListener("click", () => forget(lesson, li, button));
+  return li;
+}
+
 // -- the tab ------------------------------------------------------------------------
 
-/** GET with the agent's token; an error answer ({code, message}) becomes an ApiError. */
-async function getJson(url, token) {
+/** GET (or another method) with the agent's token; an error answer ({code, message}) becomes an ApiError. */
+async function getJson(url, token, method = "GET") {
   let response;
   try {
-    response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+    response = await fetch(url, { method, headers: { Authorization: `Bearer ${token}` } });
   } catch {
     throw new ApiError("offline", "The server cannot be reached.", 0);
   }
@@ -306,10 +329,43 @@ export class Reports {
     this.$("#reports-inbox").addEventListener("change", () => this.load());
   }
 
-  /** The tab is shown: fresh figures every time. */
+  /** The tab is shown: fresh figures and lessons every time. */
   show() {
     this.inboxes ??= this._fillInboxes();
-    return this.load();
+    return Promise.all([this.load(), this.loadLessons()]);
+  }
+
+  async loadLessons() {
+    const list = this.$("#report-lessons");
+    const doc = list.ownerDocument;
+    try {
+      const { lessons = [] } = await getJson("/api/kb/learned", this.token);
+      list.replaceChildren(...lessons.map((l) => lessonItem(doc, l, (lesson, li, button) =>
+        this._forget(lesson, li, button))));
+      this._lessonsStatus(lessons.length ? `${plural(lessons.length, "lesson")}, newest first.` :
+        "Nothing learned yet: lessons appear once the conversations have been read (assistant kb learn).");
+    } catch (err) {
+      if (err.code === "unauthorized" || err.code === "token_revoked") return this.signOut(err.message);
+      this._lessonsStatus(`The lessons could not be loaded: ${err.message}`);
+    }
+  }
+
+  async _forget(lesson, li, button) {
+    button.disabled = true;
+    try {
+      await getJson(`/api/kb/learned/${encodeURIComponent(lesson.id)}`, this.token, "DELETE");
+      li.remove();
+      this._lessonsStatus(`Forgotten: “${lesson.request}” is no longer read as ${lesson.label || lesson.intent}, ` +
+        "and will not be learned again.");
+    } catch (err) {
+      if (err.code === "unauthorized" || err.code === "token_revoked") return this.signOut(err.message);
+      button.disabled = false;
+      this._lessonsStatus(`Not forgotten: ${err.message}`);
+    }
+  }
+
+  _lessonsStatus(text) {
+    this.$("#lessons-status").textContent = text;
   }
 
   async load() {
