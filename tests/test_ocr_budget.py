@@ -101,6 +101,14 @@ reader.read_sync(open(sys.argv[1], "rb").read())
 """
 
 
+def is_tesseract(pid: int) -> bool:
+    """Is this process alive and tesseract? (It may end between any two looks.)"""
+    try:
+        return "tesseract" in Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
 def test_tesseract_dies_with_the_process_that_started_it(bomb: bytes, tmp_path: Path, how: int) -> None:
     path = tmp_path / "dense.png"
@@ -115,8 +123,7 @@ def test_tesseract_dies_with_the_process_that_started_it(bomb: bytes, tmp_path: 
         os.kill(proc.pid, how)
         proc.wait(10)
         deadline = time.monotonic() + 5
-        while any(Path(f"/proc/{pid}").exists() and "tesseract" in Path(f"/proc/{pid}/stat").read_text()
-                  for pid in children):
+        while any(is_tesseract(pid) for pid in children):
             assert time.monotonic() < deadline, f"tesseract {children} outlived its parent ({how})"
             time.sleep(0.1)
     finally:
