@@ -1,12 +1,14 @@
-"""The knowledge base as agents use it: searched with internal records included, and grown
-by the conversations they resolve.
+"""The knowledge base as agents use it: searched with internal records included, grown by
+the conversations they resolve, and kept clear of wrong lessons.
 
     knowledge = AgentKnowledge(KnowledgeBase(...), redactor)
     hits = await knowledge.search("refund for a broken kettle", 5)
     record = await knowledge.save_resolved(conversation_id, request, resolution, agent="dana",
                                            intent="track_order")  # optional: one of knowledge.intents()
+    lessons = await knowledge.learned()                 # what `kb learn` learned (assistant.learning)
+    await knowledge.forget_learned(lessons[0].id)       # and never learns again
 
-Both calls run the blocking knowledge base (embedding, Chroma) off the event loop
+The calls run the blocking knowledge base (embedding, Chroma) off the event loop
 that serves every socket. A saved conversation is redacted with the [knowledge]
 rules, like every import, and goes in through the same idempotent path as
 `kb ingest`; its id comes from the conversation, so saving it again replaces it.
@@ -76,7 +78,6 @@ class AgentKnowledge:
                                  agent=agent, inbox=inbox, intent=intent)
         await asyncio.to_thread(self.knowledge.add_records, [record])
         return record
-
 
     async def learned(self) -> list[Record]:
         """What `assistant kb learn` learned from the conversations, newest first."""

@@ -380,12 +380,11 @@ class VectorStore:
 
     def save_kept_out(self, ids: Sequence[str]) -> None:
         """Replace the stored ids that must not come back (KnowledgeBase.keep_out), kept like the
-        vocabulary in the metadata of an empty side collection."""
-        self._drop(self.kept_out_name)
-        if ids:
-            blob = json.dumps(sorted(set(ids)), separators=(",", ":"))
-            self._call("write", lambda: self.client.create_collection(
-                self.kept_out_name, metadata={KEPT_OUT_KEY: blob}))
+        vocabulary in the metadata of an empty side collection (changed in place: a reader never
+        finds it missing)."""
+        blob = json.dumps(sorted(set(ids)), separators=(",", ":"))
+        side = self._call("write", lambda: self.client.get_or_create_collection(self.kept_out_name))
+        self._call("write", lambda: side.modify(metadata={KEPT_OUT_KEY: blob}))
 
     def load_kept_out(self) -> set[str]:
         try:
