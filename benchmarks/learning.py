@@ -22,6 +22,10 @@ end to end, before and after in one run.
    base's nearest record of the right intent, close and save the conversation naming that
    intent (AgentKnowledge.save_resolved, as the console's save dialog does); the realistic set
    is run a fifth time.
+With `--wrong-ratings SHARE`, steps 5 to 7 are replaced: customers rate up every on-topic answer
+and that share of the others (answers that were not about the question), it is learned and
+measured, then a support lead forgets every wrong lesson (assistant.learning.forget, what the
+console's "Forget" does) and it is measured again.
 No realistic message is learned from: its conversations go to a throw-away store. Writes
 benchmarks/results/learning.json. `--learn-from` (one set or more) and `--measure-on` choose other
 sets (dev, realistic, fresh: benchmarks/data/README.md).
@@ -85,9 +89,11 @@ async def every_log(store: Any) -> dict[str, list]:
     return await store.events_of([row[0] for row in await store.facts(0.0, time.time() + 1)])
 
 
-async def rate(settings: Any, store_path: Path, on_topic: dict[str, bool], share: float) -> int:
+async def rate(settings: Any, store_path: Path, on_topic: dict[str, bool], share: float,
+               wrong: float = 0.0) -> int:
     """Customers rate up a seeded share of the on-topic answers (the last answer of each
-    conversation); returns how many conversations hold a rating now."""
+    conversation), and a `wrong` share of the others (customers who rate up an answer that was
+    not about their question); returns how many conversations hold a rating now."""
     from assistant.events import AnswerCompleted, UserMessage
     from assistant.runtime import build_runtime
 
@@ -98,7 +104,7 @@ async def rate(settings: Any, store_path: Path, on_topic: dict[str, bool], share
             log = logs[cid]
             first = next((e.text for e in log if isinstance(e, UserMessage)), "")
             answers = [e for e in log if isinstance(e, AnswerCompleted) and e.grounded and not e.options]
-            if not answers or not on_topic.get(first) or random.Random(first).random() >= share:
+            if not answers or random.Random(first).random() >= (share if on_topic.get(first) else wrong):
                 continue
             await rt.dialogue.feedback(cid, answers[-1].message_id, "up")
             rated += 1
@@ -156,11 +162,26 @@ async def learn(settings: Any, store_path: Path) -> dict[str, Any]:
         found = await learned_from(rt.store)
         records, left_out = await asyncio.to_thread(
             learned_records, found, rt.knowledge, Redactor(settings.knowledge.redact_patterns),
-            exclude=settings.dialogue.handoff_intents)
+            exclude=settings.dialogue.handoff_intents, kept_out=rt.knowledge.kept_out())
         report = await asyncio.to_thread(rt.knowledge.add_records, records)
     by_signal = {s: sum(f.signal == s for f in found) for s in ("chose", "rated", "agent")}
     return {"confirmed": len(found), **by_signal, "records": len(records), "left_out": len(left_out),
             "added": report.added}
+
+
+async def review(settings: Any, store_path: Path, cases: list) -> dict[str, int]:
+    """A support lead reads the lessons and forgets each one whose intent is not the one its
+    customer meant (`kb learn --forget ID`, the console's "Forget"): a reader who is never wrong."""
+    from assistant.learning import LEARNED_SOURCE, forget, learned_from, record_id
+    from assistant.runtime import build_runtime
+
+    meant = {c.text: c.expect_intent for c in cases}
+    async with build_runtime(with_store(settings, store_path), load_llm=False) as rt:
+        stored = {r.id: r.intent for r in await asyncio.to_thread(rt.knowledge.records, LEARNED_SOURCE)}
+        lessons = {record_id(f.message_id): f.text for f in await learned_from(rt.store)}
+        wrong = [rid for rid, text in lessons.items() if rid in stored and meant.get(text) != stored[rid]]
+        forgotten = await asyncio.to_thread(forget, rt.knowledge, wrong)
+    return {"lessons": len(stored), "forgotten": len(forgotten)}
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -181,6 +202,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         print("before:", out["runs"][-1], file=sys.stderr, flush=True)
         on_topic = await converse(settings, learned_from, store_path)
         out["conversations_on_topic"] = sum(on_topic.values())
+        if args.wrong_ratings:  # every on-topic answer rated up, and a share of the others too
+            rated = await rate(settings, store_path, on_topic, 1.0, wrong=args.wrong_ratings)
+            learned = await learn(settings, store_path)
+            out["runs"].append({"rated_share": 1.0, "wrong_share": args.wrong_ratings, "rated": rated,
+                                **learned, **await evaluate(settings, measured, scratch)})
+            print("after wrong ratings:", out["runs"][-1], file=sys.stderr, flush=True)
+            reviewed = await review(settings, store_path, learned_from)
+            out["runs"].append({"rated_share": 1.0, "wrong_share": args.wrong_ratings, "reviewed": reviewed,
+                                **await evaluate(settings, measured, scratch)})
+            print("after review:", out["runs"][-1], file=sys.stderr, flush=True)
+            return out
         for share in RATED:
             rated = await rate(settings, store_path, on_topic, share)
             learned = await learn(settings, store_path)
@@ -203,6 +235,9 @@ if __name__ == "__main__":
                         help="the sets whose messages become conversations")
     parser.add_argument("--measure-on", default="realistic", choices=sets)
     parser.add_argument("--out", default="learning.json", help="file name under benchmarks/results/")
+    parser.add_argument("--wrong-ratings", type=float, default=0.0, metavar="SHARE",
+                        help="instead of the usual passes: customers rate up every on-topic answer and this "
+                             "share of the others; learned; then a support lead forgets the wrong lessons")
     arguments = parser.parse_args()
     if arguments.measure_on in arguments.learn_from:
         parser.error("learn from one set and measure on the other")
