@@ -14,22 +14,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 
+from assistant.clarify import label
 from assistant.errors import AnswerClosed, AssistantError
 from assistant.events import AnswerCompleted, AnswerDelta, AnswerStarted, ErrorEvent, Event, Option, Source
 from assistant.llm.base import ChatRequest, Delta, LLMBackend
 from assistant.store.base import ConversationStore
-from knowledge.records import Hit
+from knowledge.records import Hit, Record
 
 log = logging.getLogger(__name__)
 
 
-def sources_of(hits: Sequence[Hit]) -> tuple[Source, ...]:
+RESOLVED_CASE = "a resolved case"  # a customer's title for a ticket of no intent
+
+
+def sources_of(hits: Sequence[Hit], *, labels: Mapping[str, str] | None = None) -> tuple[Source, ...]:
+    """The records as a client shows them. With `labels` (`dialogue.intent_labels`: an answer a
+    customer reads) a ticket is titled by what it is about, never by its request or subject: a
+    history's requests are other customers' words, redacted of contacts and numbers but not of
+    everything a person writes. A policy's or a transcript's subject (a heading) stays."""
     return tuple(Source(id=h.id, score=round(h.score, 4), intent=h.record.intent,
-                        category=h.record.category, title=(h.record.subject or h.record.request)[:120],
+                        category=h.record.category, title=_title(h.record, labels)[:120],
                         audience=h.record.audience)
                  for h in hits)
+
+
+def _title(record: Record, labels: Mapping[str, str] | None) -> str:
+    if labels is None or record.kind != "qa":
+        return record.subject or record.request
+    return label(record.intent, labels) if record.intent else RESOLVED_CASE
 
 
 async def stream_answer(store: ConversationStore, llm: LLMBackend, request: ChatRequest, *,

@@ -300,9 +300,9 @@ class DialogueManager:
                                                                 understood.image_texts),
                               images=tuple(understood.images) if self.llm.supports_images else ())
         prompt = self.prompts.build(self._history(log), current, hits, language=understood.language)
+        sources = sources_of(prompt.references, labels=self.settings.dialogue.intent_labels)  # a customer's
         return stream_answer(self.store, self.llm, prompt.request, conversation_id=turn.conversation_id,
-                             answer_id=new_id(), sources=sources_of(prompt.references),
-                             question_id=turn.message_id)
+                             answer_id=new_id(), sources=sources, question_id=turn.message_id)
 
     async def _answer_choice(self, turn: UserMessage, log: list[Event], understood: Understood, intent: str,
                              *, answer: bool, trace: TurnTrace) -> AsyncGenerator[Event, None]:

@@ -224,8 +224,9 @@ def _record(item: Learned, knowledge: Searchable, redactor: Redactor) -> Record 
     if not nearest or not nearest[0].record.resolution:
         return None
     model = nearest[0].record
-    # The subject is what a customer's list of sources shows: the history's words, not another
-    # customer's (redaction takes out contacts and numbers, not everything a person may write).
+    # The subject is the title an agent's list of sources shows: the history's words, not another
+    # customer's (redaction takes out contacts and numbers, not everything a person may write). A
+    # customer's list shows the intent's label (assistant.answering.sources_of).
     return Record(id=record_id(item.message_id), request=request, resolution=model.resolution,
                   subject=(model.subject or model.request)[:200], intent=item.intent,
                   category=model.category,

@@ -547,6 +547,32 @@ async def test_suggest_drafts_for_the_last_customer_message(settings, store) -> 
     assert isinstance(suggestion, Suggestion) and suggestion.sources[0].id == "refund-1"
 
 
+async def test_a_customer_sees_what_a_source_is_about_never_another_customer_s_words(settings, store) -> None:
+    """A history's requests are its customers' words: an answer's sources are titled by their
+    intent's label (or as a resolved case) for the customer, a policy by its heading; the agent's
+    draft shows the request, as the console's search does."""
+    records = [Record(id="t-1", request="Jane Miller here, I want a refund for my order of the blue lamp",
+                      intent="get_refund", category="REFUND", resolution="Press Request refund."),
+               Record(id="t-2", request="my order of the blue lamp arrived broken, Jane", category="ORDER",
+                      resolution="Send us a photo and we replace it."),
+               Record(id="p-1", request="Refunds", subject="Returns / Refunds", kind="policy",
+                      resolution="We refund within 30 days of delivery.")]
+    dm = manager(settings.model_copy(update={"dialogue": settings.dialogue.model_copy(
+        update={"min_score": 0.1, "unsure_margin": 0.0, "clarify_margin": 0.0})}),
+        store, FakeLLM(["Press Request refund."]), knowledge=FakeKnowledge(records))
+    conv = await dm.new_conversation()
+    events = await run(dm, said(conv.id, "I want a refund for my order of the blue lamp"))
+    answer = events[-1]
+    assert isinstance(answer, AnswerCompleted) and answer.grounded
+    assert {s.id: s.title for s in answer.sources} == {
+        "t-1": "asking for a refund",  # dialogue.intent_labels
+        "t-2": "a resolved case",  # no intent
+        "p-1": "Returns / Refunds"}  # a policy's heading
+    await dm.request_handoff(conv.id)
+    (suggestion,) = [e async for e in dm.suggest(conv.id)]
+    assert "Jane Miller" in suggestion.sources[0].title  # agents see the history as it is
+
+
 async def test_consumer_going_away_stops_generation_and_keeps_what_was_said(settings, store) -> None:
     llm = FakeLLM(["one ", "two ", "three ", "four "], delay=0.01)
     dm = manager(settings, store, llm)
