@@ -24,16 +24,22 @@ from typing import Protocol
 import numpy as np
 
 from assistant.errors import InputError
-from assistant.learning import LEARNED_PREFIX, forget, lessons
+from assistant.learning import LEARNED_PREFIX, Learned, forget, learned_records, lessons
 from assistant.search_batch import Searchable
 from knowledge.records import Hit, Record
 from knowledge.redact import Redactor
 
 
+class Added(Protocol):
+    """What an ingest reports (knowledge.ingest.IngestReport), as far as this reads it."""
+
+    added: int
+
+
 class KnowledgeBase(Searchable, Protocol):
     """What this needs of knowledge.base.KnowledgeBase (blocking): search, and these."""
 
-    def add_records(self, records: Sequence[Record]) -> object: ...
+    def add_records(self, records: Sequence[Record]) -> Added: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -46,6 +52,8 @@ class KnowledgeBase(Searchable, Protocol):
     def keep_out(self, ids: Collection[str]) -> None: ...
 
     def stored(self, ids: Collection[str]) -> set[str]: ...
+
+    def kept_out(self) -> set[str]: ...
 
 
 class AgentKnowledge:
@@ -82,6 +90,19 @@ class AgentKnowledge:
     async def learned(self) -> list[Record]:
         """What `assistant kb learn` learned from the conversations, newest first."""
         return await asyncio.to_thread(lessons, self.knowledge)
+
+    async def learn(self, found: Sequence[Learned], *, exclude: Collection[str] = (),
+                    dry_run: bool = False) -> tuple[list[Record], list[Learned], int]:
+        """What `assistant kb learn` does with the messages its conversations confirmed
+        (assistant.learning.learned_from): (the lessons, the messages left out, how many lessons
+        are new); a dry run stores nothing."""
+        def run() -> tuple[list[Record], list[Learned], int]:
+            records, left_out = learned_records(found, self.knowledge, self.redactor, exclude=exclude,
+                                                kept_out=self.knowledge.kept_out())
+            added = 0 if dry_run or not records else self.knowledge.add_records(records).added
+            return records, left_out, added
+
+        return await asyncio.to_thread(run)
 
     async def forget_learned(self, record_id: str) -> None:
         """Take out one learned record and keep it out of every later `kb learn` (InputError

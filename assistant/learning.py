@@ -144,16 +144,17 @@ def _own_words(log: Sequence[Event]) -> dict[str, str]:
 
 
 async def learned_from(store: ConversationStore, since: float = 0.0, until: float | None = None,
-                       progress: Callable[[int, int], None] | None = None) -> list[Learned]:
-    """learned_in() of every conversation created in [since, until)."""
-    rows = await store.facts(since, time.time() + 1 if until is None else until)
-    ids, inboxes = [row[0] for row in rows], {row[0]: row[2] for row in rows}
+                       progress: Callable[[int, int], None] | None = None,
+                       inboxes: tuple[str, ...] = ()) -> list[Learned]:
+    """learned_in() of every conversation created in [since, until), or only those of `inboxes`."""
+    rows = await store.facts(since, time.time() + 1 if until is None else until, inboxes)
+    ids, inbox_of = [row[0] for row in rows], {row[0]: row[2] for row in rows}
     found: list[Learned] = []
     for start in range(0, len(ids), LOG_BATCH):
         batch = ids[start:start + LOG_BATCH]
         logs = await store.events_of(batch)
         for cid in batch:
-            found += learned_in(cid, logs.get(cid, []), inboxes[cid])
+            found += learned_in(cid, logs.get(cid, []), inbox_of[cid])
         if progress:
             progress(min(start + LOG_BATCH, len(ids)), len(ids))
     return found

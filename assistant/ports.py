@@ -12,7 +12,7 @@ closing event.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.events import Event, Option, UserMessage
+from assistant.learning import Learned
 from assistant.routing import NO_HANDOFF, HandoffDecision
 from assistant.settings import Settings
 from assistant.store.base import ConversationInfo, ConversationStore
@@ -88,6 +89,9 @@ class AgentKnowledge(Protocol):
                             agent: str, inbox: str = "", intent: str = "") -> Record: ...
 
     async def learned(self) -> list[Record]: ...
+
+    async def learn(self, found: Sequence[Learned], *, exclude: Collection[str] = (),
+                    dry_run: bool = False) -> tuple[list[Record], list[Learned], int]: ...
 
     async def forget_learned(self, record_id: str) -> None: ...
 

@@ -10,12 +10,15 @@ it for the intent head as well.
 
 `GET /api/kb/learned` lists what `assistant kb learn` learned from the conversations of the
 agent's inboxes (a lesson from an inbox the agent does not handle, or from before lessons
-carried their inbox, only agents of every inbox see), and `DELETE /api/kb/learned/{id}` takes
-a wrong one out for good, as `kb learn --forget ID` does (docs/understanding.md).
+carried their inbox, only agents of every inbox see), `POST /api/kb/learn {dry_run?, days?}`
+learns from those conversations now, as `assistant kb learn` does, and
+`DELETE /api/kb/learned/{id}` takes a wrong one out for good, as `kb learn --forget ID` does
+(docs/understanding.md).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -71,6 +74,13 @@ def _visible(agent: AgentIdentity, record: Record) -> bool:
     return may_see(agent, inbox) if inbox else "*" in agent.inboxes
 
 
+def _lesson(record: Record, labels: dict[str, str]) -> dict[str, str]:
+    return {"id": record.id, "request": record.request, "intent": record.intent,
+            "label": label(record.intent, labels),
+            "signal": next((t.removeprefix("learned:") for t in record.tags if t.startswith("learned:")), ""),
+            "inbox": _inbox(record), "created_at": record.created_at}
+
+
 @router.get("/api/kb/learned", tags=["agents"])
 async def learned(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """The lessons learned from the conversations of the agent's inboxes, newest first: each
@@ -78,11 +88,32 @@ async def learned(request: Request, authorization: Annotated[str | None, Header(
     service: Service = request.app.state.service
     agent = await agent_from_header(service, authorization)
     labels = service.settings.dialogue.intent_labels
-    return {"lessons": [
-        {"id": r.id, "request": r.request, "intent": r.intent, "label": label(r.intent, labels),
-         "signal": next((t.removeprefix("learned:") for t in r.tags if t.startswith("learned:")), ""),
-         "inbox": _inbox(r), "created_at": r.created_at}
-        for r in await service.runtime.agent_knowledge.learned() if _visible(agent, r)]}
+    return {"lessons": [_lesson(r, labels) for r in await service.runtime.agent_knowledge.learned()
+                        if _visible(agent, r)]}
+
+
+class Learn(BaseModel):
+    dry_run: bool = False  # list what would be learned; store nothing
+    days: Annotated[int | None, Field(ge=1, le=3660)] = None  # only conversations of the last N days
+
+
+@router.post("/api/kb/learn", tags=["agents"])
+async def learn(request: Request, body: Learn,
+                authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """`assistant kb learn` over the conversations of the agent's inboxes (agents only): the
+    lessons they confirm, and how many of them are new."""
+    from assistant.learning import learned_from
+
+    service: Service = request.app.state.service
+    agent = await agent_from_header(service, authorization)
+    inboxes = () if "*" in agent.inboxes else tuple(agent.inboxes)
+    since = 0.0 if body.days is None else time.time() - body.days * 86400.0
+    found = await learned_from(service.store, since, inboxes=inboxes)
+    records, left_out, added = await service.runtime.agent_knowledge.learn(
+        found, exclude=service.settings.dialogue.handoff_intents, dry_run=body.dry_run)
+    labels = service.settings.dialogue.intent_labels
+    return {"confirmed": len(found), "learned": len(records), "left_out": len(left_out), "added": added,
+            "dry_run": body.dry_run, "lessons": [_lesson(r, labels) for r in records]}
 
 
 @router.delete("/api/kb/learned/{record_id}", tags=["agents"])

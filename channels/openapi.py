@@ -29,6 +29,7 @@ ROUTES: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/api/kb/records"): (400, 401, 403, 404, 413, 503),
     ("get", "/api/kb/intents"): (401, 503),
     ("get", "/api/kb/learned"): (401, 503),
+    ("post", "/api/kb/learn"): (400, 401, 413, 503),
     ("delete", "/api/kb/learned/{record_id}"): (400, 401, 403, 404, 503),
     ("post", "/api/agents/login"): (400, 401, 413, 429),
     ("get", "/api/agents/me"): (401,),

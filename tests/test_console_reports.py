@@ -3,7 +3,8 @@
 a person who answers in the console, one the assistant is unsure of) the figures, the charts
 and the knowledge gaps say so; the tabs work by keyboard; a gap's "Write the answer" saves the
 missing answer in one step; a phone screen shows it all without scrolling sideways; a lesson
-learned from the conversations is forgotten with one click and not learned again.
+learned from the conversations is forgotten with one click and not learned again, whether
+`assistant kb learn` or the tab's "Learn from the conversations now" runs next.
 With SAVE_SCREENSHOTS=1 the desktop screenshot refreshes docs/screenshots/console-reports.png.
 """
 
@@ -250,6 +251,10 @@ def test_a_wrong_lesson_is_forgotten_from_the_reports_tab(history: SimpleNamespa
     lesson.get_by_role("button", name="Forget “How do I cancel my order?”").click()
     expect(lesson).to_have_count(0)
     expect(page.locator("#lessons-status")).to_contain_text("will not be learned again")
+    page.get_by_role("button", name="Learn from the conversations now").click()  # `kb learn`, in the service
+    status = page.locator("#lessons-status")
+    expect(status).to_have_text("0 new lessons from 1 confirmed message (1 left out).")
+    expect(page.locator("#report-lessons .lesson")).to_have_count(0)
     agent.close()
     again = json.loads(server.kb("learn", "--json"))
     assert (again["confirmed"], again["learned"], again["left_out"]) == (1, 0, 1)

@@ -186,6 +186,8 @@ def test_openapi_lists_the_statuses_each_route_really_answers(client: TestClient
         ("post", "/api/kb/records", dana,
          {"json": {"conversation_id": "nope", "request": "q", "resolution": "a"}}),
         ("get", "/api/kb/learned", {}, {}),
+        ("post", "/api/kb/learn", dana, {"json": {"days": 0}}),
+        ("post", "/api/kb/learn", dana, {"json": {}}),
         ("delete", "/api/kb/learned/{record_id}", dana, {}),
         ("delete", "/api/kb/learned/{record_id}", dana, {"record": "learned-nope"}),
         ("post", "/api/agents/login", {}, {"json": {"name": "x"}}),

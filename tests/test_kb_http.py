@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from channel_fakes import FakeAuthenticator, FakeRuntimeFactory, hello
+from channel_fakes import FakeAuthenticator, FakeRuntimeFactory, hello, say, until
 from starlette.testclient import TestClient
 
 from channels.app import create_app
@@ -157,6 +157,50 @@ def test_agents_review_the_lessons_of_their_inboxes_and_take_a_wrong_one_out(
     records, left_out = learned_records(found, kb, Redactor(), kept_out=kb.kept_out())
     assert sorted(r.id for r in records) == ["learned-m2", "learned-m3"]
     assert [i.message_id for i in left_out] == ["m1"]
+    kb.close()
+
+
+@pytest.mark.model
+def test_agents_learn_now_from_the_conversations_of_their_inboxes(
+        client: TestClient, settings: Any, runtime_factory: FakeRuntimeFactory, tmp_path: Path) -> None:
+    """A customer rates an answer about cancelling up: `POST /api/kb/learn` (the Reports tab's
+    "Learn now") finds that lesson in the agent's inbox, stores nothing on a dry run, stores it
+    once, and an agent of another inbox learns nothing from it."""
+    from kb_data import bitext_rows, write_csv
+
+    from assistant.agent_knowledge import AgentKnowledge
+    from knowledge.base import KnowledgeBase
+    from knowledge.redact import Redactor
+
+    kb = KnowledgeBase(settings.knowledge, settings.data_dir)
+    header, rows = bitext_rows(every=40)
+    kb.ingest([write_csv(tmp_path / "bitext.csv", header, rows)])
+    runtime_factory.runtime.agent_knowledge = AgentKnowledge(  # type: ignore[union-attr]
+        kb, Redactor(settings.knowledge.redact_patterns))
+    with client.websocket_connect("/ws/chat") as ws:
+        hello(ws)
+        say(ws, "changed my mind, how do i stop the order i placed this morning")
+        answer = until(ws, "answer")[-1]  # the fake dialogue answers from a cancel_order record
+        ws.send_json({"type": "feedback", "message_id": answer["message_id"], "rating": "up"})
+        assert ws.receive_json()["type"] == "feedback"
+
+    dry = client.post("/api/kb/learn", json={"dry_run": True}, headers=DANA)
+    assert dry.status_code == 200, dry.text
+    body = dry.json()
+    assert {k: body[k] for k in ("confirmed", "learned", "left_out", "added", "dry_run")} == {
+        "confirmed": 1, "learned": 1, "left_out": 0, "added": 0, "dry_run": True}
+    [lesson] = body["lessons"]
+    assert (lesson["request"], lesson["intent"], lesson["signal"], lesson["inbox"]) == (
+        "changed my mind, how do i stop the order i placed this morning", "cancel_order", "rated", "default")
+    assert client.get("/api/kb/learned", headers=DANA).json()["lessons"] == []  # a dry run stores nothing
+    assert client.post("/api/kb/learn", json={}, headers=OTTO).json()["confirmed"] == 0  # not his inbox
+    done = client.post("/api/kb/learn", json={"days": 7}, headers=DANA).json()
+    assert (done["learned"], done["added"]) == (1, 1)
+    assert [x["id"] for x in client.get("/api/kb/learned", headers=DANA).json()["lessons"]] == [lesson["id"]]
+    assert client.post("/api/kb/learn", json={}, headers=DANA).json()["added"] == 0  # nothing new
+    bad = client.post("/api/kb/learn", json={"days": 0}, headers=DANA)
+    assert bad.status_code == 400 and bad.json()["code"] == "bad_request"
+    assert client.post("/api/kb/learn", json={}).status_code == 401
     kb.close()
 
 

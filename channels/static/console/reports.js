@@ -2,7 +2,8 @@
 // and the knowledge gaps of GET /api/reports, for the last N days and one or all of
 // the agent's inboxes. A gap's "Write the answer" opens the save dialog as a draft.
 // Below them, what the assistant learned from the conversations (GET /api/kb/learned),
-// each lesson with a "Forget" button (DELETE /api/kb/learned/{id}).
+// each lesson with a "Forget" button (DELETE /api/kb/learned/{id}), and "Learn from the
+// conversations now" (POST /api/kb/learn), what `assistant kb learn` does on a schedule.
 
 import { ApiError } from "./api.js";
 import { reasonText } from "./inbox.js";
@@ -297,11 +298,14 @@ function lessonItem(doc, lesson, forget) {
 
 // -- the tab ------------------------------------------------------------------------
 
-/** GET (or another method) with the agent's token; an error answer ({code, message}) becomes an ApiError. */
-async function getJson(url, token, method = "GET") {
+/** GET (or another method, with a JSON body) with the agent's token; an error answer
+ * ({code, message}) becomes an ApiError. */
+async function getJson(url, token, method = "GET", json = undefined) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (json !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(url, { method, headers: { Authorization: `Bearer ${token}` } });
+    response = await fetch(url, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
   } catch {
     throw new ApiError("offline", "The server cannot be reached.", 0);
   }
@@ -326,6 +330,7 @@ export class Reports {
     this.inboxes = null; // the filling of the inbox select, once
     this.$ = (sel) => root.querySelector(sel);
     this.$("#reports-days").addEventListener("change", () => this.load());
+    this.$("#learn-now").addEventListener("click", () => this.learnNow());
     this.$("#reports-inbox").addEventListener("change", () => this.load());
   }
 
@@ -343,10 +348,28 @@ export class Reports {
       list.replaceChildren(...lessons.map((l) => lessonItem(doc, l, (lesson, li, button) =>
         this._forget(lesson, li, button))));
       this._lessonsStatus(lessons.length ? `${plural(lessons.length, "lesson")}, newest first.` :
-        "Nothing learned yet: lessons appear once the conversations have been read (assistant kb learn).");
+        "Nothing learned yet: learn from the conversations now, or have `assistant kb learn` run on a schedule.");
     } catch (err) {
       if (err.code === "unauthorized" || err.code === "token_revoked") return this.signOut(err.message);
       this._lessonsStatus(`The lessons could not be loaded: ${err.message}`);
+    }
+  }
+
+  /** What `assistant kb learn` does, over the conversations of the agent's inboxes; then the list again. */
+  async learnNow() {
+    const button = this.$("#learn-now");
+    button.disabled = true;
+    this._lessonsStatus("Reading the conversations…");
+    try {
+      const done = await getJson("/api/kb/learn", this.token, "POST", {});
+      await this.loadLessons();
+      this._lessonsStatus(`${plural(done.added, "new lesson")} from ${plural(done.confirmed, "confirmed message")}` +
+        (done.left_out ? ` (${done.left_out} left out).` : "."));
+    } catch (err) {
+      if (err.code === "unauthorized" || err.code === "token_revoked") return this.signOut(err.message);
+      this._lessonsStatus(`Nothing learned: ${err.message}`);
+    } finally {
+      button.disabled = false;
     }
   }
 
