@@ -25,6 +25,7 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
 from assistant.clarify import label
+from assistant.learning import learned_from
 from channels.accounts import AgentIdentity, agent_from_header, may_see
 from channels.errors import AccessError
 from channels.service import Service
@@ -102,8 +103,6 @@ async def learn(request: Request, body: Learn,
                 authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """`assistant kb learn` over the conversations of the agent's inboxes (agents only): the
     lessons they confirm, and how many of them are new."""
-    from assistant.learning import learned_from
-
     service: Service = request.app.state.service
     agent = await agent_from_header(service, authorization)
     inboxes = () if "*" in agent.inboxes else tuple(agent.inboxes)
