@@ -348,7 +348,7 @@ export class Reports {
       list.replaceChildren(...lessons.map((l) => lessonItem(doc, l, (lesson, li, button) =>
         this._forget(lesson, li, button))));
       this._lessonsStatus(lessons.length ? `${plural(lessons.length, "lesson")}, newest first.` :
-        "Nothing learned yet: learn from the conversations now, or have `assistant kb learn` run on a schedule.");
+        "Nothing learned yet: learn from the conversations now, or have assistant kb learn run on a schedule.");
     } catch (err) {
       if (err.code === "unauthorized" || err.code === "token_revoked") return this.signOut(err.message);
       this._lessonsStatus(`The lessons could not be loaded: ${err.message}`);
