@@ -113,7 +113,12 @@ def test_an_answer_streams_in_with_its_sources(customer: Widget) -> None:
     assert words(bubble.locator(".body").inner_text()) == words(answer["text"])
     assert answer["sources"] and answer["sources"][0]["intent"] == "cancel_order"
     bubble.locator("details.sources summary").click()
-    assert bubble.locator("li.source").count() == len(answer["sources"])
+    # One line a title: an answer's tickets are titled by their intent, several of one intent are "×N".
+    lines = {(s["title"], s.get("category"), s.get("intent"), s.get("audience")) for s in answer["sources"]}
+    assert bubble.locator("li.source").count() == len(lines)
+    assert {s["title"] for s in answer["sources"] if s["intent"] == "cancel_order"} == {"cancelling an order"}
+    shown = " ".join(bubble.locator("li.source").all_inner_texts())
+    assert (f"×{len(answer['sources'])}" in shown) == (len(lines) == 1 < len(answer["sources"]))
     assert "cancel" in bubble.locator("li.source").first.inner_text().lower()
     bubble.locator("button.rate-up").click()
     customer.page.locator(DONE + " button.rate-up[aria-pressed=true]").wait_for()

@@ -11,17 +11,25 @@ const el = (doc, tag, className, text) => {
   return node;
 };
 
-/** Sources of an answer as a collapsed list: "Sources (3)". */
+/** Sources of an answer as a collapsed list: "Sources (3)". Records that read the same (an
+ * answer's tickets are titled by their intent, so several of one intent do) are one line, "×2". */
 export function sourcesList(doc, sources) {
+  const lines = new Map(); // label -> {label, ids, best score}
+  for (const s of sources) {
+    const text = [s.title || s.id, [s.category, s.intent].filter(Boolean).join(" / ")]
+      .filter(Boolean).join(" — ");
+    const label = s.audience === "internal" ? `${text} (internal)` : text;
+    const line = lines.get(label) || lines.set(label, { label, ids: [], score: null }).get(label);
+    line.ids.push(s.id);
+    if (typeof s.score === "number") line.score = Math.max(line.score ?? s.score, s.score);
+  }
   const details = el(doc, "details", "sources");
   details.appendChild(el(doc, "summary", "", `Sources (${sources.length})`));
   const list = el(doc, "ul");
-  for (const s of sources) {
-    const label = [s.title || s.id, [s.category, s.intent].filter(Boolean).join(" / ")]
-      .filter(Boolean).join(" — ");
-    const li = el(doc, "li", "source", s.audience === "internal" ? `${label} (internal)` : label);
-    if (typeof s.score === "number") li.title = `similarity ${s.score.toFixed(2)}`;
-    li.dataset.id = s.id;
+  for (const { label, ids, score } of lines.values()) {
+    const li = el(doc, "li", "source", ids.length > 1 ? `${label} ×${ids.length}` : label);
+    if (score !== null) li.title = `similarity ${score.toFixed(2)}`;
+    li.dataset.id = ids.join(" ");
     list.appendChild(li);
   }
   details.appendChild(list);
