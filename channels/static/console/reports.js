@@ -298,9 +298,9 @@ function lessonItem(doc, lesson, forget) {
 
 // -- the tab ------------------------------------------------------------------------
 
-/** GET (or another method, with a JSON body) with the agent's token; an error answer
+/** A GET (or another method, with a JSON body) with the agent's token; an error answer
  * ({code, message}) becomes an ApiError. */
-async function getJson(url, token, method = "GET", json = undefined) {
+async function requestJson(url, token, method = "GET", json = undefined) {
   const headers = { Authorization: `Bearer ${token}` };
   if (json !== undefined) headers["Content-Type"] = "application/json";
   let response;
@@ -344,7 +344,7 @@ export class Reports {
     const list = this.$("#report-lessons");
     const doc = list.ownerDocument;
     try {
-      const { lessons = [] } = await getJson("/api/kb/learned", this.token);
+      const { lessons = [] } = await requestJson("/api/kb/learned", this.token);
       list.replaceChildren(...lessons.map((l) => lessonItem(doc, l, (lesson, li, button) =>
         this._forget(lesson, li, button))));
       this._lessonsStatus(lessons.length ? `${plural(lessons.length, "lesson")}, newest first.` :
@@ -361,7 +361,7 @@ export class Reports {
     button.disabled = true;
     this._lessonsStatus("Reading the conversations…");
     try {
-      const done = await getJson("/api/kb/learn", this.token, "POST", {});
+      const done = await requestJson("/api/kb/learn", this.token, "POST", {});
       await this.loadLessons();
       this._lessonsStatus(`${plural(done.added, "new lesson")} from ${plural(done.confirmed, "confirmed message")}` +
         (done.left_out ? ` (${done.left_out} left out).` : "."));
@@ -376,7 +376,7 @@ export class Reports {
   async _forget(lesson, li, button) {
     button.disabled = true;
     try {
-      await getJson(`/api/kb/learned/${encodeURIComponent(lesson.id)}`, this.token, "DELETE");
+      await requestJson(`/api/kb/learned/${encodeURIComponent(lesson.id)}`, this.token, "DELETE");
       li.remove();
       this._lessonsStatus(`Forgotten: “${lesson.request}” is no longer read as ${lesson.label || lesson.intent}, ` +
         "and will not be learned again.");
@@ -398,7 +398,7 @@ export class Reports {
     this.root.setAttribute("aria-busy", "true");
     this._status("Loading the report…");
     try {
-      const report = await getJson(`/api/reports?${params}`, this.token);
+      const report = await requestJson(`/api/reports?${params}`, this.token);
       if (n !== this.loads) return;
       this.draw(report);
       this._status(rangeText(report.range || {}));
@@ -437,7 +437,7 @@ export class Reports {
   async _fillInboxes() {
     let mine;
     try {
-      mine = (await getJson("/api/agents/me", this.token)).inboxes || [];
+      mine = (await requestJson("/api/agents/me", this.token)).inboxes || [];
     } catch {
       this.inboxes = null; // "All my inboxes" still works; try again next time the tab opens
       return;
