@@ -33,7 +33,7 @@ def sources_of(hits: Sequence[Hit], *, labels: Mapping[str, str] | None = None) 
     """The records as a client shows them. With `labels` (`dialogue.intent_labels`: an answer a
     customer reads) a ticket is titled by what it is about, never by its request or subject: a
     history's requests are other customers' words, redacted of contacts and numbers but not of
-    everything a person writes. A policy's or a transcript's subject (a heading) stays."""
+    everything a person writes. A policy keeps its heading, a transcript its subject (its flow)."""
     return tuple(Source(id=h.id, score=round(h.score, 4), intent=h.record.intent,
                         category=h.record.category, title=_title(h.record, labels)[:120],
                         audience=h.record.audience)
@@ -41,8 +41,10 @@ def sources_of(hits: Sequence[Hit], *, labels: Mapping[str, str] | None = None) 
 
 
 def _title(record: Record, labels: Mapping[str, str] | None) -> str:
-    if labels is None or record.kind != "qa":
+    if labels is None or record.kind == "policy":  # a policy's request is its own first line
         return record.subject or record.request
+    if record.kind == "transcript" and record.subject:  # "Order issue / Status delivery time"
+        return record.subject
     return label(record.intent, labels) if record.intent else RESOLVED_CASE
 
 
