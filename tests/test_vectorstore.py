@@ -169,7 +169,7 @@ def test_kept_out_ids_are_shared_by_every_opening_and_dropped_with_the_collectio
         store: VectorStore, data_dir: Path, embedder: Embedder) -> None:
     assert store.load_kept_out() == set()
     store.save_kept_out(["learned-m1", "learned-m2", "learned-m1"])
-    again = open_store(ChromaConfig(), data_dir, embedder)  # another process opening the same collection
+    again = open_store(ChromaConfig(), data_dir, embedder)  # a second opening, as another worker's
     assert again.load_kept_out() == {"learned-m1", "learned-m2"}
     again.save_kept_out([])
     assert store.load_kept_out() == set()
