@@ -24,8 +24,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.errors import InputError
-from assistant.learning import LEARNED_PREFIX, Learned, forget, learned_records, lessons
-from assistant.search_batch import Searchable
+from assistant.learning import LEARNED_PREFIX, Learned, Lessons, forget, learned_records, lessons
 from knowledge.records import Hit, Record
 from knowledge.redact import Redactor
 
@@ -36,24 +35,14 @@ class Added(Protocol):
     added: int
 
 
-class KnowledgeBase(Searchable, Protocol):
-    """What this needs of knowledge.base.KnowledgeBase (blocking): search, and these."""
+class KnowledgeBase(Lessons, Protocol):
+    """What this needs of knowledge.base.KnowledgeBase (blocking): search, lessons, and these."""
 
     def add_records(self, records: Sequence[Record]) -> Added: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def intents(self) -> list[str]: ...
-
-    def records(self, source: str | None = None) -> list[Record]: ...
-
-    def remove_records(self, ids: Collection[str]) -> list[str]: ...
-
-    def keep_out(self, ids: Collection[str]) -> None: ...
-
-    def stored(self, ids: Collection[str]) -> set[str]: ...
-
-    def kept_out(self) -> set[str]: ...
 
 
 class AgentKnowledge:
@@ -97,22 +86,26 @@ class AgentKnowledge:
         (assistant.learning.learned_from): (the lessons, the messages left out, how many lessons
         are new); a dry run stores nothing."""
         def run() -> tuple[list[Record], list[Learned], int]:
-            records, left_out = learned_records(found, self.knowledge, self.redactor, exclude=exclude,
-                                                kept_out=self.knowledge.kept_out())
+            records, left_out = learned_records(found, self.knowledge, self.redactor, exclude=exclude)
             added = 0 if dry_run or not records else self.knowledge.add_records(records).added
             return records, left_out, added
 
         return await asyncio.to_thread(run)
 
-    async def forget_learned(self, record_id: str) -> None:
-        """Take out one learned record and keep it out of every later `kb learn` (InputError
-        not_learned for an id that is not a learned record's, lesson_not_found when no such
-        record is stored)."""
+    async def lesson(self, record_id: str) -> Record:
+        """One learned record (InputError not_learned for an id that is not a learned record's,
+        lesson_not_found when no such record is stored)."""
         if not record_id.startswith(LEARNED_PREFIX):
             raise InputError(f"{record_id!r} is not a learned record.", code="not_learned")
-        stored = await asyncio.to_thread(self.knowledge.stored, [record_id])
-        if not stored:
+        found = await asyncio.to_thread(lessons, self.knowledge, [record_id])
+        if not found:
             raise InputError(f"No learned record {record_id!r} is stored.", code="lesson_not_found")
+        return found[0]
+
+    async def forget_learned(self, record_id: str) -> None:
+        """Take out one learned record and keep it out of every later `kb learn` (the errors of
+        lesson())."""
+        await self.lesson(record_id)
         await asyncio.to_thread(forget, self.knowledge, [record_id])
 
 

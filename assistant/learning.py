@@ -160,13 +160,25 @@ async def learned_from(store: ConversationStore, since: float = 0.0, until: floa
     return found
 
 
+class Lessons(Searchable, Protocol):
+    """What learning and forgetting need of knowledge.base.KnowledgeBase (blocking)."""
+
+    def records(self, source: str | None = None, ids: Collection[str] | None = None) -> list[Record]: ...
+
+    def remove_records(self, ids: Collection[str]) -> list[str]: ...
+
+    def keep_out(self, ids: Collection[str]) -> None: ...
+
+    def kept_out(self) -> set[str]: ...
+
+
 def record_id(message_id: str) -> str:
     """The id of the record learned from a customer's message."""
     return f"{LEARNED_PREFIX}{message_id}"
 
 
-def learned_records(found: Sequence[Learned], knowledge: Searchable, redactor: Redactor, *,
-                    exclude: Collection[str] = (), kept_out: Collection[str] = (),
+def learned_records(found: Sequence[Learned], knowledge: Lessons, redactor: Redactor, *,
+                    exclude: Collection[str] = (),
                     progress: Callable[[int, int], None] | None = None) -> tuple[list[Record], list[Learned]]:
     """(records to ingest, messages left out), blocking (it searches).
 
@@ -174,8 +186,9 @@ def learned_records(found: Sequence[Learned], knowledge: Searchable, redactor: R
     most often (the others are left out). Its resolution is that of the record of the intent
     nearest to the words. Intents in `exclude` (requests for a person: the handoff classifier
     learns those) are never learned, nor messages with no words left once redacted, nor those
-    whose record id is in `kept_out` (a support lead took the record out: `kb learn --forget ID`),
+    whose record id the knowledge base keeps out (a support lead took the record out: forget()),
     nor the same words confirmed for the same intent in another conversation."""
+    kept_out = knowledge.kept_out()
     taken_out = {(_normal(i.text), i.intent) for i in found if record_id(i.message_id) in kept_out}
     by_words: dict[str, list[Learned]] = {}
     skipped: list[Learned] = []
@@ -196,24 +209,19 @@ def learned_records(found: Sequence[Learned], knowledge: Searchable, redactor: R
     return records, skipped
 
 
-class Lessons(Protocol):
-    """What keeping lessons needs of knowledge.base.KnowledgeBase (blocking)."""
-
-    def records(self, source: str | None = None) -> list[Record]: ...
-
-    def remove_records(self, ids: Collection[str]) -> list[str]: ...
-
-    def keep_out(self, ids: Collection[str]) -> None: ...
+def lessons(knowledge: Lessons, ids: Collection[str] | None = None) -> list[Record]:
+    """The learned records (or those of these ids), newest first (blocking)."""
+    return sorted(knowledge.records(LEARNED_SOURCE, ids), key=lambda r: (r.created_at, r.id), reverse=True)
 
 
-def lessons(knowledge: Lessons) -> list[Record]:
-    """The learned records, newest first (blocking)."""
-    return sorted(knowledge.records(LEARNED_SOURCE), key=lambda r: (r.created_at, r.id), reverse=True)
+def tag(record: Record, key: str) -> str:
+    """The value of a record's `key:value` tag ("learned:rated" -> "rated"), "" without one."""
+    return next((t.removeprefix(f"{key}:") for t in record.tags if t.startswith(f"{key}:")), "")
 
 
 def forget(knowledge: Lessons, ids: Collection[str]) -> list[str]:
     """Take these learned records out and keep their ids out of every later `kb learn`
-    (learned_records' `kept_out`); returns those that were stored (blocking). Kept out first,
+    (learned_records); returns those that were stored (blocking). Kept out first,
     so that a removal that fails half-way is not undone by the next run."""
     knowledge.keep_out(ids)
     return knowledge.remove_records(ids)

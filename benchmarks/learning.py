@@ -162,7 +162,7 @@ async def learn(settings: Any, store_path: Path) -> dict[str, Any]:
         found = await learned_from(rt.store)
         records, left_out = await asyncio.to_thread(
             learned_records, found, rt.knowledge, Redactor(settings.knowledge.redact_patterns),
-            exclude=settings.dialogue.handoff_intents, kept_out=rt.knowledge.kept_out())
+            exclude=settings.dialogue.handoff_intents)
         report = await asyncio.to_thread(rt.knowledge.add_records, records)
     by_signal = {s: sum(f.signal == s for f in found) for s in ("chose", "rated", "agent")}
     return {"confirmed": len(found), **by_signal, "records": len(records), "left_out": len(left_out),

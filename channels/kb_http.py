@@ -25,7 +25,7 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
 from assistant.clarify import label
-from assistant.learning import learned_from
+from assistant.learning import learned_from, tag
 from channels.accounts import AgentIdentity, agent_from_header, may_see
 from channels.errors import AccessError
 from channels.service import Service
@@ -66,20 +66,15 @@ async def intents(request: Request, authorization: Annotated[str | None, Header(
                         for i in await service.runtime.agent_knowledge.intents()]}
 
 
-def _inbox(record: Record) -> str:
-    return next((t.removeprefix("inbox:") for t in record.tags if t.startswith("inbox:")), "")
-
-
 def _visible(agent: AgentIdentity, record: Record) -> bool:
-    inbox = _inbox(record)
+    inbox = tag(record, "inbox")
     return may_see(agent, inbox) if inbox else "*" in agent.inboxes
 
 
 def _lesson(record: Record, labels: dict[str, str]) -> dict[str, str]:
     return {"id": record.id, "request": record.request, "intent": record.intent,
-            "label": label(record.intent, labels),
-            "signal": next((t.removeprefix("learned:") for t in record.tags if t.startswith("learned:")), ""),
-            "inbox": _inbox(record), "created_at": record.created_at}
+            "label": label(record.intent, labels), "signal": tag(record, "learned"),
+            "inbox": tag(record, "inbox"), "created_at": record.created_at}
 
 
 @router.get("/api/kb/learned", tags=["agents"])
@@ -122,8 +117,7 @@ async def forget(request: Request, record_id: str,
     service: Service = request.app.state.service
     agent = await agent_from_header(service, authorization)
     knowledge = service.runtime.agent_knowledge
-    record = next((r for r in await knowledge.learned() if r.id == record_id), None)
-    if record is not None and not _visible(agent, record):
+    if not _visible(agent, await knowledge.lesson(record_id)):  # not_learned, lesson_not_found
         raise AccessError("That lesson comes from an inbox you do not handle.", code="forbidden")
-    await knowledge.forget_learned(record_id)  # not_learned, lesson_not_found
+    await knowledge.forget_learned(record_id)
     return {"id": record_id, "forgotten": True}

@@ -136,7 +136,8 @@ class KnowledgeBase:
     def keep_out(self, ids: Collection[str]) -> None:
         """Remember ids that must not come back (learned records a support lead took out), shared
         like the collection by every process that opens it. Nothing here enforces it: whoever makes
-        such records asks kept_out() first. Dropping the collection forgets them too."""
+        such records asks kept_out() (assistant.learning.learned_records). Dropping the collection
+        forgets them too."""
         self.store.save_kept_out(sorted(self.store.load_kept_out() | set(ids)))
 
     def kept_out(self) -> set[str]:
@@ -176,9 +177,10 @@ class KnowledgeBase:
         return [(str(m.get("request", "")), str(m["intent"]))
                 for m in self.store.metadatas() if m.get("intent")]
 
-    def records(self, source: str | None = None) -> list[Record]:
-        """Every stored record (to train on), or those of one source."""
-        return [Record.from_metadata(rid, meta) for rid, meta in self.store.rows(source)]
+    def records(self, source: str | None = None, ids: Collection[str] | None = None) -> list[Record]:
+        """Every stored record (to train on), or those of one source, or of these ids."""
+        wanted = None if ids is None else list(ids)
+        return [Record.from_metadata(rid, meta) for rid, meta in self.store.rows(source, wanted)]
 
     def as_langchain(self, k: int | None = None, filters: Mapping[str, str] | None = None) -> Any:
         """A langchain_core BaseRetriever over this knowledge base."""

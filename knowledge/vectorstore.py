@@ -203,13 +203,15 @@ class VectorStore:
         """Every record's metadata, page by page."""
         return (meta for _, meta in self.rows())
 
-    def rows(self, source: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Every record's (id, metadata), or those of one source, page by page."""
+    def rows(self, source: str | None = None,
+             ids: Sequence[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every record's (id, metadata), or those of one source, or of these ids, page by page."""
         where: dict[str, Any] | None = None if source is None else {"source": source}
+        wanted = None if ids is None else list(ids)
         offset = 0
         while True:
             got = self._call("read", lambda o=offset: self.collection.get(
-                where=where, include=["metadatas"], limit=_PAGE, offset=o))
+                ids=wanted, where=where, include=["metadatas"], limit=_PAGE, offset=o))
             yield from zip(got["ids"], (dict(m or {}) for m in got["metadatas"] or []), strict=True)
             if len(got["ids"]) < _PAGE:
                 return

@@ -149,9 +149,12 @@ class FakeKnowledge:
     async def learn(self, found: Sequence[Any], *, exclude: Any = (), dry_run: bool = False) -> Any:
         raise InputError("This server's knowledge base cannot take new records.", code="kb_read_only")
 
-    async def forget_learned(self, record_id: str) -> None:
+    async def lesson(self, record_id: str) -> Record:
         code = "lesson_not_found" if record_id.startswith("learned-") else "not_learned"
         raise InputError(f"No learned record {record_id!r} is stored.", code=code)
+
+    async def forget_learned(self, record_id: str) -> None:
+        await self.lesson(record_id)
 
 
 @dataclass

@@ -69,8 +69,7 @@ def cmd_learn(args: argparse.Namespace, settings: Settings) -> int:
         found = with_store(settings, job)
         with Progress("matching", "messages") as progress:  # each with its intent's nearest record
             records, left_out = learned_records(found, kb, Redactor(settings.knowledge.redact_patterns),
-                                                exclude=settings.dialogue.handoff_intents,
-                                                kept_out=kb.kept_out(), progress=progress)
+                                                exclude=settings.dialogue.handoff_intents, progress=progress)
         report = None
         if records and not args.dry_run:
             with Progress("learn") as progress:
@@ -96,12 +95,14 @@ def _forget(kb: KnowledgeBase, ids: list[str], *, dry_run: bool, as_json: bool) 
 
 def _print(found: list[Learned], records: list[Record], left_out: list[Learned], summary: str, *,
            as_json: bool) -> None:
+    from assistant.learning import tag
+
     signals = {s: sum(1 for f in found if f.signal == s) for s in ("chose", "rated", "agent")}
     if as_json:
         print(json.dumps({"confirmed": len(found), "by_signal": signals, "learned": len(records),
                           "left_out": len(left_out), "ingest": summary,
                           "records": [{"id": r.id, "request": r.request, "intent": r.intent,
-                                       "signal": r.tags[0].removeprefix("learned:")} for r in records]},
+                                       "signal": tag(r, "learned")} for r in records]},
                          ensure_ascii=False))
         return
     for r in records:
