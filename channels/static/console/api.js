@@ -9,7 +9,9 @@ export class ApiError extends Error {
   }
 }
 
-async function call(url, { method = "GET", token, json } = {}) {
+/** A request with the agent's token and an optional JSON body; an error answer ({code, message})
+ * becomes an ApiError. */
+export async function call(url, { method = "GET", token, json } = {}) {
   const headers = {};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (json !== undefined) headers["Content-Type"] = "application/json";

@@ -5,7 +5,7 @@
 // each lesson with a "Forget" button (DELETE /api/kb/learned/{id}), and "Learn from the
 // conversations now" (POST /api/kb/learn), what `assistant kb learn` does on a schedule.
 
-import { ApiError } from "./api.js";
+import { call } from "./api.js";
 import { reasonText } from "./inbox.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -298,25 +298,6 @@ function lessonItem(doc, lesson, forget) {
 
 // -- the tab ------------------------------------------------------------------------
 
-/** A GET (or another method, with a JSON body) with the agent's token; an error answer
- * ({code, message}) becomes an ApiError. */
-async function requestJson(url, token, method = "GET", json = undefined) {
-  const headers = { Authorization: `Bearer ${token}` };
-  if (json !== undefined) headers["Content-Type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(url, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
-  } catch {
-    throw new ApiError("offline", "The server cannot be reached.", 0);
-  }
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    throw new ApiError(body.code || `http_${response.status}`, body.message || `HTTP ${response.status}`,
-      response.status);
-  }
-  return body;
-}
-
 export class Reports {
   /** @param {{root: Element, token: string, saveDialog: SaveDialog, knownInboxes: () => string[],
    *   signOut: (message: string) => void}} deps */
@@ -344,7 +325,7 @@ export class Reports {
     const list = this.$("#report-lessons");
     const doc = list.ownerDocument;
     try {
-      const { lessons = [] } = await requestJson("/api/kb/learned", this.token);
+      const { lessons = [] } = await call("/api/kb/learned", { token: this.token });
       list.replaceChildren(...lessons.map((l) => lessonItem(doc, l, (lesson, li, button) =>
         this._forget(lesson, li, button))));
       this._lessonsStatus(lessons.length ? `${plural(lessons.length, "lesson")}, newest first.` :
@@ -361,7 +342,7 @@ export class Reports {
     button.disabled = true;
     this._lessonsStatus("Reading the conversations…");
     try {
-      const done = await requestJson("/api/kb/learn", this.token, "POST", {});
+      const done = await call("/api/kb/learn", { method: "POST", token: this.token, json: {} });
       await this.loadLessons();
       this._lessonsStatus(`${plural(done.added, "new lesson")} from ${plural(done.confirmed, "confirmed message")}` +
         (done.left_out ? ` (${done.left_out} left out).` : "."));
@@ -376,7 +357,7 @@ export class Reports {
   async _forget(lesson, li, button) {
     button.disabled = true;
     try {
-      await requestJson(`/api/kb/learned/${encodeURIComponent(lesson.id)}`, this.token, "DELETE");
+      await call(`/api/kb/learned/${encodeURIComponent(lesson.id)}`, { method: "DELETE", token: this.token });
       li.remove();
       this._lessonsStatus(`Forgotten: “${lesson.request}” is no longer read as ${lesson.label || lesson.intent}, ` +
         "and will not be learned again.");
@@ -398,7 +379,7 @@ export class Reports {
     this.root.setAttribute("aria-busy", "true");
     this._status("Loading the report…");
     try {
-      const report = await requestJson(`/api/reports?${params}`, this.token);
+      const report = await call(`/api/reports?${params}`, { token: this.token });
       if (n !== this.loads) return;
       this.draw(report);
       this._status(rangeText(report.range || {}));
@@ -437,7 +418,7 @@ export class Reports {
   async _fillInboxes() {
     let mine;
     try {
-      mine = (await requestJson("/api/agents/me", this.token)).inboxes || [];
+      mine = (await call("/api/agents/me", { token: this.token })).inboxes || [];
     } catch {
       this.inboxes = null; // "All my inboxes" still works; try again next time the tab opens
       return;
