@@ -81,7 +81,8 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
         store: ConversationStore = STORES.create(settings.store.backend, settings)
         await store.open()
         stack.push_async_callback(store.close)
-        knowledge = KnowledgeBase(settings.knowledge, settings.data_dir, settings.company)
+        knowledge = KnowledgeBase(settings.knowledge, settings.data_dir, settings.company,
+                                  settings.dialogue.intent_labels)
         stack.callback(knowledge.close)
         fallback = ""
         if llm is None:

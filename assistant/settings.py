@@ -84,8 +84,9 @@ class SpeechConfig(_Options):
     trim_window: bool = True  # encode clips under 30 s without most of the padding: ~5x faster
 
 
-# The demo history's intents (Bitext's 27), as the clarifying question names them; a company
-# with other intents sets its own in config.toml ([dialogue.intent_labels]).
+# The demo history's intents (Bitext's 27), as customers read them (the clarifying question, the
+# answers' sources) and as the search reads them (knowledge.intents); a company with other
+# intents sets its own in config.toml ([dialogue.intent_labels]).
 DEMO_INTENT_LABELS = {
     "cancel_order": "cancelling an order",
     "change_order": "changing an order",

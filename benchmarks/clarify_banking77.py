@@ -53,7 +53,7 @@ def main() -> int:
     outcomes: Counter[str] = Counter()
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(ROOT / "config.toml", data_dir=Path(tmp))
-        with KnowledgeBase(settings.knowledge, Path(tmp), settings.company) as kb:
+        with KnowledgeBase(settings.knowledge, Path(tmp), settings.company, d.intent_labels) as kb:
             started = time.perf_counter()
             kb.add_records([Record(id=f"b77-{n}", request=text, resolution="", intent=intent,
                                    source="banking77") for n, (text, intent) in enumerate(train)])

@@ -133,7 +133,8 @@ def best_scores(settings: Any, texts: Sequence[str]) -> tuple[list[float], list[
     from knowledge.base import KnowledgeBase
 
     best, ms = [], []
-    with KnowledgeBase(settings.knowledge, settings.data_dir, settings.company) as kb:
+    with KnowledgeBase(settings.knowledge, settings.data_dir, settings.company,
+                       settings.dialogue.intent_labels) as kb:
         kb.search("hello", 1)
         for text in texts:
             started = time.perf_counter()

@@ -1,7 +1,8 @@
 """The knowledge base: the one object the rest of the system talks to.
 
-`KnowledgeBase(config, data_dir, company)` ingests support records from files,
-searches them and reports on them. The embedding model and the Chroma client
+`KnowledgeBase(config, data_dir, company, intent_labels)` ingests support records from
+files, searches them and reports on them. `intent_labels` (what customers call each intent)
+help the search tell the intents apart (knowledge.intents). The embedding model and the Chroma client
 load on first use, so building one is free.
 """
 
@@ -35,10 +36,12 @@ class KnowledgeBase:
     """Support records in a Chroma collection, searched by meaning."""
 
     def __init__(self, config: KnowledgeConfig, data_dir: Path,
-                 company: Mapping[str, str] | None = None) -> None:
+                 company: Mapping[str, str] | None = None,
+                 intent_labels: Mapping[str, str] | None = None) -> None:
         self.config = config
         self.data_dir = Path(data_dir)
         self.company = dict(company or {})
+        self.intent_labels = dict(intent_labels or {})  # what customers call each intent
         self.embedder = Embedder(config.embeddings)  # cheap: the model loads on first embed
         self._store: VectorStore | None = None
         self._retriever: Retriever | None = None
@@ -58,7 +61,8 @@ class KnowledgeBase:
             if self._retriever is None:
                 self._retriever = Retriever(self.store, self.embedder, company=self.company,
                                             default_k=self.config.default_k,
-                                            rerank_depth=self.config.rerank_depth)
+                                            rerank_depth=self.config.rerank_depth,
+                                            intent_labels=self.intent_labels)
             return self._retriever
 
     def ingest(self, paths: Sequence[Path], *, format: str | None = None,

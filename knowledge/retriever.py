@@ -2,7 +2,8 @@
 
 The query's typos are corrected toward the records' own words first (knowledge.spelling).
 Cosine ranking, then the intent head (knowledge.intents) predicts the query's
-intent (from its embedding and the words that name an intent) and the nearest
+intent (from its embedding, the words that name an intent and how near it is to each
+intent's name: `intent_labels`, what customers call the intents) and the nearest
 record of that intent among the top `rerank_depth` is put first. Scores stay the
 real cosine similarity, so after the first hit they are in descending order.
 `as_langchain()` exposes the same search to LangChain.
@@ -14,6 +15,8 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from knowledge.embeddings import Embedder
 from knowledge.errors import QueryError
@@ -56,10 +59,16 @@ class Retriever:
     """Nearest records to a query, with metadata filters and an intent vote."""
 
     def __init__(self, store: VectorStore, embedder: Embedder, *, company: Mapping[str, str] | None = None,
-                 default_k: int = 5, rerank_depth: int = 20) -> None:
+                 default_k: int = 5, rerank_depth: int = 20,
+                 intent_labels: Mapping[str, str] | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.company = dict(company or {})
+        # What customers call each intent. When none of the history's intents has a label, the
+        # head reads no names (an identifier such as "timing_4" may mean nothing); otherwise an
+        # intent without one is read by its identifier ("track_order": "track order").
+        self.intent_labels = dict(intent_labels or {})
+        self._names: dict[str, np.ndarray] = {}  # embedded names, by their text
         self.default_k = default_k
         self.rerank_depth = rerank_depth  # 0 = plain similarity order
         self._head: IntentHead | None = None
@@ -83,13 +92,22 @@ class Retriever:
         to catch up with records another process wrote (VectorStore.catch_up)."""
         now = time.monotonic()
         if now - self._head_checked >= HEAD_RELOAD_SECONDS:
-            self._head = self.store.load_head()
+            head = self.store.load_head()
+            labelled = head is not None and any(intent in self.intent_labels for intent in head.labels)
+            self._head = head.named(self._embedded_names(head.labels)) if head and labelled else head
             counts = self.store.load_vocabulary()
             self._speller = Speller(counts, english_words()) if counts else None
             words = hash(tuple(sorted(counts.items()))) if counts else None
             if self._words is not None and words != self._words:
                 self.store.catch_up()
             self._words, self._head_checked = words, now
+
+    def _embedded_names(self, intents: Sequence[str]) -> np.ndarray:
+        names = [self.intent_labels.get(intent) or intent.replace("_", " ") for intent in intents]
+        missing = [name for name in dict.fromkeys(names) if name not in self._names]
+        if missing:
+            self._names.update(zip(missing, self.embedder.embed(missing), strict=True))
+        return np.stack([self._names[name] for name in names])
 
     def correct(self, text: str) -> str:
         """The text with its typos corrected toward the history's own words (unchanged before an

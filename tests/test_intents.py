@@ -148,3 +148,22 @@ def test_a_word_that_names_an_intent_tips_the_head_and_survives_the_round_trip(l
     # A head stored before keywords were learned reads as such: the next ingest trains it again.
     old = [{k: v for k, v in m.items() if k != "keywords"} for m in named.to_rows()[1]]
     assert IntentHead.from_rows(old).keywords is None  # type: ignore[union-attr]
+
+
+@pytest.mark.model
+def test_the_names_customers_give_the_intents_tip_the_head_and_stay_out_of_the_rows(labelled) -> None:
+    vectors, intents, texts = labelled
+    head = train(vectors, intents, requests=texts)
+    assert head is not None
+    embedder = Embedder()
+    names = {"track_order": "where your order is", "delivery_period": "how long delivery takes"}
+    named = head.named(embedder.embed([names.get(label) or label.replace("_", " ") for label in head.labels]))
+    question = ["where's my parcel?"]
+    query = embedder.embed(question)
+    track = head.labels.index("track_order")
+    assert named.probabilities(query, question)[0, track] > head.probabilities(query, question)[0, track]
+    np.testing.assert_allclose(named.probabilities(vectors[:5]).sum(axis=1), 1.0, atol=1e-5)
+    back = IntentHead.from_rows(named.to_rows()[1])  # names are configuration, not stored
+    assert back is not None and back.names is None
+    with pytest.raises(ValueError, match="3 names for 27 intents"):
+        head.named(embedder.embed(["a", "b", "c"]))

@@ -77,6 +77,29 @@ def test_intent_head_decides_the_top_hit(data_dir: Path) -> None:
 
 
 @pytest.mark.model
+def test_the_head_reads_the_intents_by_their_labels_or_their_identifiers(data_dir: Path) -> None:
+    import numpy as np
+
+    from knowledge.base import KnowledgeBase
+
+    records = [Record(id=f"{intent}:{i}", request=request, resolution="", intent=intent, source="test")
+               for intent, requests in {"track_order": ["track my order", "order status please"],
+                                        "delivery_period": ["how long is shipping", "delivery time?"]}.items()
+               for i, request in enumerate(requests)]
+    kb = KnowledgeBase(KnowledgeConfig(), data_dir, intent_labels={"track_order": "where your order is"})
+    kb.add_records(records)
+    head = kb.retriever.head()
+    assert head is not None and head.names is not None
+    expected = kb.embed(["delivery period" if label == "delivery_period" else "where your order is"
+                         for label in head.labels])
+    np.testing.assert_allclose(head.names, expected, atol=1e-5)
+    # Labels of none of the history's intents (another history's), or none at all: no names read.
+    for labels in ({"refund_status": "the status of a refund"}, {}):
+        other = KnowledgeBase(KnowledgeConfig(), data_dir, intent_labels=labels).retriever.head()
+        assert other is not None and other.names is None
+
+
+@pytest.mark.model
 def test_intent_filter_bypasses_the_head(data_dir: Path) -> None:
     from knowledge.base import KnowledgeBase
 

@@ -69,7 +69,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def open_kb(settings: Settings) -> KnowledgeBase:
     from knowledge.base import KnowledgeBase
 
-    return KnowledgeBase(settings.knowledge, settings.data_dir, settings.company)
+    return KnowledgeBase(settings.knowledge, settings.data_dir, settings.company,
+                         settings.dialogue.intent_labels)
 
 
 def parse_mapping(pairs: list[str], base: ColumnMapping) -> ColumnMapping:
