@@ -142,7 +142,7 @@ class KnowledgeBase:
         like the collection by every process that opens it. Nothing here enforces it: whoever makes
         such records asks kept_out() (assistant.learning.learned_records). Dropping the collection
         forgets them too."""
-        self.store.save_kept_out(sorted(self.store.load_kept_out() | set(ids)))
+        self.store.add_kept_out(ids)
 
     def kept_out(self) -> set[str]:
         return self.store.load_kept_out()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 VOCABULARY_KEY = "word_counts"  # the vocabulary side collection's metadata: JSON {word: count}
 CATCH_UP_ID = "-catch-up-"  # no record has this id (VectorStore.catch_up)
-KEPT_OUT_KEY = "ids"  # the kept-out side collection's metadata: JSON [record id, ...]
+KEPT_OUT_KEY = "ids"  # the kept-out side collection's metadata before its rows: JSON [record id, ...]
 MODEL_KEY = "embedding_model"  # collection metadata: the model its vectors came from
 AUDIENCE_KEY = "audiences"  # collection metadata: 1 once every record carries an audience
 INTERNAL_SOURCES = ("abcd:guidelines",)  # records stored before audiences existed that are internal
@@ -380,21 +380,25 @@ class VectorStore:
         blob = (side.metadata or {}).get(VOCABULARY_KEY)
         return {str(k): int(v) for k, v in json.loads(blob).items()} if isinstance(blob, str) else None
 
-    def save_kept_out(self, ids: Sequence[str]) -> None:
-        """Replace the stored ids that must not come back (KnowledgeBase.keep_out), kept like the
-        vocabulary in the metadata of an empty side collection (changed in place: a reader never
-        finds it missing)."""
-        blob = json.dumps(sorted(set(ids)), separators=(",", ":"))
+    def add_kept_out(self, ids: Iterable[str]) -> None:
+        """Remember ids that must not come back (KnowledgeBase.keep_out): one row each in a side
+        collection, written by upsert, so two processes adding at once both keep theirs (no read,
+        then write, of a shared list)."""
+        rows = sorted(set(ids))
         side = self._call("write", lambda: self.client.get_or_create_collection(self.kept_out_name))
-        self._call("write", lambda: side.modify(metadata={KEPT_OUT_KEY: blob}))
+        for at in range(0, len(rows), _PAGE):
+            batch = rows[at:at + _PAGE]
+            # no meaning to search: a constant vector, so Chroma never embeds anything here
+            self._call("write", lambda b=batch: side.upsert(ids=b, embeddings=[[1.0]] * len(b)))
 
     def load_kept_out(self) -> set[str]:
         try:
             side = self.client.get_collection(self.kept_out_name)
         except Exception:  # noqa: BLE001 - not found: nothing kept out
             return set()
-        blob = (side.metadata or {}).get(KEPT_OUT_KEY)
-        return {str(i) for i in json.loads(blob)} if isinstance(blob, str) else set()
+        ids = {str(i) for i in self._call("read", lambda: side.get(include=[]))["ids"]}
+        blob = (side.metadata or {}).get(KEPT_OUT_KEY)  # how a store written before rows kept them
+        return ids | ({str(i) for i in json.loads(blob)} if isinstance(blob, str) else set())
 
     def drop(self) -> int:
         """Delete the whole collection, its intent head, vocabulary and kept-out ids; returns how

@@ -168,14 +168,34 @@ def test_a_collection_takes_the_configured_search_breadth(store: VectorStore, da
 def test_kept_out_ids_are_shared_by_every_opening_and_dropped_with_the_collection(
         store: VectorStore, data_dir: Path, embedder: Embedder) -> None:
     assert store.load_kept_out() == set()
-    store.save_kept_out(["learned-m1", "learned-m2", "learned-m1"])
+    store.add_kept_out(["learned-m1", "learned-m2", "learned-m1"])
     again = open_store(ChromaConfig(), data_dir, embedder)  # a second opening, as another worker's
     assert again.load_kept_out() == {"learned-m1", "learned-m2"}
-    again.save_kept_out([])
-    assert store.load_kept_out() == set()
-    store.save_kept_out(["learned-m3"])
+    again.add_kept_out(["learned-m3"])
+    assert store.load_kept_out() == {"learned-m1", "learned-m2", "learned-m3"}
     store.drop()
     assert open_store(ChromaConfig(), data_dir, embedder).load_kept_out() == set()
+
+
+def test_kept_out_ids_added_at_once_from_two_openings_are_all_kept(
+        store: VectorStore, data_dir: Path, embedder: Embedder) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    other = open_store(ChromaConfig(), data_dir, embedder)
+    ids = [f"learned-m{n}" for n in range(60)]
+    with ThreadPoolExecutor(4) as pool:  # each id alone, from either opening, interleaved
+        list(pool.map(lambda n: (store if n % 2 else other).add_kept_out([ids[n]]), range(len(ids))))
+    assert store.load_kept_out() == set(ids)
+
+
+def test_kept_out_ids_of_a_store_written_before_rows_are_still_read(
+        store: VectorStore, data_dir: Path, embedder: Embedder) -> None:
+    from knowledge.vectorstore import KEPT_OUT_KEY
+
+    side = store.client.get_or_create_collection(store.kept_out_name)
+    side.modify(metadata={KEPT_OUT_KEY: '["learned-old"]'})  # how they were kept before
+    store.add_kept_out(["learned-new"])
+    assert open_store(ChromaConfig(), data_dir, embedder).load_kept_out() == {"learned-old", "learned-new"}
 
 
 def test_drop_returns_count_and_empties(store: VectorStore) -> None:
