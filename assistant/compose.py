@@ -108,7 +108,8 @@ def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] 
                             generic_contacts=False)
     # A placeholder nothing fills ("from [start time] to [end time]") would be read as is: that
     # sentence goes, the rest of the answer stays, its list steps numbered on without a gap.
-    return renumbered("".join(without_unfilled(split_sentences(filled))).strip())[0]
+    kept = without_unfilled(split_sentences(filled), " ".join(customer_texts))
+    return renumbered("".join(kept).strip())[0]
 
 
 # What the agent who wrote a resolution looked up for that customer ("Our system shows that your
@@ -128,10 +129,39 @@ _TO_THE_WRITER = re.compile(r"\(Role\s*\d|\bas\s+a\s+customer\s+service\s+repres
                             r"\byou\s+should\b", re.IGNORECASE)
 
 
-def not_for_this_customer(sentence: str) -> bool:
-    """Does the sentence report what its writer looked up for their own customer, or speak to the
-    writer rather than the customer?"""
-    return bool(_LOOKED_UP.search(sentence) or _TO_THE_WRITER.search(sentence))
+# How the customer a resolution was written for felt ("I'm sorry to hear that you're unsure of how to
+# make a complaint", "you might be feeling frustrated because ...", "you're unhappy with your recent
+# purchase"): said to another customer, a trouble of mind they never said they had. Such a sentence
+# stays only for a customer whose own words name a feeling (_FEELING). Being eager to know ("I
+# understand your eagerness to know when your package will arrive") only restates the request: it stays.
+_THEIR_FEELING = re.compile(
+    r"\byou(?:'re|\s+are|\s+(?:might|may|must|could)\s+be|\s+seem(?:\s+to\s+be)?|\s+feel)"
+    r"(?:\s+(?:feeling|a\s+bit|a\s+little|quite|so|very|really|still|now|rather))*"
+    r"\s+(?:unsure|uncertain|confused|frustrated|unhappy|upset|worried|dissatisfied|disappointed"
+    r"|anxious|annoyed|angry)\b"
+    r"|\byour\s+(?:frustration|confusion|uncertainty|disappointment|dissatisfaction|unhappiness|anger"
+    r"|anxiety)\b", re.IGNORECASE)
+_FEELING = re.compile(
+    r"\b(?:unsure|not\s+(?:so\s+)?sure|uncertain|confus\w*|frustrat\w*|annoy\w*|angry|furious|upset|unhappy"
+    r"|dissatisf\w*|disappoint\w*|worr\w*|anxious|unacceptable|ridiculous|fed\s+up|sick\s+of"
+    r"|no\s+idea|(?:don'?t|do\s+not)\s+(?:know|understand))\b", re.IGNORECASE)
+
+
+def not_for_this_customer(sentence: str, said: str | None = None) -> bool:
+    """Does the sentence report what its writer looked up for their own customer, speak to the
+    writer rather than the customer, or (given what this customer `said`) tell them a feeling their
+    words do not name?"""
+    return bool(_LOOKED_UP.search(sentence) or _TO_THE_WRITER.search(sentence)
+                or (said is not None and _tells_feeling(sentence) and not _FEELING.search(said)))
+
+
+_CONDITION = re.compile(r"\b(?:if|whether|in\s+case|should|when(?:ever)?)\s+$", re.IGNORECASE)
+
+
+def _tells_feeling(sentence: str) -> bool:
+    """Does the sentence say how the customer feels ("you're unsure"), not only in case they do
+    ("If you are unsure, contact us")?"""
+    return any(not _CONDITION.search(sentence[:m.start()]) for m in _THEIR_FEELING.finditer(sentence))
 
 
 # A sentence that opens by pointing back at the sentence before it ("This email address is checked
@@ -150,8 +180,9 @@ def _points_back_at_nothing(sentence: str, before: str) -> bool:
     return bool(_BACK_REFERENCE.match(sentence) or (_THEY.match(sentence) and not _PEOPLE.search(before)))
 
 
-def without_unfilled(sentences: Sequence[str]) -> list[str]:
-    """The sentences that hold no placeholder and are for this customer (`not_for_this_customer`),
+def without_unfilled(sentences: Sequence[str], said: str | None = None) -> list[str]:
+    """The sentences that hold no placeholder and are for this customer (`not_for_this_customer`,
+    which reads what they `said`),
     and not the line that introduced one that went ("Here's the phone number:" when the number is
     not known), unless list items follow it. A list item goes whole: "1. Call {{Phone}}. They are
     available to help." leaves no stray sentence; so does a sentence that points back at one that
@@ -162,7 +193,8 @@ def without_unfilled(sentences: Sequence[str]) -> list[str]:
     after_dropped = False  # the sentence before this one went
     for sentence in sentences:
         starts_item = bool(_LIST_ITEM.match(sentence))
-        if (placeholders_in(sentence) or not_for_this_customer(sentence) or (item_gone and not starts_item)
+        if (placeholders_in(sentence) or not_for_this_customer(sentence, said)
+                or (item_gone and not starts_item)
                 or (after_dropped and _points_back_at_nothing(sentence, kept[-1][0] if kept else ""))):
             after_dropped = True
             if kept:

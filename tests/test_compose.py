@@ -467,3 +467,44 @@ def test_a_contact_the_customer_asks_for_and_nobody_set_is_missing() -> None:
     assert missing_contact([mail], {}, "what email do I write to? my email: s@ex.com") == "e-mail address"
     assert missing_contact([free], {"customer_support_phone_number": "+1 555 0100"}, "phone number?") == ""
     assert missing_contact([free], {}, "how do I reach you?") == ""  # not asked for by its name
+
+
+COMPLAINT = _bitext(
+    "I don't know how to make a complaint",
+    "I'm sorry to hear that you're unsure of how to make a complaint. I'm here to help you with the "
+    "process. Follow these steps to make a complaint:\n\n1. Gather all the necessary information "
+    "related to your complaint.\n2. Explain your situation to our support team.")
+DETAILS = _bitext(
+    "I do not know how I can update my bloody personal details",
+    "I understand that you might be feeling frustrated because you're unsure how to update your "
+    "personal details. Rest assured, I'm here to help you. Kindly follow these guidelines to update "
+    "your information:\n\n1. Start by logging into your account on our platform.")
+
+
+def test_a_feeling_of_the_records_customer_is_not_told_to_one_who_never_said_it() -> None:
+    """Real Bitext resolutions tell their customer how they felt ("I don't know how to make a
+    complaint": "you're unsure"). A customer who only said what they want is not told so."""
+    angry = compose(COMPLAINT, {}, ["I was on hold with your call center for 45 minutes. I want to complain"])
+    assert "unsure" not in angry
+    assert angry.startswith("I'm here to help you with the process. Follow these steps to make a complaint:")
+    assert "1. Gather all the necessary information" in angry
+    married = compose(DETAILS, {}, ["I need to update my name, I got married"])
+    assert "frustrated" not in married and married.startswith("Rest assured, I'm here to help you.")
+
+
+def test_a_feeling_the_customer_named_may_be_said_back() -> None:
+    assert compose(COMPLAINT, {}, ["i'm not sure how to make a complaint"]).startswith(
+        "I'm sorry to hear that you're unsure of how to make a complaint.")
+    assert compose(DETAILS, {}, ["this is so frustrating, where do I change my address??"]).startswith(
+        "I understand that you might be feeling frustrated")
+    from assistant.compose import not_for_this_customer
+    unhappy = "I'm sorry to hear that you're unhappy with your recent purchase and wish to cancel it."
+    assert not_for_this_customer(unhappy, "Can I still cancel if it hasn't shipped yet? It's order 30917.")
+    assert not not_for_this_customer(unhappy, "so disappointed with this kettle, cancel it")
+    assert not not_for_this_customer(unhappy)  # without what the customer said, nothing to compare
+    # empathy that tells the customer nothing about themselves stays
+    for kept in ("Don't worry, I'm here to help you.", "I understand your eagerness to know when it arrives.",
+                 "I apologize for the inconvenience caused by the declined payment.",
+                 "I understand your concern about getting a refund.", "If you are unsure, contact us.",
+                 "Should you feel confused at any point, ask us."):
+        assert not not_for_this_customer(kept, "my payment was declined"), kept
