@@ -132,19 +132,23 @@ _TO_THE_WRITER = re.compile(r"\(Role\s*\d|\bas\s+a\s+customer\s+service\s+repres
 # How the customer a resolution was written for felt ("I'm sorry to hear that you're unsure of how to
 # make a complaint", "you might be feeling frustrated because ...", "you're unhappy with your recent
 # purchase"): said to another customer, a trouble of mind they never said they had. Such a sentence
-# stays only for a customer whose own words name a feeling (_FEELING). Being eager to know ("I
+# stays only for a customer whose own words name a feeling of the same kind: a doubt for "you're
+# unsure", an upset for "your frustration" (an angry customer is not unsure). Being eager to know ("I
 # understand your eagerness to know when your package will arrive") only restates the request: it stays.
-_THEIR_FEELING = re.compile(
-    r"\byou(?:'re|\s+are|\s+(?:might|may|must|could)\s+be|\s+seem(?:\s+to\s+be)?|\s+feel)"
-    r"(?:\s+(?:feeling|a\s+bit|a\s+little|quite|so|very|really|still|now|rather))*"
-    r"\s+(?:unsure|uncertain|confused|frustrated|unhappy|upset|worried|dissatisfied|disappointed"
-    r"|anxious|annoyed|angry)\b"
-    r"|\byour\s+(?:frustration|confusion|uncertainty|disappointment|dissatisfaction|unhappiness|anger"
-    r"|anxiety)\b", re.IGNORECASE)
-_FEELING = re.compile(
-    r"\b(?:unsure|not\s+(?:so\s+)?sure|uncertain|confus\w*|frustrat\w*|annoy\w*|angry|furious|upset|unhappy"
-    r"|dissatisf\w*|disappoint\w*|worr\w*|anxious|unacceptable|ridiculous|fed\s+up|sick\s+of"
-    r"|no\s+idea|(?:don'?t|do\s+not)\s+(?:know|understand))\b", re.IGNORECASE)
+_TOLD = (r"\byou(?:'re|\s+are|\s+(?:might|may|must|could)\s+be|\s+seem(?:\s+to\s+be)?|\s+feel)"
+         r"(?:\s+(?:feeling|a\s+bit|a\s+little|quite|so|very|really|still|now|rather))*\s+(?:{})\b"
+         r"|\byour\s+(?:{})\b")
+_FEELINGS = tuple(  # (a sentence tells the customer this feeling, the customer's words name it)
+    (re.compile(_TOLD.format(felt, noun), re.IGNORECASE), re.compile(rf"\b(?:{said})\b", re.IGNORECASE))
+    for felt, noun, said in (
+        ("unsure|uncertain|confused", "confusion|uncertainty",
+         r"unsure|not\s+(?:so\s+)?sure|uncertain|confus\w*|no\s+idea|(?:don'?t|do\s+not)\s+(?:know|understand)"),
+        ("frustrated|unhappy|upset|worried|dissatisfied|disappointed|anxious|annoyed|angry",
+         "frustration|disappointment|dissatisfaction|unhappiness|anger|anxiety",
+         r"frustrat\w*|annoy\w*|angry|furious|upset|unhappy|dissatisf\w*|disappoint\w*|worr\w*|anxious"
+         r"|unacceptable|ridiculous|fed\s+up|sick\s+of"),
+    ))
+_CONDITION = re.compile(r"\b(?:if|whether|in\s+case|should|when(?:ever)?)\s+$", re.IGNORECASE)
 
 
 def not_for_this_customer(sentence: str, said: str | None = None) -> bool:
@@ -152,16 +156,14 @@ def not_for_this_customer(sentence: str, said: str | None = None) -> bool:
     writer rather than the customer, or (given what this customer `said`) tell them a feeling their
     words do not name?"""
     return bool(_LOOKED_UP.search(sentence) or _TO_THE_WRITER.search(sentence)
-                or (said is not None and _tells_feeling(sentence) and not _FEELING.search(said)))
+                or (said is not None and any(_tells(told, sentence) and not named.search(said)
+                                             for told, named in _FEELINGS)))
 
 
-_CONDITION = re.compile(r"\b(?:if|whether|in\s+case|should|when(?:ever)?)\s+$", re.IGNORECASE)
-
-
-def _tells_feeling(sentence: str) -> bool:
-    """Does the sentence say how the customer feels ("you're unsure"), not only in case they do
-    ("If you are unsure, contact us")?"""
-    return any(not _CONDITION.search(sentence[:m.start()]) for m in _THEIR_FEELING.finditer(sentence))
+def _tells(feeling: re.Pattern[str], sentence: str) -> bool:
+    """Does the sentence say the customer has the feeling ("you're unsure"), not only in case they
+    do ("If you are unsure, contact us")?"""
+    return any(not _CONDITION.search(sentence[:m.start()]) for m in feeling.finditer(sentence))
 
 
 # A sentence that opens by pointing back at the sentence before it ("This email address is checked

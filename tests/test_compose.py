@@ -484,8 +484,8 @@ DETAILS = _bitext(
 def test_a_feeling_of_the_records_customer_is_not_told_to_one_who_never_said_it() -> None:
     """Real Bitext resolutions tell their customer how they felt ("I don't know how to make a
     complaint": "you're unsure"). A customer who only said what they want is not told so."""
-    angry = compose(COMPLAINT, {}, ["I was on hold with your call center for 45 minutes. I want to complain"])
-    assert "unsure" not in angry
+    angry = compose(COMPLAINT, {}, ["I was on hold for 45 minutes. Unacceptable. I want to complain"])
+    assert "unsure" not in angry  # upset, not unsure: a feeling of another kind is no licence
     assert angry.startswith("I'm here to help you with the process. Follow these steps to make a complaint:")
     assert "1. Gather all the necessary information" in angry
     married = compose(DETAILS, {}, ["I need to update my name, I got married"])
@@ -495,12 +495,16 @@ def test_a_feeling_of_the_records_customer_is_not_told_to_one_who_never_said_it(
 def test_a_feeling_the_customer_named_may_be_said_back() -> None:
     assert compose(COMPLAINT, {}, ["i'm not sure how to make a complaint"]).startswith(
         "I'm sorry to hear that you're unsure of how to make a complaint.")
-    assert compose(DETAILS, {}, ["this is so frustrating, where do I change my address??"]).startswith(
+    assert compose(DETAILS, {}, ["so frustrating, I dont know where to change my details??"]).startswith(
         "I understand that you might be feeling frustrated")
     from assistant.compose import not_for_this_customer
     unhappy = "I'm sorry to hear that you're unhappy with your recent purchase and wish to cancel it."
     assert not_for_this_customer(unhappy, "Can I still cancel if it hasn't shipped yet? It's order 30917.")
     assert not not_for_this_customer(unhappy, "so disappointed with this kettle, cancel it")
+    assert not_for_this_customer(unhappy, "I don't know how to cancel")  # a doubt, not an upset
+    both = "I understand that you might be feeling frustrated because you're unsure how to update it."
+    assert not_for_this_customer(both, "so frustrating!!") and not_for_this_customer(both, "not sure how")
+    assert not not_for_this_customer(both, "so frustrating, I'm not sure how to do it")
     assert not not_for_this_customer(unhappy)  # without what the customer said, nothing to compare
     # empathy that tells the customer nothing about themselves stays
     for kept in ("Don't worry, I'm here to help you.", "I understand your eagerness to know when it arrives.",
