@@ -183,8 +183,7 @@ class KnowledgeBase:
 
     def records(self, source: str | None = None, ids: Collection[str] | None = None) -> list[Record]:
         """Every stored record (to train on), or those of one source, or of these ids."""
-        wanted = None if ids is None else list(ids)
-        return [Record.from_metadata(rid, meta) for rid, meta in self.store.rows(source, wanted)]
+        return [Record.from_metadata(rid, meta) for rid, meta in self.store.rows(source, ids)]
 
     def as_langchain(self, k: int | None = None, filters: Mapping[str, str] | None = None) -> Any:
         """A langchain_core BaseRetriever over this knowledge base."""

@@ -204,7 +204,7 @@ class VectorStore:
         return (meta for _, meta in self.rows())
 
     def rows(self, source: str | None = None,
-             ids: Sequence[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+             ids: Iterable[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every record's (id, metadata), or those of one source, or of these ids, page by page."""
         where: dict[str, Any] | None = None if source is None else {"source": source}
         wanted = None if ids is None else list(ids)
