@@ -155,3 +155,11 @@ def test_delete_needs_yes_without_a_terminal(loaded: Path, capsys, monkeypatch) 
     assert "deleted 113 records" in capsys.readouterr().out
     assert kb(loaded, "stats", "--json") == 0
     assert json.loads(capsys.readouterr().out)["count"] == 0
+
+
+def test_the_kb_commands_search_with_what_customers_call_the_intents(settings) -> None:
+    from channels.cli.kb import open_kb
+
+    assert settings.dialogue.intent_labels  # config.toml labels the demo history's intents
+    with open_kb(settings) as kb:
+        assert kb.retriever.intent_labels == settings.dialogue.intent_labels

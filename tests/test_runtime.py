@@ -30,6 +30,8 @@ async def test_runtime_builds_the_configured_parts(settings) -> None:
         ready = rt.readiness()
         assert ready["llm"] == "extractive" and ready["vision"] == "ocr" and ready["store"] == "SQLiteStore"
         assert rt.dialogue.store is rt.store
+        # the search reads what customers call the intents (knowledge.intents)
+        assert rt.knowledge.retriever.intent_labels == settings.dialogue.intent_labels
     assert (settings.data_dir / "conversations.db").exists()
 
 
