@@ -38,7 +38,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from benchmarks.answer_quality import GUIDELINES, case_sets  # noqa: E402
-from benchmarks.common import bitext_split  # noqa: E402
 
 ROOT = Path(__file__).parent.parent
 RESULTS = Path(__file__).parent / "results" / "tune.json"
@@ -136,10 +135,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     from knowledge.base import KnowledgeBase
     from knowledge.placeholders import fill
 
-    indexed, all_sets = case_sets()
+    indexed, held_out, all_sets = case_sets()
     sets = {name: random.Random(7).sample(cases, min(args.model_cases, len(cases)))
             for name, cases in all_sets.items()}
-    _, held_out = bitext_split()
     truths = {r.id: fill(r.resolution, {}) for r in held_out}
     data = Path(args.data_dir or tempfile.mkdtemp(prefix="bench-tune-"))
     settings = load_settings(ROOT / "config.toml", data_dir=data)
