@@ -59,8 +59,8 @@ def compose_best(references: Sequence[Hit], company: Mapping[str, str],
 # ("could you please provide your order number", "please share it with me", "I kindly request you to
 # provide", "Once I have this information, I'll ..."): the assistant has no system to use them in.
 _ASKS = re.compile(r"\b(?:could|can|would|will|may) you(?: please| kindly)?"
-                   r" (?:provide|share|send|give|confirm)\b"
-                   r"|\bplease(?: kindly)? (?:provide|share|send)\b"
+                   r" (?:provide|share|send|give|confirm|describe|explain|specify|clarify)\b"
+                   r"|\bplease(?: kindly)? (?:provide|share|send|describe|explain|specify|clarify)\b"
                    r"|\b(?:provide|share|send|give)\b(?:\s+[\w/-]+){0,6}?\s+(?:with\s+)?me\b"
                    r"|\b(?:I|we) (?:kindly |would )?(?:request|ask) (?:that )?you\b"
                    r"|\bonce I (?:have|receive)\b", re.IGNORECASE)
@@ -172,6 +172,9 @@ def _tells(feeling: re.Pattern[str], sentence: str) -> bool:
 _BACK_REFERENCE = re.compile(r"\s*(?:These|Those|This|That|It)(?:'\w+)?\b"
                              r"(?!\s+would\s+be\s+(?:my|our)\s+pleasure)")
 _THEY = re.compile(r"\s*(?:They|Them|Their)(?:'\w+)?\b")
+# "To do so, please follow these steps:" after "... create a free account for your wife." went: the
+# steps stay, introduced without pointing back ("Please follow these steps:").
+_TO_DO_SO = re.compile(r"^(\s*)(?:In\s+order\s+to|To)\s+do\s+(?:so|this|that),\s+(\w)")
 _PEOPLE = re.compile(r"\b(?:team|representatives?|agents?|staff|specialists?|experts?|advisors?|support"
                      r"|service|department|them)\b", re.IGNORECASE)
 
@@ -210,6 +213,8 @@ def without_unfilled(sentences: Sequence[str], said: str | None = None) -> list[
             item_gone = (starts_item or item_gone) and not sentence.endswith("\n")
             dropped_item = dropped_item or starts_item
             continue
+        if after_dropped:
+            sentence = _TO_DO_SO.sub(lambda m: m.group(1) + m.group(2).upper(), sentence, count=1)
         if starts_item and dropped_item and not (kept and _LIST_ITEM.match(kept[-1][0])):
             # the list's first step went: "1. Call {{Phone}}.\n2. Alternatively, visit ..."
             sentence = _AFTER_DROPPED.sub(lambda m: m.group(1) + m.group(2).upper(), sentence, count=1)

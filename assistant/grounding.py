@@ -160,9 +160,12 @@ _CODE = re.compile(r"```|<\?php|<\s*/?\s*[a-z][a-z0-9]*(?:\s[^<>]*)?>|\bdef\s+\w
                    r"|\b(?:print|echo|console\.log|return)\s*\(|\$\w+\s*=|;\s*$|\{\s*$|^\s*\}"
                    r"|\b(?:SELECT|INSERT|UPDATE)\b.+\b(?:FROM|INTO|SET)\b|\b(?:import|from)\s+\w+\s+import\b",
                    re.MULTILINE)
-# "[Your Name]", "{{Order Number}}", "<company>", and template digits: "X-XX business days", "XXX-XXX-XXXX"
+# "[Your Name]", "{{Order Number}}", "<company>", and template digits: "X-XX business days", "XXX-XXX-XXXX",
+# "within X business days", "around X to Y business days" (6 Bitext answers)
 _PLACEHOLDER = re.compile(r"\[[A-Z][^\]\n]{1,40}\]|\{\{[^}]*\}\}|<(?:your|name|company)[^>]*>|\[X\]"
-                          r"|(?-i:\bX{1,4}(?:-X{1,4})+\b)", re.IGNORECASE)
+                          r"|(?-i:\bX{1,4}(?:-X{1,4})+\b)"
+                          r"|(?-i:\b[XYN]{1,3}(?:\s*(?:to|or|-)\s*[XYN]{1,3})?\s+(?:business\s+|working\s+)?"
+                          r"(?:days?|hours?|weeks?|months?|minutes?)\b)", re.IGNORECASE)
 _SIGN_OFF = re.compile(r"^\W*(?:best|kind|warm|warmest)?\s*(?:regards|wishes|sincerely|cheers|yours\s+truly"
                        r"|yours\s+sincerely)\b", re.IGNORECASE)
 _MARKDOWN = re.compile(r"\*\*|__|^#+\s", re.MULTILINE)

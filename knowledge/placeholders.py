@@ -61,7 +61,7 @@ GENERIC: dict[str, str] = {
     "reference_number": "your reference number",
 }
 # Placeholders no generic phrase can stand for ("in your case, the period is {{Period}}").
-NO_GENERIC = frozenset({"period", "refund_amount", "amount", "account_type"})
+NO_GENERIC = frozenset({"period", "refund_amount", "amount", "account_type", "someone"})
 _SERIES = re.compile(r"[a-z]_\d+$")  # "review_website_1"; not a bare number ("113542617735902")
 # Ways to reach the company that only its own value makes usable: "call our customer support phone
 # number" tells a customer nothing. An answer composed for a customer (`generic_contacts=False`)
@@ -69,6 +69,15 @@ _SERIES = re.compile(r"[a-z]_\d+$")  # "review_website_1"; not a bare number ("1
 # model or an agent reads keeps the generic words.
 CONTACTS = frozenset(k for k, v in GENERIC.items() if v in (_PHONE, _EMAIL)) | {
     "customer_support_email_or_phone_number", "customer_support_contact_information"}
+# Another history names its own: "{{Complaint Email Address}}", "{{Billing Phone}}". Read "via email at
+# the complaint email address", such a name tells a customer nothing either.
+_CONTACT_NAME = re.compile(r"(?:^|_)(?:(?:tele)?phone(?:_number)?|e_?mail(?:_address)?|hotline|helpline)$")
+
+
+def is_contact(base: str) -> bool:
+    """Is this placeholder (its key, "complaint_email_address") a way to reach the company that
+    only its own value makes usable?"""
+    return base in CONTACTS or bool(_CONTACT_NAME.search(base))
 # Such generic words already in a record: "our customer support (phone) number", "our customer
 # service email address", "the provided (support) phone number" (provided where? nowhere), "our
 # toll-free helpline".
@@ -135,7 +144,7 @@ def unset_contacts(resolutions: Sequence[str], company: Mapping[str, str]) -> di
         text = _braced(_literal_contacts(text), company)
         named = {ALIASES.get(base, base) for base in (key(name).removesuffix("_anonymized")
                                                       for name in placeholders(text))
-                 if base in CONTACTS and _company_value(base, company) is None}
+                 if is_contact(base) and _company_value(base, company) is None}
         for k in named:
             if _company_value(k, company) is None:
                 counts[k] = counts.get(k, 0) + 1
@@ -214,8 +223,9 @@ def _noun_only(m: re.Match[str]) -> str:
 _NAME_KEYS = ("name_field", "name", "customer_name", "client_name", "first_name", "client_first_name",
               "customer_first_name")
 _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
-    (_naming("order|purchase"), None, _ORDER_KEYS),
-    (_naming("invoice|bill"), None, _NUMBERED["Invoice Number"][1]),
+    # either noun with either number: "the invoice for order {{Invoice Number}}" reads "the invoice for
+    # your order", not "for order your invoice number"
+    (_naming("order|purchase|invoice|bill"), None, (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
     (re.compile(r"\s+(?:with\s+(?:the\s+)?(?:number|id)|number|#)\s*(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE),
      "", _ORDER_KEYS),
     # "a refund for an amount of {{Refund Amount}}" reads "a refund", "after paying {{Refund Amount}}
@@ -323,6 +333,11 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
     for when in {m.group(1).lower() for m in _WHEN.finditer(request)}:
         if not re.search(rf"\b{when}\b", said, re.IGNORECASE):
             resolution = re.sub(rf"\b{when}\b", "{{Period}}", resolution, flags=re.IGNORECASE)
+    # The person the record's customer named ("create a free account for my wife") is theirs: "Ask your
+    # wife to check her email" is not for a customer who asks for their flatmate, or for themselves.
+    ours = {m.group(1).lower() for m in _PERSON.finditer(said)}
+    for person in {m.group(1).lower() for m in _PERSON.finditer(request)} - ours:
+        resolution = re.sub(rf"\b{person}(?='?s\b|\b)", "{{Someone}}", resolution, flags=re.IGNORECASE)
     theirs = {w.lower() for w in _BEFORE_ACCOUNT.findall(said)} - _NOT_A_KIND  # what this customer named
     for word in {w.lower() for w in _ACCOUNT_KIND.findall(request)} - _NOT_A_KIND - theirs:
         resolution = re.sub(rf"\b{re.escape(word)}(?=\s+accounts?\b)", "{{Account Type}}", resolution,
@@ -336,6 +351,11 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
     return resolution
 
 
+# People a customer may ask for ("for my wife", "my daughter's account"), one word each.
+_PERSON = re.compile(r"\b(wife|husband|spouse|partner|fianc[eé]e?|boyfriend|girlfriend|mother|mum|mom|father"
+                     r"|dad|son|daughter|kid|child|children|brother|sister|grand(?:mother|father|ma|pa|son|daughter)"
+                     r"|aunt|uncle|niece|nephew|cousin|friend|flatmate|roommate|colleague|boss)(?:'?s)?\b",
+                     re.IGNORECASE)
 _ANY_KIND = re.compile(r"(?:\b(an?)\s+)?\{\{\s*Account Type\s*\}\}\s+(?=accounts?\b)", re.IGNORECASE)
 
 
@@ -361,14 +381,13 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
     `company` may also hold values the customer gave (an order number): the caller merges them.
     `generic_contacts=False`: a phone number or e-mail address (CONTACTS) the company has not set
     stays a placeholder, like those of NO_GENERIC, so the composer leaves its sentence out."""
-    keep = NO_GENERIC if generic_contacts else NO_GENERIC | CONTACTS
-
     def kept(name: str) -> bool:
         # In an answer for a customer, one of a numbered series ("{{Review Website 1}}, {{Review Website
         # 2}}") has no generic words either: "the review website 1" names nothing.
         base = key(name).removesuffix("_anonymized")
         numbered = not generic_contacts and bool(_SERIES.search(base))
-        return (base in keep or numbered) and _company_value(name, company) is None
+        return ((base in NO_GENERIC or numbered or (not generic_contacts and is_contact(base)))
+                and _company_value(name, company) is None)
 
     # Some answers write a known placeholder in square brackets: "[Customer Support Phone Number]".
     text = _braced(text, company)

@@ -314,6 +314,70 @@ def test_a_record_that_says_what_to_do_beats_one_asking_for_details_the_assistan
         assert not asks_for_details(polite)
 
 
+def test_asking_the_customer_to_describe_the_error_is_asking_for_details_too() -> None:
+    """Real Bitext registration records: a customer who wrote "the confirmation email never came" has
+    described the error already; the record that says where to report it answers."""
+    describe = dataclasses.replace(ASKS, record=Record(
+        id="r1", request="I can't sign up, help me informing of a registration issue",
+        intent="registration_problems",
+        resolution=("I'm sorry to hear that you're having trouble signing up. Don't worry, we'll assist "
+                    "you in resolving this registration issue. To better understand the problem, could you "
+                    "please describe the specific error or message you encounter when attempting to sign up? "
+                    "This information will enable us to provide you with the necessary guidance.")))
+    report = dataclasses.replace(STEPS, record=Record(
+        id="r2", request="I have got to report a signup issue", intent="registration_problems",
+        resolution=("I understand that you are facing some issues with the signup process. To report a "
+                    "signup problem, please follow these steps:\n\n1. Look for the \"Help\" or \"Support\" "
+                    "section on the website.\n2. Click on the \"Contact Us\" or \"Support Center\" link.\n"
+                    "3. Fill out the contact form provided, including a detailed description of the signup "
+                    "issue you are experiencing.\n4. Submit the form and our support team will get back to "
+                    "you as soon as possible.")))
+    assert asks_for_details(describe.record.resolution)
+    assert asks_for_details("Please explain what happens when you try to log in.")
+    assert not asks_for_details(report.record.resolution)
+    assert not asks_for_details("1. Describe the problem in the contact form.")
+    said = ["Registration isn't working, the confirmation email never came"]
+    answer = compose_best([describe, report], {}, said)
+    assert answer.startswith("I understand that you are facing some issues with the signup process.")
+
+
+# Real Bitext create_account record: its customer asked for their wife.
+WIFE = ("how to create a free account for my wife",
+        "I understand that you would like to create a free account for your wife. To do so, please follow "
+        "these steps:\n\n1. Visit our {{Website Name}} homepage.\n2. Look for the \"Sign Up\" or \"Create an "
+        "Account\" button.\n3. Fill in the required information, such as your wife's name, email address, "
+        "and password.\n4. Click on the \"Create Account\" button.\n5. You may receive a verification "
+        "email. Ask your wife to check her email and follow the instructions to verify the account.")
+
+
+def test_a_person_only_the_records_customer_named_is_not_spoken_of() -> None:
+    hit = _bitext(*WIFE, entity_type="account_type", entity_value="free")
+    flatmate = compose(hit, {}, ["My flatmate wants her own account. How does she create one?"])
+    assert flatmate == ("Please follow these steps:\n\n1. Visit our website homepage.\n2. Look for the "
+                        "\"Sign Up\" or \"Create an Account\" button.\n3. Click on the \"Create Account\" "
+                        "button.\n4. You may receive a verification email.")
+    assert "wife" not in compose(hit, {}, ["how do I open an account"])
+    wife = compose(hit, {}, ["how can my wife create an account?"])
+    assert "3. Fill in the required information, such as your wife's name" in wife
+    assert "Ask your wife to check her email" in wife
+    # a partner of the business is nobody's partner: the request named no one
+    partners = _bitext("can i place an order from Detroit", "We work with shipping partners in many cities.")
+    assert compose(partners, {}, ["do you ship to Leeds"]) == "We work with shipping partners in many cities."
+
+
+def test_a_step_with_a_template_figure_never_filled_in_goes() -> None:
+    """Real Bitext delivery_period record: "X to Y business days" was never filled in."""
+    hit = _bitext("give me information about the shipping periods", (
+        "I understand that you're seeking information related to shipping periods. Here's what you need "
+        "to know:\n\n1. Our shipping periods typically depend on the shipping method you selected during "
+        "checkout.\n2. Standard shipping usually takes around X to Y business days, depending on your "
+        "location.\n3. Expedited shipping ensures faster delivery, typically within X business days.\n4. "
+        "Please note that these shipping periods are estimates and may be subject to unforeseen delays."))
+    assert compose(hit, {}, ["How many days does shipping take to Scotland?"]).endswith(
+        "during checkout.\n2. Please note that these shipping periods are estimates and may be subject to "
+        "unforeseen delays.")
+
+
 def test_of_two_ways_to_reach_the_company_the_one_that_is_set_stays() -> None:
     """Real Bitext resolutions: the phone number is not set, the live chat is."""
     complaint = _bitext("I want to lodge a complaint", (

@@ -79,6 +79,12 @@ def test_code_markup_and_sign_off_placeholders_are_faults() -> None:
     assert check_sentence("Best regards,\n", evidence, REFERENCE).placeholder
     assert check_sentence("[Your Name]", evidence, REFERENCE).placeholder
     assert not judge("Thank you for your order.\n\nBest regards,\n[Your Name]").grounded
+    # a template's figures never filled in (real Bitext answers), not a key or a real number of days
+    for template in ("Standard shipping usually takes around X to Y business days, depending on where.",
+                     "The refund process typically takes X business days to complete."):
+        assert check_sentence(template, evidence, REFERENCE).placeholder
+    for real in ("Press X to close the window.", "Refunds take 5 to 7 business days."):
+        assert not check_sentence(real, evidence, REFERENCE).placeholder
 
 
 def test_a_sentence_mostly_absent_from_the_sources_is_unsupported() -> None:

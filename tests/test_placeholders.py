@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.placeholders import fill, key, placeholders
+from knowledge.placeholders import fill, key, placeholders, unset_contacts
 
 BITEXT = Path(__file__).parent.parent / "demo" / "bitext" / "records.csv"
 
@@ -149,6 +149,28 @@ def test_the_one_contact_key_fills_every_name_the_history_gives_it() -> None:
     assert fill("Call {{Complaint Phone Number}}.", {**company, "complaint_phone_number": "+1 555 0199"}) == (
         "Call +1 555 0199.")
     assert fill("Open {{Website URL}}.", {"website_name": "acme.example"}) == "Open acme.example."
+
+
+def test_a_contact_under_a_name_of_its_own_is_left_out_like_the_others_when_unset() -> None:
+    """Real Bitext complaint record: "{{Complaint Email Address}}" read to a customer as "via email at
+    the complaint email address" told them nothing; another history names "{{Billing Phone}}"."""
+    step = ("3. Contact our customer support team through our dedicated complaint line via email at "
+            "{{Complaint Email Address}}.")
+    assert fill(step, {}, generic_contacts=False) == step  # stays a placeholder: the composer drops it
+    assert fill(step, {}).endswith("via email at the complaint email address.")  # what an agent reads
+    assert fill(step, {"complaint_email_address": "complaints@acme.example"},
+                generic_contacts=False).endswith("via email at complaints@acme.example.")
+    assert unset_contacts([step, "Call {{Billing Phone}}."], {}) == {
+        "complaint_email_address": 1, "billing_phone": 1}
+    assert fill("Go to {{Account Settings}}.", {}, generic_contacts=False) == "Go to the account settings."
+
+
+def test_an_order_named_by_an_invoice_number_reads_your_order() -> None:
+    """Real Bitext get_invoice answer: read "obtaining the invoice for order your invoice number"."""
+    assert fill("I can assist you with obtaining the invoice for order {{Invoice Number}}.", {},
+                generic_contacts=False) == "I can assist you with obtaining the invoice for your order."
+    assert fill("Find the invoice for order {{Invoice Number}}.", {"invoice_number": "INV-7"}) == (
+        "Find the invoice for order INV-7.")
 
 
 def test_unset_hours_and_days_are_not_said_twice() -> None:
