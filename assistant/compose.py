@@ -52,7 +52,17 @@ def compose_best(references: Sequence[Hit], company: Mapping[str, str],
     near = [best, *(h for h in references[1:]
                     if h.record.intent == best.record.intent and best.score - h.score <= NEAR)]
     composed = [compose(hit, company, customer_texts) for hit in near]
-    return min(composed, key=lambda text: (len(text) < THIN, asks_for_details(text)))
+    return min(composed, key=_reads_worse)
+
+
+def reads_poorly(text: str) -> bool:
+    """Does a composed answer only acknowledge the request or ask for details the assistant cannot
+    use, so that another record of its intent may read better (`compose_best`)?"""
+    return any(_reads_worse(text))
+
+
+def _reads_worse(text: str) -> tuple[bool, bool]:
+    return len(text) < THIN, asks_for_details(text)
 
 
 # A request for the customer's details, which the agent who wrote the resolution then used

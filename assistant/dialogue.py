@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.answering import collect, sources_of, stream_answer
 from assistant.batching import Batcher
 from assistant.clarify import clarify_options, question, read_choice
-from assistant.compose import asks_for_details, gives_details, missing_contact
+from assistant.compose import asks_for_details, compose_best, gives_details, missing_contact, reads_poorly
 from assistant.errors import ConversationError, InputError
 from assistant.events import (
     AgentMessage,
@@ -288,10 +288,27 @@ class DialogueManager:
                       d.no_contact_answer.format(contact=contact) if contact else d.unsure_answer)
             answer_stream = self._say(turn, honest, grounded=False)
         else:
+            if not self.llm.reads_prompt:
+                hits = trace.hits = await self._more_to_choose_from(query, hits, own_words)
             answer_stream = self._answer_from(turn, log, understood, hits)
         async with aclosing(answer_stream) as events:
             async for event in events:
                 yield event
+
+    async def _more_to_choose_from(self, query: str, hits: list[Hit], said: str) -> list[Hit]:
+        """The hits, and when the best record's composed answer only asks for details or only
+        acknowledges ("could you please provide your order number? With it, I'll check the status of
+        your refund"), more records of its intent (`dialogue.compose_k`) for the composer to choose
+        from: a nearly as close one may say what to do. They are cited as the others are."""
+        k = self.settings.dialogue.compose_k
+        if not hits or k <= len(hits) or not reads_poorly(compose_best(hits, self.settings.company, [said])):
+            return hits
+        try:
+            more = await self.searcher.search(query, k, filters={"intent": hits[0].record.intent})
+        except KnowledgeError:
+            return hits  # the answer from the hits there are
+        seen = {h.id for h in hits}
+        return [*hits, *(h for h in more if h.id not in seen)]
 
     def _answer_from(self, turn: UserMessage, log: list[Event], understood: Understood,
                      hits: list[Hit]) -> AsyncGenerator[Event, None]:

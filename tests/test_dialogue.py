@@ -53,12 +53,15 @@ class FakeKnowledge:
         self.records = records
         self.queries: list[str] = []
 
-    def search(self, query: str, k: int | None = None, *, audience: str = "customer") -> list[Hit]:
+    def search(self, query: str, k: int | None = None, *, audience: str = "customer",
+               filters: dict[str, str] | None = None) -> list[Hit]:
         self.queries.append(query)
         words = set(re.findall(r"[a-z]+", query.lower()))
         scored = []
         for r in self.records:
             if audience == "customer" and r.audience == "internal":
+                continue
+            if filters and any(getattr(r, name) != value for name, value in filters.items()):
                 continue
             mine = set(re.findall(r"[a-z]+", r.request.lower()))
             scored.append(Hit(record=r, score=len(words & mine) / max(len(mine), 1), text=r.resolution))
@@ -468,6 +471,45 @@ async def test_details_an_answer_asked_for_go_to_a_person_who_can_use_them(setti
     conv = await dm.new_conversation()
     await run(dm, said(conv.id, "how long does a refund take"))
     assert (await run(dm, said(conv.id, "it's ORD-77120")))[-1].text != settings.dialogue.lookup_answer
+
+
+# Real Bitext track_refund resolutions: 144 of its 193 ask for details "to track the status"
+ASKS_REFUND = ("I understand your concern about the refund. In order to provide you with the most accurate "
+               "information regarding the status of your refund, I kindly request you to provide me with "
+               "your order number and the date of purchase. With this information, I will be able to track "
+               "the status of your refund and provide you with an update.")
+SHOWS_REFUND = ("I understand that you're unsure about how to check the status of your refund. Allow me "
+                "to assist you with that:\n\n1. Firstly, log into your account on our {{Website Name}}.\n"
+                "2. Then, locate and click on the Refund Status section.\n3. Enter the relevant details, "
+                "such as the transaction amount.\n4. Once the details are entered, the system will "
+                "display the current status of your refund.")
+
+
+async def test_an_answer_that_would_only_ask_for_details_chooses_among_more_records_of_its_intent(
+        settings, store) -> None:
+    from assistant.compose import asks_for_details
+    from assistant.llm.extractive import ExtractiveBackend
+
+    records = [*(Record(id=f"asks-{i}", request="has my refund been processed", intent="track_refund",
+                        category="REFUND", resolution=ASKS_REFUND) for i in range(5)),
+               Record(id="shows", request="has my refund been processed", intent="track_refund",
+                      category="REFUND", resolution=SHOWS_REFUND),
+               Record(id="cancel", request="has my order been cancelled", intent="cancel_order",
+                      category="ORDER", resolution="Your order can be cancelled from Order History.")]
+    question = "Has my refund been processed yet?"
+    narrow = manager(settings, store, ExtractiveBackend(), knowledge=FakeKnowledge(records), compose_k=0)
+    asked = (await run(narrow, said((await narrow.new_conversation()).id, question)))[-1]
+    assert asks_for_details(asked.text) and [s.id for s in asked.sources] == [f"asks-{i}" for i in range(4)]
+    knowledge = FakeKnowledge(records)
+    dm = manager(settings, store, ExtractiveBackend(), knowledge=knowledge)  # compose_k 8 by default
+    answer = (await run(dm, said((await dm.new_conversation()).id, question)))[-1]
+    assert answer.grounded and answer.text.startswith("Allow me to assist you with that:")
+    assert "shows" in [s.id for s in answer.sources] and "cancel" not in [s.id for s in answer.sources]
+    assert len(knowledge.queries) == 2  # the second search only because the first answer would ask
+    plain_kb = FakeKnowledge(records[-2:])  # the best record says what to do: one search
+    plain = manager(settings, store, ExtractiveBackend(), knowledge=plain_kb)
+    await run(plain, said((await plain.new_conversation()).id, question))
+    assert len(plain_kb.queries) == 1
 
 
 class ScriptedKnowledge:
