@@ -78,6 +78,8 @@ def is_contact(base: str) -> bool:
     """Is this placeholder (its key, "complaint_email_address") a way to reach the company that
     only its own value makes usable?"""
     return base in CONTACTS or bool(_CONTACT_NAME.search(base))
+
+
 # Such generic words already in a record: "our customer support (phone) number", "our customer
 # service email address", "the provided (support) phone number" (provided where? nowhere), "our
 # toll-free helpline".
