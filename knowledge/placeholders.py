@@ -381,7 +381,7 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
     """Replace every {{Placeholder}} by the company's value, or by a readable generic phrase.
 
     `company` may also hold values the customer gave (an order number): the caller merges them.
-    `generic_contacts=False`: a phone number or e-mail address (CONTACTS) the company has not set
+    `generic_contacts=False`: a phone number or e-mail address (`is_contact`) the company has not set
     stays a placeholder, like those of NO_GENERIC, so the composer leaves its sentence out."""
     def kept(name: str) -> bool:
         # In an answer for a customer, one of a numbered series ("{{Review Website 1}}, {{Review Website
