@@ -195,13 +195,21 @@ def _points_back_at_nothing(sentence: str, before: str) -> bool:
     return bool(_BACK_REFERENCE.match(sentence) or (_THEY.match(sentence) and not _PEOPLE.search(before)))
 
 
+# A bare yes ("Absolutely!", "Yes, we do!") answers the customer's question with the sentence after it:
+# when that sentence goes ("We do offer shipping to {{Delivery Country}}."), the yes goes with it.
+_YES = re.compile(r"\s*(?:yes|absolutely|certainly|indeed|of\s+course|definitely|sure)"
+                  r"(?:,?\s+(?:we\s+(?:do|can|will|are)|it\s+is|you\s+can|that'?s\s+(?:right|correct)))?"
+                  r"\s*[!.]\s*", re.IGNORECASE)
+
+
 def without_unfilled(sentences: Sequence[str], said: str | None = None) -> list[str]:
     """The sentences that hold no placeholder and are for this customer (`not_for_this_customer`,
     which reads what they `said`),
     and not the line that introduced one that went ("Here's the phone number:" when the number is
     not known), unless list items follow it. A list item goes whole: "1. Call {{Phone}}. They are
     available to help." leaves no stray sentence; so does a sentence that points back at one that
-    went ("... call us at {{Phone}}. They will be more than happy to assist you.")."""
+    went ("... call us at {{Phone}}. They will be more than happy to assist you."), and a bare yes
+    whose answer went ("Absolutely! We ship to {{Delivery Country}}.")."""
     kept: list[tuple[str, bool]] = []  # (sentence, the sentence after it was left out)
     item_gone = False  # the list item this sentence belongs to lost its first sentence
     dropped_item = False  # the list item before this sentence went
@@ -211,6 +219,8 @@ def without_unfilled(sentences: Sequence[str], said: str | None = None) -> list[
         if (placeholders_in(sentence) or not_for_this_customer(sentence, said)
                 or (item_gone and not starts_item)
                 or (after_dropped and _points_back_at_nothing(sentence, kept[-1][0] if kept else ""))):
+            if kept and not after_dropped and _YES.fullmatch(kept[-1][0]):
+                kept.pop()
             after_dropped = True
             if kept:
                 # the paragraph break after it stays: "Glad to help! To upgrade to {{X}}, follow these

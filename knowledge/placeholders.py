@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from knowledge import countries
+
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _DETERMINER_BEFORE = re.compile(r"\b(?:the|a|an|our|your|my|their|this|that)\s+$", re.IGNORECASE)
 _DETERMINER_START = re.compile(r"^(?:the|our|your)\s+")
@@ -57,11 +59,13 @@ GENERIC: dict[str, str] = {
     "purchase_date": "your purchase date", "payment_method": "your payment method",
     "name_field": "your name", "number_of_days": "the number of days stated in our policy",
     "person_name": "the person you mentioned",
-    "delivery_city": "your city", "delivery_country": "your country",
     "reference_number": "your reference number",
 }
 # Placeholders no generic phrase can stand for ("in your case, the period is {{Period}}").
-NO_GENERIC = frozenset({"period", "refund_amount", "amount", "account_type", "someone"})
+# A place is another: "we do offer shipping to {{Delivery Country}}" read "... to your country" promises
+# what the history never said of this customer's country.
+NO_GENERIC = frozenset({"period", "refund_amount", "amount", "account_type", "someone", "delivery_city",
+                        "delivery_country"})
 _SERIES = re.compile(r"[a-z]_\d+$")  # "review_website_1"; not a bare number ("113542617735902")
 # Ways to reach the company that only its own value makes usable: "call our customer support phone
 # number" tells a customer nothing. An answer composed for a customer (`generic_contacts=False`)
@@ -340,6 +344,7 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
     ours = {m.group(1).lower() for m in _PERSON.finditer(said)}
     for person in {m.group(1).lower() for m in _PERSON.finditer(request)} - ours:
         resolution = re.sub(rf"\b{person}(?='?s\b|\b)", "{{Someone}}", resolution, flags=re.IGNORECASE)
+    resolution = _place(resolution, request, said)
     theirs = {w.lower() for w in _BEFORE_ACCOUNT.findall(said)} - _NOT_A_KIND  # what this customer named
     for word in {w.lower() for w in _ACCOUNT_KIND.findall(request)} - _NOT_A_KIND - theirs:
         resolution = re.sub(rf"\b{re.escape(word)}(?=\s+accounts?\b)", "{{Account Type}}", resolution,
@@ -350,6 +355,29 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
     same = [w for w in _BEFORE_ACCOUNT.findall(request) if w.lower() in theirs]
     if same:
         resolution = re.sub(r"\{\{\s*Account Type\s*\}\}", same[0], resolution)
+    return resolution
+
+
+_PLACE = re.compile(r"\{\{\s*Delivery\s+(?:City|Country)\s*\}\}", re.IGNORECASE)
+# A name written with capitals, not where a sentence starts: "Valencia", "New York", "Canada".
+_PROPER = re.compile(r"(?<![.!?]\s)(?<!^)(?<![.!?])\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)*)\b")
+
+
+def _place(resolution: str, request: str, said: str) -> str:
+    """The place the record's customer asked about is theirs: "We do offer shipping to Canada" is not
+    for a customer who asks about Norway, nor is "your Canadian address". A country is found by its
+    name or adjective (knowledge.countries); an importer that knew the place (Bitext's delivery_city
+    and delivery_country) stored a {{Delivery City}} or {{Delivery Country}} placeholder instead. The
+    place comes back only when this customer named it too; otherwise its sentences go (NO_GENERIC)."""
+    ours = set(countries.named(said))
+    for i in countries.named(request):
+        if i not in ours:
+            resolution = countries.replace(resolution, i, "{{Delivery Country}}")
+    if _PLACE.search(resolution):
+        named = {m.group(1) for m in _PROPER.finditer(request)
+                 if re.search(rf"(?<!\w){re.escape(m.group(1))}(?!\w)", said, re.IGNORECASE)}
+        if len(named) == 1:
+            resolution = _PLACE.sub(named.pop(), resolution)
     return resolution
 
 

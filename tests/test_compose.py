@@ -576,3 +576,40 @@ def test_a_feeling_the_customer_named_may_be_said_back() -> None:
                  "I understand your concern about getting a refund.", "If you are unsure, contact us.",
                  "Should you feel confused at any point, ask us."):
         assert not not_for_this_customer(kept, "my payment was declined"), kept
+
+
+# Real Bitext rows (demo/bitext/records.csv), as the importer stores them: the country it knew is a
+# {{Delivery Country}} placeholder; its adjective is not.
+CANADA = Hit(record=Record(id="r-ca", request="do you ship to Canada?", resolution=(
+    "Absolutely! We do offer shipping to {{Delivery Country}}. When placing your order, you can simply "
+    "enter your Canadian address, and our system will calculate the shipping fees and provide you with "
+    "estimated delivery dates. Please keep in mind that international orders may be subject to additional "
+    "customs duties or taxes imposed by the Canadian authorities. These charges are beyond our control and "
+    "are the responsibility of the recipient. You can track your parcel on our {{Website Name}}."),
+    intent="delivery_options"), score=0.9, text="")
+
+
+def test_a_country_the_history_never_named_for_this_customer_is_not_promised() -> None:
+    text = compose(CANADA, {}, ["do u ship to norway?"])
+    # neither the record's country (by name or adjective) nor a generic "your country" is promised,
+    # nor does a bare "Absolutely!" answer yes
+    assert "Canad" not in text and "country" not in text and "Absolutely" not in text, text
+    assert "Norway" not in text, text
+    # "These charges" pointed at the sentence that went, and went too
+    assert text == "You can track your parcel on our website.", text
+
+
+def test_the_same_country_named_by_this_customer_stays() -> None:
+    text = compose(CANADA, {}, ["hi, do you deliver to canada??"])
+    assert text.startswith("Absolutely! We do offer shipping to Canada. When placing your order, you can "
+                           "simply enter your Canadian address"), text
+
+
+def test_a_city_the_importer_knew_comes_back_only_for_the_customer_who_names_it() -> None:
+    valencia = Hit(record=Record(id="r-va", request="shippinh to Valencia", resolution=(
+        "I understand that you would like to know the shipping options for delivering to {{Delivery City}}. "
+        "We do offer shipping to {{Delivery City}}, and we have multiple delivery methods available. "
+        "Enter your address at checkout to see them."), intent="delivery_options"), score=0.9, text="")
+    assert (compose(valencia, {}, ["can you ship to Reykjavik"])
+            == "Enter your address at checkout to see them.")
+    assert "We do offer shipping to Valencia," in compose(valencia, {}, ["Do you deliver to Valencia?"])

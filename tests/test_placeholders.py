@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.placeholders import fill, key, placeholders, unset_contacts
+from knowledge.placeholders import fill, key, placeholders, unpersonalise, unset_contacts
 
 BITEXT = Path(__file__).parent.parent / "demo" / "bitext" / "records.csv"
 
@@ -187,3 +187,20 @@ def test_unset_hours_and_days_are_not_said_twice() -> None:
     assert fill("Our team is available from {{Customer Support Hours}}.",
                 {"customer_support_hours": "9am to 5pm"}) == "Our team is available from 9am to 5pm."
     assert fill("within {{Number of Days}} days", {"number_of_days": "14"}) == "within 14 days"
+
+
+def test_a_country_the_record_s_customer_named_by_its_name_is_theirs_too() -> None:
+    """A history from any importer: the country is found by its name and its adjective."""
+    resolution = ("We accept orders from the USA and ship them with a tracking number. American Express "
+                  "and Visa are accepted. Orders to the United States may take a week.")
+    text = unpersonalise(resolution, "can I order from the USA", "can i order from brazil")
+    assert text == ("We accept orders from the {{Delivery Country}} and ship them with a tracking number. "
+                    "American Express and Visa are accepted. "
+                    "Orders to the {{Delivery Country}} may take a week.")
+    # named by this customer too (another of its names): the sentences are theirs as well
+    same = unpersonalise(resolution, "can I order from the USA", "shipping to the United States?")
+    assert same == resolution
+    # South America is not the United States; "polish" is not Poland's
+    assert unpersonalise("We ship across South America.", "do you ship to America", "") == \
+        "We ship across South America."
+    assert unpersonalise("Please polish the lens.", "I am in Poland", "") == "Please polish the lens."
