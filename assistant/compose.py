@@ -13,7 +13,7 @@ invented: this is the default answer path.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from assistant.grounding import placeholders_in, renumbered, split_sentences
 from knowledge.placeholders import numbered_values, resolution_for, unset_contacts
@@ -45,14 +45,25 @@ def compose_best(references: Sequence[Hit], company: Mapping[str, str],
     nearly as well (NEAR) and reads better to a customer: one that says what to do rather than
     only acknowledging the request ("I'm here to help you cancel order 370795561790."), and then
     one that does not ask for details only the agent who wrote it could use ("could you provide
-    the order number? With that, I'll check its status": the assistant checks nothing)."""
+    the order number? With that, I'll check its status": the assistant checks nothing), and last one
+    not written to give a phone number or e-mail address that [company] does not set."""
     if not references:
         return ""
     best = references[0]
     near = [best, *(h for h in references[1:]
                     if h.record.intent == best.record.intent and best.score - h.score <= NEAR)]
-    composed = [compose(hit, company, customer_texts) for hit in near]
-    return min(composed, key=_reads_worse)
+    # A record written to give a phone number [company] does not set ("do you have a phone number to
+    # contact customer support?") says little else: a near one of its intent reads better.
+    composed = [(compose(hit, company, customer_texts), _gives_unset_contact(hit, company)) for hit in near]
+    return min(composed, key=lambda pair: (*_reads_worse(pair[0]), pair[1]))[0]
+
+
+def _gives_unset_contact(hit: Hit, company: Mapping[str, str]) -> bool:
+    """Was the record written to give its customer a phone number or e-mail address (its request
+    asks for one, its resolution holds it) that [company] does not set?"""
+    request = _OWN_CONTACT.sub("", hit.record.request)
+    unset = unset_contacts([hit.record.resolution], company) if hit.record.resolution else {}
+    return any(words.search(request) and key_ in unset for key_, (_, words) in _ASKED_CONTACT.items())
 
 
 def reads_poorly(text: str) -> bool:
@@ -118,8 +129,28 @@ def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] 
                             generic_contacts=False)
     # A placeholder nothing fills ("from [start time] to [end time]") would be read as is: that
     # sentence goes, the rest of the answer stays, its list steps numbered on without a gap.
-    kept = without_unfilled(split_sentences(filled), " ".join(customer_texts))
+    kept = without_unfilled(split_sentences(filled), " ".join(customer_texts),
+                            unset_contacts([hit.record.resolution], company))
+    # The history's "Of course!" answered its own customer's question, not this one's (asked in any of
+    # their messages: after a clarifying question, the last is only "yes").
+    if kept and _YES.fullmatch(kept[0]) and any(asks_yes_or_no(t) for t in customer_texts):
+        kept = kept[1:]
     return renumbered("".join(kept).strip())[0]
+
+
+# A question a yes answers: a clause that opens with a verb before its subject ("do u ship to norway",
+# "Hi, do you accept Amex?", "..., is that really your policy?", "Could you redirect it to my neighbour?").
+_YES_OR_NO = re.compile(r"(?:^|[.!?,;:]\s*)(?:(?:hi|hello|hey)(?:\s+there)?\W*\s*)?"
+                        r"(?:can|could|do|does|did|is|are|was|were|will|would|should|may|might|have|has|am)\s+"
+                        r"(?:i|we|u|you|it|that|this|there|they|these|those|my|your|ur|the|a|an|sale)\b",
+                        re.IGNORECASE)
+
+
+def asks_yes_or_no(text: str) -> bool:
+    """Does the customer ask a question that a bare yes would answer? A record's "Absolutely!" said
+    yes to its own customer ("do you ship to Canada?"); read to this one, it confirms what the history
+    never said of their question ("I was told 60 days, is that really your policy?" -> "Of course!")."""
+    return bool(_YES_OR_NO.search(text.strip()))
 
 
 # What the agent who wrote a resolution looked up for that customer ("Our system shows that your
@@ -202,9 +233,27 @@ _YES = re.compile(r"\s*(?:yes|absolutely|certainly|indeed|of\s+course|definitely
                   r"\s*[!.]\s*", re.IGNORECASE)
 
 
-def without_unfilled(sentences: Sequence[str], said: str | None = None) -> list[str]:
-    """The sentences that hold no placeholder and are for this customer (`not_for_this_customer`,
-    which reads what they `said`),
+# A promise to give a way to reach the company ("I can definitely provide you with a phone number to
+# contact our customer support team."), whose value went with its own sentence when [company] does not
+# set it: the promise goes too.
+_OFFERS_CONTACT = {kind: re.compile(r"\b(?:provide|give|share|send)\s+you\s+(?:with\s+)?(?:a|the|our)\s+"
+                                    rf"(?:[\w-]+\s+){{0,3}}?(?:{words})\b", re.IGNORECASE)
+                   for kind, words in (
+                       ("phone", r"(?:tele)?phone\s+number|number\s+to\s+call|hotline|helpline"),
+                       ("mail", r"e-?mail(?:\s+address)?"))}
+
+
+def offers_unset_contact(sentence: str, unset: Iterable[str]) -> bool:
+    """Does the sentence promise a phone number or e-mail address that is among the `unset`
+    contacts (their [company] keys, `unset_contacts`)?"""
+    return any(kind in key and pattern.search(sentence)
+               for key in unset for kind, pattern in _OFFERS_CONTACT.items())
+
+
+def without_unfilled(sentences: Sequence[str], said: str | None = None,
+                     unset: Collection[str] = ()) -> list[str]:
+    """The sentences that hold no placeholder, promise no contact that is `unset`, and are for this
+    customer (`not_for_this_customer`, which reads what they `said`),
     and not the line that introduced one that went ("Here's the phone number:" when the number is
     not known), unless list items follow it. A list item goes whole: "1. Call {{Phone}}. They are
     available to help." leaves no stray sentence; so does a sentence that points back at one that
@@ -217,6 +266,7 @@ def without_unfilled(sentences: Sequence[str], said: str | None = None) -> list[
     for sentence in sentences:
         starts_item = bool(_LIST_ITEM.match(sentence))
         if (placeholders_in(sentence) or not_for_this_customer(sentence, said)
+                or offers_unset_contact(sentence, unset)
                 or (item_gone and not starts_item)
                 or (after_dropped and _points_back_at_nothing(sentence, kept[-1][0] if kept else ""))):
             if kept and not after_dropped and _YES.fullmatch(kept[-1][0]):

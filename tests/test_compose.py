@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from assistant.compose import asks_for_details, compose, compose_best
+from assistant.compose import asks_for_details, asks_yes_or_no, compose, compose_best, offers_unset_contact
 from knowledge.placeholders import numbered_values as customer_values
 from knowledge.records import Hit, Record
 
@@ -469,8 +469,9 @@ def test_the_month_the_records_customer_asked_about_is_not_anothers() -> None:
                   "1. Log into your account on our platform.\n2. Input or select \"October\" as the "
                   "timeframe.\n3. Review the list of invoices displayed to find the ones from October.\n\n"
                   "If you have any further questions, please reach out to our customer support team.")
+    # ("Certainly!" goes too: a yes to a yes-or-no question the history never answered, see below)
     assert compose(hit, {}, ["Is there a way to view all of this year's invoices in one place?"]) == (
-        "Certainly! I can help you check your invoices. Here's how you can do it:\n\n1. Log into your "
+        "I can help you check your invoices. Here's how you can do it:\n\n1. Log into your "
         "account on our platform.\n\nIf you have any further questions, please reach out to our customer "
         "support team.")
     # This customer asked about October too: it is theirs.
@@ -601,7 +602,8 @@ def test_a_country_the_history_never_named_for_this_customer_is_not_promised() -
 
 def test_the_same_country_named_by_this_customer_stays() -> None:
     text = compose(CANADA, {}, ["hi, do you deliver to canada??"])
-    assert text.startswith("Absolutely! We do offer shipping to Canada. When placing your order, you can "
+    # the record's own sentence says yes; its bare "Absolutely!" goes as before any yes-or-no question
+    assert text.startswith("We do offer shipping to Canada. When placing your order, you can "
                            "simply enter your Canadian address"), text
 
 
@@ -613,3 +615,54 @@ def test_a_city_the_importer_knew_comes_back_only_for_the_customer_who_names_it(
     assert (compose(valencia, {}, ["can you ship to Reykjavik"])
             == "Enter your address at checkout to see them.")
     assert "We do offer shipping to Valencia," in compose(valencia, {}, ["Do you deliver to Valencia?"])
+
+
+# A real Bitext answer (check_refund_policy), and a customer who asks whether what they were told holds.
+POLICY = Hit(record=Record(id="r-rp", request="I want to see your refund policy", resolution=(
+    "Of course! Here are some situations in which you can request a refund:\n\n1. The product defects: If "
+    "the product you received has defects, you can request a refund.\n\nFor more details, visit our "
+    "website."), intent="check_refund_policy"), score=0.9, text="")
+
+
+def test_a_yes_the_history_gave_another_question_does_not_answer_this_ones() -> None:
+    claim = ("The lady at the helpdesk said I could return worn shoes within 60 days, "
+             "is that really your policy?")
+    text = compose(POLICY, {}, [claim])
+    assert text.startswith("Here are some situations in which you can request a refund:"), text
+    # after a clarifying question the last message is only "yes": the question is still the one asked
+    assert compose(POLICY, {}, [claim, "yes"]).startswith("Here are some situations"), text
+    # a request is no yes-or-no question: the answer keeps its opening
+    assert compose(POLICY, {}, ["show me the refund policy please"]).startswith("Of course! Here are")
+    for question in ("do u ship to norway", "Hi, do you accept American Express? My Visa is maxed out",
+                     "Could you redirect it to my neighbour at 12 Elm Road instead?",
+                     "are sale items refundable?"):
+        assert asks_yes_or_no(question), question
+    for request in ("please delete my account", "I want to cancel my order",
+                    "What is the status of my refund?", "Hello, please update my order 88213",
+                    "I was wondering if you could help"):
+        assert not asks_yes_or_no(request), request
+
+
+def test_a_phone_number_the_company_does_not_set_is_not_promised() -> None:
+    """The real Bitext answer to "do you have a phone number to contact customer support?", for a
+    customer who asked about a contact form: without [company] phone the number's line went, and so
+    does the promise of it; a near record of the intent not written to give one answers instead."""
+    phone = Hit(record=Record(id="r-ph", request="do you have a phone number to contact customer support?",
+                              resolution=(
+        "I can definitely provide you with a phone number to contact our customer support team. Please be "
+        "aware that we may record our calls for training and quality assurance purposes. Here's the phone "
+        "number:\n\n{{Customer Support Phone Number}}\n\nOur dedicated customer support agents are "
+        "available during regular business hours to assist you."), intent="contact_customer_service"),
+                score=0.62, text="")
+    steps = Hit(record=Record(id="r-cs", request="how to contact customer support", resolution=(
+        "To get in touch with our customer support team, please follow these steps:\n\n1. Visit our website."
+        "\n2. Look for the \"Contact\" or \"Support\" section."), intent="contact_customer_service"),
+                score=0.58, text="")
+    said = ["Is there a contact form somewhere for support questions?"]
+    assert "provide you with a phone number" not in compose(phone, {}, said)
+    company = {"customer_support_phone_number": "0800 123"}
+    assert "provide you with a phone number" in compose(phone, company, said)
+    assert compose_best([phone, steps], {}, said).startswith("To get in touch with our customer support team")
+    offer = "We can give you our support e-mail address."
+    assert offers_unset_contact(offer, {"customer_support_email": 1})
+    assert not offers_unset_contact(offer, {"customer_support_phone_number": 1})
