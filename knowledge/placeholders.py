@@ -339,11 +339,21 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
     for when in {m.group(1).lower() for m in _WHEN.finditer(request)}:
         if not re.search(rf"\b{when}\b", said, re.IGNORECASE):
             resolution = re.sub(rf"\b{when}\b", "{{Period}}", resolution, flags=re.IGNORECASE)
+    # So is how long ago ("an invoice from 5 purchases ago" answered "from a purchase made five
+    # transactions ago"), unless this customer said the same.
+    if _AGO.search(request):
+        ours_ago = {_ago(m) for m in _AGO.finditer(said)}
+        resolution = _AGO.sub(lambda m: m.group(0) if _ago(m) in ours_ago else "{{Period}}", resolution)
     # The person the record's customer named ("create a free account for my wife") is theirs: "Ask your
     # wife to check her email" is not for a customer who asks for their flatmate, or for themselves.
     ours = {m.group(1).lower() for m in _PERSON.finditer(said)}
     for person in {m.group(1).lower() for m in _PERSON.finditer(request)} - ours:
         resolution = re.sub(rf"\b{person}(?='?s\b|\b)", "{{Someone}}", resolution, flags=re.IGNORECASE)
+    # The name the importer knew (Bitext's person_name: "my invoice from Mr. Smith") reads "the person
+    # you mentioned", true only of a customer who mentioned someone ("the delivery man didn't leave an
+    # invoice" mentioned no one whose invoice it is): otherwise its sentences go.
+    if not (_PERSON.search(said) or _SOMEONE.search(said)):
+        resolution = _PERSON_NAME.sub("{{Someone}}", resolution)
     resolution = _place(resolution, request, said)
     theirs = {w.lower() for w in _BEFORE_ACCOUNT.findall(said)} - _NOT_A_KIND  # what this customer named
     for word in {w.lower() for w in _ACCOUNT_KIND.findall(request)} - _NOT_A_KIND - theirs:
@@ -356,6 +366,21 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
     if same:
         resolution = re.sub(r"\{\{\s*Account Type\s*\}\}", same[0], resolution)
     return resolution
+
+
+_NUMBER_WORDS = {"a": "1", "an": "1"} | {w: str(i) for i, w in enumerate((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve"))}
+_AGO = re.compile(r"\b(a\s+few|a\s+couple\s+of|several|\d+|" + "|".join(_NUMBER_WORDS) + r")\s+"
+                  r"(purchase|transaction|order|invoice|bill|payment|day|week|month|year)s?\s+ago\b",
+                  re.IGNORECASE)
+_PURCHASE = frozenset({"purchase", "transaction", "order", "invoice", "bill", "payment"})
+
+
+def _ago(m: re.Match[str]) -> tuple[str, str]:
+    """How long ago, read the same however written: ("5", "purchase") for "five transactions ago"."""
+    count, unit = " ".join(m.group(1).lower().split()), m.group(2).lower()
+    return _NUMBER_WORDS.get(count, count), "purchase" if unit in _PURCHASE else unit
 
 
 _PLACE = re.compile(r"\{\{\s*Delivery\s+(?:City|Country)\s*\}\}", re.IGNORECASE)
@@ -386,6 +411,10 @@ _PERSON = re.compile(r"\b(wife|husband|spouse|partner|fianc[eé]e?|boyfriend|gir
                      r"|dad|son|daughter|kid|child|children|brother|sister|grand(?:mother|father|ma|pa|son|daughter)"
                      r"|aunt|uncle|niece|nephew|cousin|friend|flatmate|roommate|colleague|boss)(?:'?s)?\b",
                      re.IGNORECASE)
+# Other ways a customer names someone: a title before a name, or a role.
+_SOMEONE = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+[A-Z]|\b(?:someone|somebody|person|manager|accountant"
+                      r"|client|employee|supplier|vendor|seller|merchant)\b", re.IGNORECASE)
+_PERSON_NAME = re.compile(r"\{\{\s*Person\s+Name\s*\}\}", re.IGNORECASE)
 _ANY_KIND = re.compile(r"(?:\b(an?)\s+)?\{\{\s*Account Type\s*\}\}\s+(?=accounts?\b)", re.IGNORECASE)
 
 

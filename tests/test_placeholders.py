@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.placeholders import fill, key, placeholders, unpersonalise, unset_contacts
+from knowledge.placeholders import fill, key, placeholders, resolution_for, unpersonalise, unset_contacts
 
 BITEXT = Path(__file__).parent.parent / "demo" / "bitext" / "records.csv"
 
@@ -204,3 +204,36 @@ def test_a_country_the_record_s_customer_named_by_its_name_is_theirs_too() -> No
     assert unpersonalise("We ship across South America.", "do you ship to America", "") == \
         "We ship across South America."
     assert unpersonalise("Please polish the lens.", "I am in Poland", "") == "Please polish the lens."
+
+
+# Real Bitext answers (get_invoice): the importer stored the person the record's customer named as
+# {{Person Name}}; the answer to "5 purchases ago" says "five transactions ago".
+INVOICE_FROM = ("I understand your request to obtain an invoice from {{Person Name}}. To assist you with "
+                "this, please follow the steps provided:\n\n1. Log in to your account on our platform.\n"
+                "2. Find the specific invoice you are looking for involving {{Person Name}}.")
+
+
+def test_the_person_you_mentioned_is_said_only_to_a_customer_who_mentioned_someone() -> None:
+    said = "the delivery man didnt leave any paper invoice in the box, can i get one by email?"
+    text = resolution_for(INVOICE_FROM, "can I get my invoice from Mr. Smith?", {}, said)
+    assert "the person you mentioned" not in text and "{{Someone}}" in text, text
+    for said in ("i need the invoice from Mrs. Jones", "my colleague needs the invoice",
+                 "invoice for my wife"):
+        text = resolution_for(INVOICE_FROM, "can I get my invoice from Mr. Smith?", {}, said)
+        assert "an invoice from the person you mentioned." in text, (said, text)
+
+
+def test_how_long_ago_the_records_customer_bought_is_not_anothers() -> None:
+    resolution = ("I understand that you require assistance in downloading an invoice from a purchase made "
+                  "five transactions ago. Allow me to guide you:\n\n1. Locate the purchase made five "
+                  "transactions ago.")
+    request = "need assistance to download my invoice from 5 purchases ago"
+    text = resolution_for(resolution, request, {}, "how do i download the invoice for my purchase")
+    assert "five" not in text and text.count("{{Period}}") == 2, text
+    # the same count however written is theirs too
+    assert resolution_for(resolution, request, {}, "invoice from five orders ago pls") == resolution
+    assert resolution_for(resolution, request, {}, "my invoice from 3 purchases ago").count("{{Period}}") == 2
+    # "from {{Period}}" reads as nothing
+    assert (resolution_for("To obtain an invoice from 8 months ago, please follow these steps:",
+                           "getting invoice from 8 months ago", {}, "how do I get an invoice")
+            == "To obtain an invoice, please follow these steps:")
