@@ -65,11 +65,13 @@ def label(intent: str, labels: Mapping[str, str]) -> str:
 
 def clarify_options(hits: Sequence[Hit], unsure: str, *, margin: float, confident: float,
                     labels: Mapping[str, str], exclude: Sequence[str] = (),
-                    min_score: float | None = None) -> tuple[Option, ...]:
+                    min_score: float | None = None, likely: float = 1.0,
+                    near: float = 1.0) -> tuple[Option, ...]:
     """What to ask about instead of answering (or instead of saying the history has no answer),
     or () to go on. `margin`: the two likeliest intents closer than this in probability, while the
     history answers; `confident`: one intent at least this likely, while the best record is too
-    weak ("weak_match"). 0 and 1 turn them off. `min_score`: the similarity a record needs to be
+    weak ("weak_match"), or at least `likely` while that weak record is of it and at least `near`
+    similar. 0 and 1 turn them off. `min_score`: the similarity a record needs to be
     answered from; given, and `margin` not 0, a weak first record put there by the intent head over
     one of another intent that reaches it is asked about too: the head and the search each have a
     candidate. Intents in `exclude` (requests for a person) are never offered."""
@@ -95,7 +97,10 @@ def clarify_options(hits: Sequence[Hit], unsure: str, *, margin: float, confiden
         pair = [likeliest[0][0], likeliest[1][0]]
         if hits[0].record.intent in pair:  # the record that would be read is one of the two
             return tuple(Option(intent=i, label=label(i, labels)) for i in pair)
-    if unsure == "weak_match" and confident < 1 and likeliest[0][1] >= confident:
+    if unsure == "weak_match" and (
+            (confident < 1 and likeliest[0][1] >= confident)
+            # "stop sending me promo emails": the search and the head agree, both short of sure
+            or (likeliest[0][1] >= likely and hits[0].score >= near and hits[0].record.intent == top)):
         return (Option(intent=likeliest[0][0], label=label(likeliest[0][0], labels)),)
     return ()
 

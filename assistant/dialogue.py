@@ -262,7 +262,7 @@ class DialogueManager:
         # search found a nearer one of another intent: ask which.
         options = () if decision.handoff or unsure not in ("", "weak_match") else clarify_options(
             hits, unsure, margin=d.clarify_margin, confident=d.clarify_confident, labels=d.intent_labels,
-            exclude=d.handoff_intents, min_score=d.min_score)
+            exclude=d.handoff_intents, min_score=d.min_score, likely=d.clarify_likely, near=d.clarify_near)
         if not decision.handoff:  # an unsure turn is a low-confidence one: enough in a row hand over
             best = None if unsure else hits[0].score
             earlier = [] if reply == "decline" else _earlier_best_scores(log)  # declining starts a new run

@@ -160,9 +160,13 @@ class DialogueConfig(_Options):
                           "Shall I connect you with a person who can?")
     # Asking back instead of guessing (assistant.clarify): the two likeliest intents closer than
     # clarify_margin in probability (0 = never), or a record too weak to answer from while one
-    # intent is at least clarify_confident likely (1 = never). Chosen on benchmarks/data/dev.jsonl.
+    # intent is at least clarify_confident likely (1 = never), or at least clarify_likely while the
+    # weak record is of that intent and at least clarify_near similar (either 1 = never). Chosen on
+    # benchmarks/data/dev.jsonl.
     clarify_margin: float = Field(0.2, ge=0, le=1)
     clarify_confident: float = Field(0.9, ge=0, le=1)
+    clarify_likely: float = Field(0.7, ge=0, le=1)
+    clarify_near: float = Field(0.45, ge=0, le=1)
     # {options}: the labels offered, "A, or B"
     clarify_answer: str = "Just to be sure: is your question about {options}?"
     # How the clarifying question names the knowledge base's intents ("track_order" = "where your

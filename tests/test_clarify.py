@@ -56,6 +56,26 @@ def test_a_weak_record_with_a_very_likely_intent_is_confirmed_not_refused() -> N
     assert clarify_options(unsure, "weak_match", margin=0.3, confident=0.9, labels=LABELS) == ()
 
 
+def test_a_weak_record_the_head_agrees_with_is_confirmed_when_near_enough() -> None:
+    """"stop sending me promo emails": the nearest record (0.51) is of the head's likeliest intent
+    (0.73), both short of sure: asked about, not refused. Further than `near`, or of another intent
+    than the head's, it stays "I don't have information on that"."""
+    agree = hits("newsletter_subscription", 0.51,
+                 (("newsletter_subscription", 0.73), ("delete_account", 0.23)))
+    asked = clarify_options(agree, "weak_match", margin=0.2, confident=0.9, labels=LABELS, likely=0.7,
+                            near=0.45)
+    assert [o.intent for o in asked] == ["newsletter_subscription"]
+    # the defaults (1) keep the rule off
+    assert clarify_options(agree, "weak_match", margin=0.2, confident=0.9, labels=LABELS) == ()
+    far = hits("place_order", 0.42, (("place_order", 0.85), ("get_invoice", 0.11)))  # "gift cards?"
+    assert clarify_options(far, "weak_match", margin=0.2, confident=0.9, labels=LABELS, likely=0.7,
+                           near=0.45) == ()
+    other = hits("delivery_options", 0.5, (("place_order", 0.8), ("delivery_options", 0.15)),
+                 ("place_order",))
+    assert clarify_options(other, "weak_match", margin=0.0, confident=0.9, labels=LABELS, likely=0.7,
+                           near=0.45) == ()
+
+
 def test_a_weak_record_the_head_put_over_a_nearer_one_is_asked_about_with_it() -> None:
     """"I don't want to talk to anyone, I just want to know where my package is. Order 88123.":
     the head favoured delivery options and put their nearest record (0.50, too weak to answer from)
