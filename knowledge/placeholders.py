@@ -530,7 +530,9 @@ def _replacement(m: re.Match[str], company: Mapping[str, str]) -> str:
 
 _REPEAT = re.compile(r"\b(\w+)(,?)\s+(\{\{\s*([^}]*?)\s*\}\})")
 _REPEAT_AFTER = re.compile(r"(\{\{\s*([^}]*?)\s*\}\})\s+(\w+)\b")
-_WEBSITE_AT = re.compile(r"\b(website|site)\s+(?:at|on)\s+\{\{\s*(website[^}]*?)\s*\}\}", re.IGNORECASE)
+# ... "our official website at {{Company Website}}", "our website homepage at", "our online store at"
+_WEBSITE_AT = re.compile(r"\b(website(?:\s+homepage)?|site|(?:online\s+)?store)\s+(?:at|on)\s+"
+                         r"\{\{\s*((?:company\s+|service\s+)?website[^}]*?)\s*\}\}", re.IGNORECASE)
 _BRACKETED = re.compile(r"\[([A-Z][A-Za-z ]{2,40})\]")
 _HOURS_KEYS = frozenset(k for k, v in GENERIC.items() if v == _HOURS)
 # Unset, "available from {{Hours}}" reads "available during our business hours"; ", which are

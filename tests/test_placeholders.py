@@ -73,12 +73,21 @@ def test_bitext_answers_are_left_without_braces() -> None:
     assert not any("{{" in t or "}}" in t for t in filled)
     # The determiner is not doubled for the most frequent placeholder ("our {{Website Name}}").
     assert not any(re.search(r"\bour our\b|\bthe the\b|\ba the\b", t) for t in filled)
+    # Nor is the website named twice ("Go to our website at our website.")
+    assert not [t for t in filled if re.search(r"\b(?:website|site|homepage|store) at our website\b", t)]
 
 
 def test_a_website_with_no_address_is_not_named_twice() -> None:
     assert fill("Visit our website at {{Website URL}}.", {}) == "Visit our website."
     assert fill("Visit our website at {{Website URL}}.", {"website_url": "acme.example"}) == \
         "Visit our website at acme.example."
+    # the history's other names for it, and other ways to say "our website"
+    assert fill("1. Visit our official website at {{Company Website}}.", {}) == \
+        "1. Visit our official website."
+    assert fill("Visit our online store at {{Website URL}} and sign in", {}) == \
+        "Visit our online store and sign in"
+    assert fill("Head to our website at {{Service Website}}.", {"website_name": "acme.example"}) == \
+        "Head to our website at acme.example."
 
 
 def test_an_invoice_with_no_number_reads_your_invoice() -> None:
