@@ -239,9 +239,10 @@ _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
     (re.compile(r"(?:\s+(?:of|for|in)(?:\s+(?:an?|the)\s+(?:specific\s+|total\s+|full\s+)?amount\s+of)?"
                 r"|(?<=\byour)|(?<=\bthe)|(?<=\ba)|(?<=\bpaying)|(?<=\bpaid))\s+(\{\{\s*[^}]*?\s*\}\})",
                 re.IGNORECASE), "", ("refund_amount", "amount")),
-    # "invoices from {{Period}}" reads "invoices"; elsewhere the sentence goes (NO_GENERIC), as does
-    # "find the ones from {{Period}}" ("find the ones" names nothing)
-    (re.compile(r"(?<!\bones)(?<!\bthose)\s+from\s+(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE), "",
+    # "invoices from {{Period}}" and "a purchase made {{Period}}" read "invoices" and "a purchase";
+    # elsewhere the sentence goes (NO_GENERIC), as does "find the ones from {{Period}}" ("find the
+    # ones" names nothing)
+    (re.compile(r"(?<!\bones)(?<!\bthose)\s+(?:from|made)\s+(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE), "",
      ("period",)),
     # The customer's name said to them: "No worries, {{Name Field}}, I'm here" reads "No worries, I'm
     # here", not "No worries, your name, I'm here"
@@ -341,7 +342,7 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
             resolution = re.sub(rf"\b{when}\b", "{{Period}}", resolution, flags=re.IGNORECASE)
     # So is how long ago ("an invoice from 5 purchases ago" answered "from a purchase made five
     # transactions ago"), unless this customer said the same.
-    if _AGO.search(request):
+    if said and _AGO.search(request):
         ours_ago = {_ago(m) for m in _AGO.finditer(said)}
         resolution = _AGO.sub(lambda m: m.group(0) if _ago(m) in ours_ago else "{{Period}}", resolution)
     # The person the record's customer named ("create a free account for my wife") is theirs: "Ask your
@@ -351,8 +352,10 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
         resolution = re.sub(rf"\b{person}(?='?s\b|\b)", "{{Someone}}", resolution, flags=re.IGNORECASE)
     # The name the importer knew (Bitext's person_name: "my invoice from Mr. Smith") reads "the person
     # you mentioned", true only of a customer who mentioned someone ("the delivery man didn't leave an
-    # invoice" mentioned no one whose invoice it is): otherwise its sentences go.
-    if not (_PERSON.search(said) or _SOMEONE.search(said)):
+    # invoice" mentioned no one whose invoice it is): otherwise its sentences go. (These two rules read
+    # a customer's words: the record's text for no customer in particular, `Hit.text`, which a model
+    # reads and an answer is checked against, keeps both.)
+    if said and not (_PERSON.search(said) or _SOMEONE.search(said)):
         resolution = _PERSON_NAME.sub("{{Someone}}", resolution)
     resolution = _place(resolution, request, said)
     theirs = {w.lower() for w in _BEFORE_ACCOUNT.findall(said)} - _NOT_A_KIND  # what this customer named

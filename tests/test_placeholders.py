@@ -230,6 +230,9 @@ def test_the_person_you_mentioned_is_said_only_to_a_customer_who_mentioned_someo
                  "invoice for my wife"):
         text = resolution_for(INVOICE_FROM, "can I get my invoice from Mr. Smith?", {}, said)
         assert "an invoice from the person you mentioned." in text, (said, text)
+    # the record's text for no customer in particular (what a model reads, what answers are checked
+    # against) keeps it: an answer to a customer who named someone is supported by it
+    assert "an invoice from the person you mentioned." in resolution_for(INVOICE_FROM, "from Mr. Smith?", {})
 
 
 def test_how_long_ago_the_records_customer_bought_is_not_anothers() -> None:
@@ -238,10 +241,13 @@ def test_how_long_ago_the_records_customer_bought_is_not_anothers() -> None:
                   "transactions ago.")
     request = "need assistance to download my invoice from 5 purchases ago"
     text = resolution_for(resolution, request, {}, "how do i download the invoice for my purchase")
-    assert "five" not in text and text.count("{{Period}}") == 2, text
+    # "a purchase made {{Period}}" reads "a purchase"
+    assert text == ("I understand that you require assistance in downloading an invoice from a purchase. "
+                    "Allow me to guide you:\n\n1. Locate the purchase."), text
     # the same count however written is theirs too
     assert resolution_for(resolution, request, {}, "invoice from five orders ago pls") == resolution
-    assert resolution_for(resolution, request, {}, "my invoice from 3 purchases ago").count("{{Period}}") == 2
+    assert "five" not in resolution_for(resolution, request, {}, "my invoice from 3 purchases ago")
+    assert resolution_for(resolution, request, {}) == resolution  # for no customer in particular
     # "from {{Period}}" reads as nothing
     assert (resolution_for("To obtain an invoice from 8 months ago, please follow these steps:",
                            "getting invoice from 8 months ago", {}, "how do I get an invoice")
