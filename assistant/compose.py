@@ -133,8 +133,12 @@ def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] 
                             unset_contacts([hit.record.resolution], company))
     # The history's "Of course!" answered its own customer's question, not this one's (asked in any of
     # their messages: after a clarifying question, the last is only "yes").
-    if kept and _YES.fullmatch(kept[0]) and any(asks_yes_or_no(t) for t in customer_texts):
-        kept = kept[1:]
+    if kept and any(asks_yes_or_no(t) for t in customer_texts):
+        if _YES.fullmatch(kept[0]):
+            kept = kept[1:]
+        elif opening := _YES_OPENING.match(kept[0]):  # "Sure, let me help" reads "Let me help"
+            rest = kept[0][opening.end():]
+            kept = [rest[:1].upper() + rest[1:], *kept[1:]]
     return renumbered("".join(kept).strip())[0]
 
 
@@ -248,6 +252,11 @@ def offers_unset_contact(sentence: str, unset: Iterable[str]) -> bool:
     contacts (their [company] keys, `unset_contacts`)?"""
     return any(kind in key and pattern.search(sentence)
                for key in unset for kind, pattern in _OFFERS_CONTACT.items())
+
+
+# ... and one that opens a sentence: "Sure, let me help you with that." (not "Sure enough")
+_YES_OPENING = re.compile(r"\s*(?:yes|absolutely|certainly|of\s+course|definitely|sure)\s*,\s*(?=[a-z])",
+                          re.IGNORECASE)
 
 
 def without_unfilled(sentences: Sequence[str], said: str | None = None,

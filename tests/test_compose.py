@@ -201,8 +201,10 @@ def test_a_time_the_records_customer_gave_is_not_theirs_to_read() -> None:
     assert compose(bare, {}, ["how do I get an old invoice"]) == ""
     mailed = _bitext("I need my invoice from last year by mail",
                      "Sure, I can help you request your invoice from last year to be mailed to you.")
+    # (its "Sure," went too: a yes to "can you email me" the history never gave)
     assert compose(mailed, {}, ["can you email me the invoice?"]) == (
-        "Sure, I can help you request your invoice to be mailed to you.")
+        "I can help you request your invoice to be mailed to you.")
+    assert compose(mailed, {}, ["I need the invoice from last year"]).startswith("Sure, I can help you")
     assert "from last year" in compose(mailed, {}, ["I need last year's invoice, from last year"])
 
 
@@ -633,6 +635,13 @@ def test_a_yes_the_history_gave_another_question_does_not_answer_this_ones() -> 
     assert compose(POLICY, {}, [claim, "yes"]).startswith("Here are some situations"), text
     # a request is no yes-or-no question: the answer keeps its opening
     assert compose(POLICY, {}, ["show me the refund policy please"]).startswith("Of course! Here are")
+    # a yes that opens a sentence goes the same way (a real Bitext opening)
+    sure = Hit(record=Record(id="r-pm", request="I want to see your payment methods", resolution=(
+        "Sure, let me help you with that. To see our payment options, visit our website."),
+        intent="check_payment_methods"), score=0.9, text="")
+    klarna = "Your staff at the pop-up market told me I could pay with Klarna online. Is that true?"
+    assert compose(sure, {}, [klarna]) == ("Let me help you with that. "
+                                           "To see our payment options, visit our website.")
     for question in ("do u ship to norway", "Hi, do you accept American Express? My Visa is maxed out",
                      "Could you redirect it to my neighbour at 12 Elm Road instead?",
                      "are sale items refundable?"):
