@@ -134,11 +134,11 @@ def compose(hit: Hit, company: Mapping[str, str], customer_texts: Sequence[str] 
     # The history's "Of course!" answered its own customer's question, not this one's (asked in any of
     # their messages: after a clarifying question, the last is only "yes").
     if kept and any(asks_yes_or_no(t) for t in customer_texts):
-        if _YES.fullmatch(kept[0]):
-            kept = kept[1:]
-        elif opening := _YES_OPENING.match(kept[0]):  # "Sure, let me help" reads "Let me help"
+        while kept and (opening := _YES_OPENING.match(kept[0])):  # "Sure, let me help": "Let me help"
             rest = kept[0][opening.end():]
             kept = [rest[:1].upper() + rest[1:], *kept[1:]]
+        if kept and _YES.fullmatch(kept[0]):  # "Yes, absolutely! Here's how" reads "Here's how"
+            kept = kept[1:]
     return renumbered("".join(kept).strip())[0]
 
 

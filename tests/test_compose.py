@@ -639,6 +639,11 @@ def test_a_yes_the_history_gave_another_question_does_not_answer_this_ones() -> 
     sure = Hit(record=Record(id="r-pm", request="I want to see your payment methods", resolution=(
         "Sure, let me help you with that. To see our payment options, visit our website."),
         intent="check_payment_methods"), score=0.9, text="")
+    both = Hit(record=Record(id="r-ca", request="can I open a business account", resolution=(
+        "Yes, absolutely! Here's a step-by-step guide:\n\n1. Go to our website."), intent="create_account"),
+               score=0.9, text="")
+    assert compose(both, {}, ["Can I open an account for my small business?"]) == (
+        "Here's a step-by-step guide:\n\n1. Go to our website.")
     klarna = "Your staff at the pop-up market told me I could pay with Klarna online. Is that true?"
     assert compose(sure, {}, [klarna]) == ("Let me help you with that. "
                                            "To see our payment options, visit our website.")
