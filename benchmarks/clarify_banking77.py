@@ -64,7 +64,8 @@ def main() -> int:
     for (_, intent), hits in zip(test, found, strict=True):
         unsure = unsure_reason(hits, min_score=d.min_score)
         options = clarify_options(hits, unsure, margin=d.clarify_margin, confident=d.clarify_confident,
-                                  labels=d.intent_labels, exclude=d.handoff_intents, min_score=d.min_score)
+                                  labels=d.intent_labels, exclude=d.handoff_intents, min_score=d.min_score,
+                                  likely=d.clarify_likely, near=d.clarify_near)
         right = bool(hits) and hits[0].record.intent == intent
         offered = intent in {o.intent for o in options}
         if not options:
@@ -81,6 +82,7 @@ def main() -> int:
     result = {"machine": platform.machine(), "cpus": os.cpu_count(), "train": len(train), "test": len(test),
               "ingest_seconds": round(ingest, 1),
               "settings": {"clarify_margin": d.clarify_margin, "clarify_confident": d.clarify_confident,
+                           "clarify_likely": d.clarify_likely, "clarify_near": d.clarify_near,
                            "min_score": d.min_score},
               "asked": asked, "asked_share": round(asked / len(test), 3),
               "outcomes": dict(outcomes.most_common())}
