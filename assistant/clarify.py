@@ -100,7 +100,8 @@ def clarify_options(hits: Sequence[Hit], unsure: str, *, margin: float, confiden
     if unsure == "weak_match" and (
             (confident < 1 and likeliest[0][1] >= confident)
             # "stop sending me promo emails": the search and the head agree, both short of sure
-            or (likeliest[0][1] >= likely and hits[0].score >= near and hits[0].record.intent == top)):
+            or (likely < 1 and likeliest[0][1] >= likely and hits[0].score >= near
+                and hits[0].record.intent == top)):
         return (Option(intent=likeliest[0][0], label=label(likeliest[0][0], labels)),)
     return ()
 

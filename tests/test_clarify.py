@@ -65,8 +65,11 @@ def test_a_weak_record_the_head_agrees_with_is_confirmed_when_near_enough() -> N
     asked = clarify_options(agree, "weak_match", margin=0.2, confident=0.9, labels=LABELS, likely=0.7,
                             near=0.45)
     assert [o.intent for o in asked] == ["newsletter_subscription"]
-    # the defaults (1) keep the rule off
+    # the defaults (1) keep the rule off, and likely = 1 does even for a head sure to rounding
     assert clarify_options(agree, "weak_match", margin=0.2, confident=0.9, labels=LABELS) == ()
+    sure = hits("newsletter_subscription", 0.51, (("newsletter_subscription", 1.0),))
+    assert clarify_options(sure, "weak_match", margin=0.2, confident=1.0, labels=LABELS, likely=1.0,
+                           near=0.45) == ()
     far = hits("place_order", 0.42, (("place_order", 0.85), ("get_invoice", 0.11)))  # "gift cards?"
     assert clarify_options(far, "weak_match", margin=0.2, confident=0.9, labels=LABELS, likely=0.7,
                            near=0.45) == ()
