@@ -543,6 +543,7 @@ _HOURS_KEYS = frozenset(k for k, v in GENERIC.items() if v == _HOURS)
 # reads "the number of business days stated in our policy", not "... stated in our policy business days".
 _HOURS_AFTER = re.compile(r",?\s+which\s+are\s+(?:from\s+)?(\{\{\s*([^}]*?)\s*\}\})"
                           r"|\b(?:from|through|on|at|between)\s+(\{\{\s*([^}]*?)\s*\}\})", re.IGNORECASE)
+_DAYS_OF = re.compile(r"\{\{\s*(Number\s+of\s+Days)\s*\}\}\s+days\s+of\b", re.IGNORECASE)
 _DAYS_AFTER = re.compile(r"\{\{\s*(Number\s+of\s+Days)\s*\}\}\s+"
                          r"((?:business\s+|working\s+|calendar\s+)?days)\b", re.IGNORECASE)
 
@@ -555,6 +556,10 @@ def _unset_hours_and_days(text: str, company: Mapping[str, str]) -> str:
             return m.group(0)
         return "" if m.group(1) else m.group(3)  # the restating clause goes; the preposition goes
     text = _HOURS_AFTER.sub(hours, text)
+    # "a refund within {{Number of Days}} days of your purchase" reads "within the period our policy
+    # allows from your purchase", not "within the number of days stated in our policy of your purchase"
+    text = _DAYS_OF.sub(lambda m: m.group(0) if _company_value(m.group(1), company)
+                        else "the period our policy allows from", text)
     return _DAYS_AFTER.sub(lambda m: m.group(0) if _company_value(m.group(1), company)
                            else f"the number of {m.group(2).lower()} stated in our policy", text)
 

@@ -192,6 +192,11 @@ def test_unset_hours_and_days_are_not_said_twice() -> None:
                 {}) == "They are available during our business hours."
     assert fill("We aim to process refunds within {{Number of Days}} business days once approved.", {}) == (
         "We aim to process refunds within the number of business days stated in our policy once approved.")
+    # "... within the number of days stated in our policy of your purchase date" reads as a period
+    assert fill("You can request a refund within {{number of days}} days of your purchase date.", {}) == (
+        "You can request a refund within the period our policy allows from your purchase date.")
+    assert fill("within {{Number of Days}} days of purchase", {"number_of_days": "30"}) == \
+        "within 30 days of purchase"
     # Set, the history's words stay around the value.
     assert fill("Our team is available from {{Customer Support Hours}}.",
                 {"customer_support_hours": "9am to 5pm"}) == "Our team is available from 9am to 5pm."
