@@ -54,16 +54,9 @@ def compose_best(references: Sequence[Hit], company: Mapping[str, str],
                     if h.record.intent == best.record.intent and best.score - h.score <= NEAR)]
     # A record written to give a phone number [company] does not set ("do you have a phone number to
     # contact customer support?") says little else: a near one of its intent reads better.
-    composed = [(compose(hit, company, customer_texts), _gives_unset_contact(hit, company)) for hit in near]
+    composed = [(compose(hit, company, customer_texts), bool(_unset_contacts_given(hit, company)))
+                for hit in near]
     return min(composed, key=lambda pair: (*_reads_worse(pair[0]), pair[1]))[0]
-
-
-def _gives_unset_contact(hit: Hit, company: Mapping[str, str]) -> bool:
-    """Was the record written to give its customer a phone number or e-mail address (its request
-    asks for one, its resolution holds it) that [company] does not set?"""
-    request = _OWN_CONTACT.sub("", hit.record.request)
-    unset = unset_contacts([hit.record.resolution], company) if hit.record.resolution else {}
-    return any(words.search(request) and key_ in unset for key_, (_, words) in _ASKED_CONTACT.items())
 
 
 def reads_poorly(text: str) -> bool:
@@ -95,15 +88,22 @@ def missing_contact(references: Sequence[Hit], company: Mapping[str, str], custo
     about it when its request names it as the customer does ("do you have a phone number to contact
     customer support?") and its resolution gives it. The customer's own number or address ("the form
     won't accept my phone number") is not one they ask for, in either text."""
-    best = references[0] if references else None
-    if best is None or not best.record.resolution:
+    if not references:
         return ""
-    asked, request = _OWN_CONTACT.sub("", customer_text), _OWN_CONTACT.sub("", best.record.request)
-    for key_, (name, words) in _ASKED_CONTACT.items():
-        if (words.search(asked) and words.search(request)
-                and key_ in unset_contacts([best.record.resolution], company)):
-            return name
-    return ""
+    asked = _OWN_CONTACT.sub("", customer_text)
+    return next((_ASKED_CONTACT[k][0] for k in _unset_contacts_given(references[0], company)
+                 if _ASKED_CONTACT[k][1].search(asked)), "")
+
+
+def _unset_contacts_given(hit: Hit, company: Mapping[str, str]) -> list[str]:
+    """The [company] keys of the ways to reach the company that the record was written to give
+    (its request asks for one, its resolution holds it) and that [company] does not set."""
+    if not hit.record.resolution:
+        return []
+    request = _OWN_CONTACT.sub("", hit.record.request)
+    asked = [k for k, (_, words) in _ASKED_CONTACT.items() if words.search(request)]
+    unset = unset_contacts([hit.record.resolution], company) if asked else {}
+    return [k for k in asked if k in unset]
 
 
 def asks_for_details(text: str) -> bool:
@@ -232,7 +232,8 @@ def _points_back_at_nothing(sentence: str, before: str) -> bool:
 
 # A bare yes ("Absolutely!", "Yes, we do!") answers the customer's question with the sentence after it:
 # when that sentence goes ("We do offer shipping to {{Delivery Country}}."), the yes goes with it.
-_YES = re.compile(r"\s*(?:yes|absolutely|certainly|indeed|of\s+course|definitely|sure)"
+_YES_WORDS = r"(?:yes|absolutely|certainly|indeed|of\s+course|definitely|sure)"
+_YES = re.compile(rf"\s*{_YES_WORDS}"
                   r"(?:,?\s+(?:we\s+(?:do|can|will|are)|it\s+is|you\s+can|that'?s\s+(?:right|correct)))?"
                   r"\s*[!.]\s*", re.IGNORECASE)
 
@@ -255,8 +256,7 @@ def offers_unset_contact(sentence: str, unset: Iterable[str]) -> bool:
 
 
 # ... and one that opens a sentence: "Sure, let me help you with that." (not "Sure enough")
-_YES_OPENING = re.compile(r"\s*(?:yes|absolutely|certainly|of\s+course|definitely|sure)\s*,\s*(?=[a-z])",
-                          re.IGNORECASE)
+_YES_OPENING = re.compile(rf"\s*{_YES_WORDS}\s*,\s*(?=[a-z])", re.IGNORECASE)
 
 
 def without_unfilled(sentences: Sequence[str], said: str | None = None,
