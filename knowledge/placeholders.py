@@ -106,11 +106,25 @@ _FIRST_WAY = re.compile(rf"{_BY_WAY}\s+(?:(at|on|via|by|through|using|to)\s+(?:{
                         r"\s*,?\s+or\s+(?=(\w+))", re.IGNORECASE)
 _OTHER_WAY = re.compile(rf",?\s+or\s+(?:(at|on|via|by|through|using|to)\s+)?"
                         rf"(?:{_GERUND}|(?:call|contact)\s+)?(?:{_HOTLINE}\s+at\s+)?{_VALUE}", re.IGNORECASE)
+# The same way last, in words of its own: "through our live chat on the website, or you can reach them
+# directly at {{Phone}}.", "... or can be contacted at {{Phone}}.", "... or by calling our dedicated
+# {{Phone}}." Only a clause of plain words that ends its sentence, in a sentence that names another way
+# before it: what stays is that way ("Get in touch with our team through our live chat on the website.").
+_LAST_WAY = re.compile(rf",?\s+or\s+(?:[\w'/-]+,?\s+){{0,8}}?{_VALUE}(?=\s*[.!](?:\s|$))", re.IGNORECASE)
+_A_WAY = re.compile(r"\b(?:(?:live\s+)?chat|website|web\s+site|(?:contact|online|web)\s+form|social\s+media|"
+                    r"\{\{\s*Live\s+Chat[^}]*\}\})", re.IGNORECASE)
 _PREPOSITION = frozenset(["at", "on", "via", "by", "through", "using", "to", "with", "in", "from"])
 # Words that start a way named as a thing ("or the live chat", "or email"), which the first way's
 # preposition then governs; any other word starts a clause of its own ("or reach out through ...").
 _THING = frozenset(["the", "our", "a", "an", "your", "live", "email", "e-mail", "chat", "online", "social",
                     "web", "website", "text", "sms", "whatsapp", "messenger"])
+
+
+def _names_a_way_before(m: re.Match[str]) -> bool:
+    """Does the sentence before the match name another way to reach the company (live chat, a form)?"""
+    before = m.string[:m.start()]
+    start = max(before.rfind(". "), before.rfind("! "), before.rfind("? "), before.rfind("\n"))
+    return bool(_A_WAY.search(before[start + 1:]))
 
 
 def _other_way(m: re.Match[str]) -> str:
@@ -459,6 +473,7 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
         text = _literal_contacts(text)
         text = _FIRST_WAY.sub(lambda m: _other_way(m) if kept(m.group(2)) else m.group(0), text)
         text = _OTHER_WAY.sub(lambda m: "" if kept(m.group(2)) else m.group(0), text)
+        text = _LAST_WAY.sub(lambda m: "" if kept(m.group(1)) and _names_a_way_before(m) else m.group(0), text)
 
     def unknown(m: re.Match[str], keys: tuple[str, ...]) -> bool:
         name = _PLACEHOLDER.fullmatch(m.group(m.lastindex or 0))

@@ -142,6 +142,32 @@ def test_bracketed_placeholders_are_filled_and_a_sentence_with_an_unknown_one_is
     assert compose(hit, {}, []) == "Our team can be reached through live chat.\nThank you for your patience."
 
 
+def test_the_other_way_stays_when_the_unset_one_ends_the_sentence_in_words_of_its_own() -> None:
+    # Real Bitext rows: the refund steps lost their first step whole, which left "2. Explain your
+    # situation" with no one to explain it to.
+    hit = Hit(record=Record(id="r4", request="I need help to request a refund of money", resolution=(
+        "To initiate the refund process, please follow these steps:\n\n"
+        "1. Get in touch with our customer support team through our {{Live Chat}} on the website, or you can "
+        "reach them directly at {{Customer Support Phone Number}}.\n"
+        "2. Explain your situation and the reason for requesting the refund.")), score=0.9, text="")
+    assert compose(hit, {}, ["I'd like my money back"]) == (
+        "To initiate the refund process, please follow these steps:\n\n"
+        "1. Get in touch with our customer support team through our live chat on the website.\n"
+        "2. Explain your situation and the reason for requesting the refund.")
+    number = compose(hit, {"customer_support_phone_number": "+1 555 0100"}, [])
+    assert "or you can reach them directly at +1 555 0100." in number
+    for ending in ("or can be contacted at", "or by calling our dedicated support hotline,"):
+        closing = Hit(record=Record(id="r5", request="help", resolution=(
+            f"They are available through our live chat on the website {ending} {{{{Support Phone Number}}}}.")),
+            score=0.9, text="")
+        assert compose(closing, {}, []) == "They are available through our live chat on the website."
+    # With no other way before it, the sentence promises only the number: it goes whole.
+    alone = Hit(record=Record(id="r6", request="help", resolution=(
+        "Thanks for asking. Write to us, or you can reach us directly at {{Customer Support Phone Number}}.")),
+        score=0.9, text="")
+    assert compose(alone, {}, []) == "Thanks for asking."
+
+
 # Real Bitext rows (demo/bitext/records.csv) that read wrong before: another customer's amount,
 # a half-filled placeholder, and the same words twice.
 
