@@ -121,10 +121,18 @@ _THING = frozenset(["the", "our", "a", "an", "your", "live", "email", "e-mail", 
 
 
 def _names_a_way_before(m: re.Match[str]) -> bool:
-    """Does the sentence before the match name another way to reach the company (live chat, a form)?"""
+    """Does the sentence before the match name another way to reach the company (live chat, a form),
+    and not as one of a list the match ends ("via live chat, email, or phone at {{Phone}}": cut, it
+    would read "via live chat, email.")?"""
     before = m.string[:m.start()]
     start = max(before.rfind(". "), before.rfind("! "), before.rfind("? "), before.rfind("\n"))
-    return bool(_A_WAY.search(before[start + 1:]))
+    sentence = before[start + 1:]
+    listed = m.group(0).startswith(",") and _LIST_BEFORE.search(before)
+    # "either through our live chat" would be left waiting for its "or"
+    return bool(_A_WAY.search(sentence)) and not listed and not re.search(r"\beither\b", sentence, re.I)
+
+
+_LIST_BEFORE = re.compile(r",\s*(?:[\w'-]+\s+){0,2}[\w'-]+$")
 
 
 def _other_way(m: re.Match[str]) -> str:
