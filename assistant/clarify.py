@@ -106,6 +106,24 @@ def clarify_options(hits: Sequence[Hit], unsure: str, *, margin: float, confiden
     return ()
 
 
+def confirm_options(hits: Sequence[Hit], *, intents: Sequence[str], sure: float,
+                    labels: Mapping[str, str]) -> tuple[Option, ...]:
+    """The record that would be read walks the customer through what cannot be undone (closing an
+    account, cancelling an order: an intent of `intents`): ask first, unless the history is sure it is
+    what they asked. Sure: the intent head gives that intent at least `sure`, and no record the search
+    found nearer is of another intent (the head put it first over it). "my account still has my old
+    surname, how do i fix it" read the steps to close the account (head 0.86); "The money left my
+    account but the order says unpaid" too, over a nearer payment-problem record. () to go on."""
+    if not hits or not intents or hits[0].record.intent not in intents:
+        return ()
+    intent = hits[0].record.intent
+    nearer = any(h.score > hits[0].score and h.record.intent != intent for h in hits[1:])
+    likely = dict(hits[0].intents).get(intent, 0.0) if hits[0].intents else 1.0  # no head, no opinion
+    if likely >= sure and not nearer:
+        return ()
+    return (Option(intent=intent, label=label(intent, labels)),)
+
+
 def question(template: str, options: Sequence[Option]) -> str:
     """The clarifying question: `template` with {options} ("A, or B")."""
     return template.format(options=", or ".join(o.label for o in options))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.answering import collect, sources_of, stream_answer
 from assistant.batching import Batcher
-from assistant.clarify import clarify_options, question, read_choice
+from assistant.clarify import clarify_options, confirm_options, question, read_choice
 from assistant.compose import asks_for_details, compose_best, gives_details, missing_contact, reads_poorly
 from assistant.errors import ConversationError, InputError
 from assistant.events import (
@@ -263,6 +263,9 @@ class DialogueManager:
         options = () if decision.handoff or unsure not in ("", "weak_match") else clarify_options(
             hits, unsure, margin=d.clarify_margin, confident=d.clarify_confident, labels=d.intent_labels,
             exclude=d.handoff_intents, min_score=d.min_score, likely=d.clarify_likely, near=d.clarify_near)
+        if not options and not unsure and not decision.handoff:  # what cannot be undone: only when sure
+            options = confirm_options(hits, intents=d.confirm_intents, sure=d.confirm_sure,
+                                      labels=d.intent_labels)
         if not decision.handoff:  # an unsure turn is a low-confidence one: enough in a row hand over
             best = None if unsure else hits[0].score
             earlier = [] if reply == "decline" else _earlier_best_scores(log)  # declining starts a new run

@@ -167,6 +167,13 @@ class DialogueConfig(_Options):
     clarify_confident: float = Field(0.9, ge=0, le=1)
     clarify_likely: float = Field(0.7, ge=0, le=1)
     clarify_near: float = Field(0.45, ge=0, le=1)
+    # Intents whose answers walk the customer through what cannot be undone (the demo history's:
+    # cancelling an order, closing an account): answered only when the intent head gives the intent
+    # at least confirm_sure and no nearer record found is of another intent; otherwise asked first
+    # ("Just to be sure: is your question about closing an account?"). [] = never ask; an id the
+    # knowledge base does not hold does nothing.
+    confirm_intents: list[str] = ["cancel_order", "delete_account"]
+    confirm_sure: float = Field(0.9, ge=0, le=1)
     # {options}: the labels offered, "A, or B"
     clarify_answer: str = "Just to be sure: is your question about {options}?"
     # How the clarifying question names the knowledge base's intents ("track_order" = "where your

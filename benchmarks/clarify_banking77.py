@@ -10,7 +10,11 @@ takes the route the dialogue would (unsure below `dialogue.min_score`), and asks
 Reported: how many turns would be asked about, how many of those offer the message's intent,
 and what asking does to the answers: wrong answers turned into a question that offers the right
 intent, right answers asked again, and "unsure" turns turned into a confirmation of the right
-intent. The handoff classifier and the sentence search are not run (no request for a person is
+intent. Then asking before what cannot be undone (`assistant.clarify.confirm_options`), with this
+history's own such intents (CONFIRM: closing the account, cancelling a transfer) and
+`dialogue.confirm_sure`: of the answers those intents' records would give, how many right ones
+are asked first and how many wrong ones are no longer read. The handoff classifier and the
+sentence search are not run (no request for a person is
 in this set; the search by sentence only rescues weak whole messages). Writes
 benchmarks/results/clarify_banking77.json.
 """
@@ -31,6 +35,7 @@ ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 BANKING77 = ROOT.parent / "shared" / "datasets" / "banking77"
 RESULTS = Path(__file__).parent / "results" / "clarify_banking77.json"
+CONFIRM = ["terminate_account", "cancel_transfer"]  # BANKING77's steps that cannot be undone
 
 
 def read(split: str) -> list[tuple[str, str]]:
@@ -39,7 +44,7 @@ def read(split: str) -> list[tuple[str, str]]:
 
 
 def main() -> int:
-    from assistant.clarify import clarify_options
+    from assistant.clarify import clarify_options, confirm_options
     from assistant.routing import unsure_reason
     from assistant.settings import load_settings
     from knowledge.base import KnowledgeBase
@@ -61,6 +66,7 @@ def main() -> int:
             texts = [text for text, _ in test]  # in batches as the service's (Chroma limits one query's size)
             found = [hits for at in range(0, len(texts), 64) for hits in kb.search_many(texts[at:at + 64],
                                                                                           d.retrieve_k)]
+    confirmed: Counter[str] = Counter()
     for (_, intent), hits in zip(test, found, strict=True):
         unsure = unsure_reason(hits, min_score=d.min_score)
         options = clarify_options(hits, unsure, margin=d.clarify_margin, confident=d.clarify_confident,
@@ -68,6 +74,9 @@ def main() -> int:
                                   likely=d.clarify_likely, near=d.clarify_near)
         right = bool(hits) and hits[0].record.intent == intent
         offered = intent in {o.intent for o in options}
+        if not options and not unsure and hits[0].record.intent in CONFIRM:
+            asked = bool(confirm_options(hits, intents=CONFIRM, sure=d.confirm_sure, labels=d.intent_labels))
+            confirmed[f"{'right' if right else 'wrong'} answer {'asked first' if asked else 'read'}"] += 1
         if not options:
             outcomes["unsure" if unsure else ("answered right" if right else "answered wrong")] += 1
         elif unsure:
@@ -85,7 +94,9 @@ def main() -> int:
                            "clarify_likely": d.clarify_likely, "clarify_near": d.clarify_near,
                            "min_score": d.min_score},
               "asked": asked, "asked_share": round(asked / len(test), 3),
-              "outcomes": dict(outcomes.most_common())}
+              "outcomes": dict(outcomes.most_common()),
+              "confirm": {"intents": CONFIRM, "confirm_sure": d.confirm_sure,
+                          "outcomes": dict(confirmed.most_common())}}
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0

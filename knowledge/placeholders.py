@@ -481,7 +481,8 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
         text = _literal_contacts(text)
         text = _FIRST_WAY.sub(lambda m: _other_way(m) if kept(m.group(2)) else m.group(0), text)
         text = _OTHER_WAY.sub(lambda m: "" if kept(m.group(2)) else m.group(0), text)
-        text = _LAST_WAY.sub(lambda m: "" if kept(m.group(1)) and _names_a_way_before(m) else m.group(0), text)
+        text = _LAST_WAY.sub(lambda m: "" if kept(m.group(1)) and _names_a_way_before(m) else m.group(0),
+                             text)
 
     def unknown(m: re.Match[str], keys: tuple[str, ...]) -> bool:
         name = _PLACEHOLDER.fullmatch(m.group(m.lastindex or 0))

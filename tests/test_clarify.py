@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from assistant.clarify import clarify_options, label, question, read_choice
+from assistant.clarify import clarify_options, confirm_options, label, question, read_choice
 from assistant.events import Option
 from knowledge.records import Hit, Record
 
@@ -102,6 +102,29 @@ def test_a_weak_record_the_head_put_over_a_nearer_one_is_asked_about_with_it() -
                   text="...", intents=likeliest) for h in promoted]
     assert clarify_options(person, "weak_match", margin=0.2, confident=0.9, labels=LABELS, min_score=0.55,
                            exclude=["contact_human_agent"]) == ()
+
+
+def test_what_cannot_be_undone_is_read_only_when_the_history_is_sure() -> None:
+    """The demo knowledge base's figures: "I was charged twice for order #33019!" (the head put a
+    cancellation, 0.90, over a nearer tracking record), "do you charge anything for cancelling an
+    order that already shipped?" (0.85), "cancel my order pls" (1.0, nearest)."""
+    confirm = {"intents": ["cancel_order", "delete_account"], "sure": 0.9, "labels": LABELS}
+    charged = [Hit(record=Record(id="c", request="...", resolution="...", intent="cancel_order"), score=0.621,
+                   text="...", intents=(("cancel_order", 0.9), ("change_order", 0.04))),
+               Hit(record=Record(id="t", request="...", resolution="...", intent="track_order"), score=0.625,
+                   text="...", intents=(("cancel_order", 0.9), ("change_order", 0.04)))]
+    cancelling = (Option(intent="cancel_order", label="cancelling an order"),)
+    assert confirm_options(charged, **confirm) == cancelling
+    fee = hits("cancel_order", 0.70, (("cancel_order", 0.85), ("check_cancellation_fee", 0.15)))
+    assert confirm_options(fee, **confirm) == cancelling
+    plain = hits("cancel_order", 0.83, (("cancel_order", 1.0),), ("cancel_order",))
+    assert confirm_options(plain, **confirm) == ()
+    # other intents, or none configured, go on
+    assert confirm_options(hits("track_order", 0.6, (("track_order", 0.5),)), **confirm) == ()
+    assert confirm_options(charged, intents=[], sure=0.9, labels=LABELS) == ()
+    # no head: only a nearer record of another intent counts
+    headless = [dataclasses.replace(h, intents=()) for h in charged]
+    assert confirm_options(headless, **confirm) != () and confirm_options(headless[:1], **confirm) == ()
 
 
 def test_requests_for_a_person_are_never_offered_and_the_record_read_must_be_one_of_the_two() -> None:

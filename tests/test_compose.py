@@ -158,17 +158,20 @@ def test_the_other_way_stays_when_the_unset_one_ends_the_sentence_in_words_of_it
     assert "or you can reach them directly at +1 555 0100." in number
     for ending in ("or can be contacted at", "or by calling our dedicated support hotline,"):
         closing = Hit(record=Record(id="r5", request="help", resolution=(
-            f"They are available through our live chat on the website {ending} {{{{Support Phone Number}}}}.")),
+            f"They are available through our live chat on the website {ending} "
+            "{{Support Phone Number}}.")),
             score=0.9, text="")
         assert compose(closing, {}, []) == "They are available through our live chat on the website."
     # The last of a list: "via live chat, email." would read as a list cut short; the sentence goes.
     listed = Hit(record=Record(id="r7", request="help", resolution=(
-        "Thanks for asking. They are available via live chat, email, or phone at {{Customer Support Phone Number}}.")),
+        "Thanks for asking. They are available via live chat, email, or phone at "
+        "{{Customer Support Phone Number}}.")),
         score=0.9, text="")
     assert compose(listed, {}, []) == "Thanks for asking."
     # With no other way before it, the sentence promises only the number: it goes whole.
     alone = Hit(record=Record(id="r6", request="help", resolution=(
-        "Thanks for asking. Write to us, or you can reach us directly at {{Customer Support Phone Number}}.")),
+        "Thanks for asking. Write to us, or you can reach us directly at "
+        "{{Customer Support Phone Number}}.")),
         score=0.9, text="")
     assert compose(alone, {}, []) == "Thanks for asking."
 

@@ -920,6 +920,58 @@ async def test_a_weak_record_with_a_very_likely_intent_is_confirmed_then_answere
     assert fold_state(await store.events(conv.id)) == "bot"
 
 
+CLOSE = Record(id="close-1", request="I want to close my account", intent="delete_account",
+               category="ACCOUNT", resolution="Open Settings, choose Close account and confirm.")
+
+
+class WithClosing(UnsureOfIntent):
+    """UnsureOfIntent with a record whose steps cannot be undone."""
+
+    def __init__(self, script: dict) -> None:
+        super().__init__(script)
+        self.by_id[CLOSE.id] = CLOSE
+
+    def search(self, query: str, k: int | None = None, *, audience: str = "customer",
+               filters: dict | None = None) -> list[Hit]:
+        if filters and filters["intent"] == CLOSE.intent:
+            return [Hit(record=CLOSE, score=0.5, text=CLOSE.resolution)]
+        return super().search(query, k, audience=audience, filters=filters)
+
+
+# The demo knowledge base's figures for these messages (nearest records and the head's odds).
+SURNAME = "my account still has my old surname, how do i fix it"
+CLOSING = "how do i close my account permanently"
+CLOSING_SCRIPT = {
+    SURNAME: ([("close-1", 0.61), ("member-1", 0.59)], (("delete_account", 0.86), ("membership", 0.11))),
+    CLOSING: ([("close-1", 0.8), ("member-1", 0.4)], (("delete_account", 1.0),)),
+    "the money left my account but the order says unpaid": (
+        [("close-1", 0.55), ("refund-1", 0.57)], (("delete_account", 0.95), ("get_refund", 0.03)))}
+
+
+async def test_steps_that_cannot_be_undone_are_asked_about_unless_the_history_is_sure(settings,
+                                                                                      store) -> None:
+    dm = manager(settings, store, knowledge=WithClosing(CLOSING_SCRIPT), confirm_intents=["delete_account"],
+                 intent_labels={"delete_account": "closing your account"})
+    conv = await dm.new_conversation()
+    asked = (await run(dm, said(conv.id, SURNAME)))[-1]
+    assert asked.text == "Just to be sure: is your question about closing your account?"
+    declined = (await run(dm, said(conv.id, "no")))[-1]
+    assert isinstance(declined, AnswerCompleted) and declined.text == settings.dialogue.unsure_answer
+    # sure: the head gives it at least confirm_sure and no nearer record is of another intent
+    sure = (await run(dm, said((await dm.new_conversation()).id, CLOSING)))[-1]
+    assert isinstance(sure, AnswerCompleted) and [s.id for s in sure.sources][:1] == ["close-1"]
+    # likely enough, but the head put it over a nearer record of another intent: asked too
+    conv = await dm.new_conversation()
+    asked = (await run(dm, said(conv.id, "the money left my account but the order says unpaid")))[-1]
+    assert asked.text == "Just to be sure: is your question about closing your account?"
+    confirmed = (await run(dm, said(conv.id, "yes")))[-1]
+    assert isinstance(confirmed, AnswerCompleted) and [s.id for s in confirmed.sources] == ["close-1"]
+    # [] never asks: the steps are read, as before
+    off = manager(settings, store, knowledge=WithClosing(CLOSING_SCRIPT), confirm_intents=[])
+    answered = (await run(off, said((await off.new_conversation()).id, SURNAME)))[-1]
+    assert isinstance(answered, AnswerCompleted) and [s.id for s in answered.sources][:1] == ["close-1"]
+
+
 async def test_clarifying_is_off_at_margin_zero_and_confidence_one(settings, store) -> None:
     dm = manager(settings, store, knowledge=UnsureOfIntent(REFUND_OR_WAIT), clarify_margin=0.0,
                  clarify_confident=1.0)
