@@ -254,6 +254,16 @@ class DialogueManager:
             # The nearest record answers a request for a person ("I'll connect you with an agent"),
             # but the classifier did not read one: ask rather than say that without doing it.
             unsure = "person_record"
+        if not unsure and not decision.handoff and hits[0].record.kind not in d.answer_kinds:
+            # The nearest is one customer's conversation: what its agent decided for them ("because it
+            # has been more than 90 days we cannot accept the return") is not an answer for this one.
+            # A record written for anyone of the same intent answers instead, or none does.
+            readable = [h for h in hits if h.record.kind in d.answer_kinds
+                        and h.record.intent == hits[0].record.intent]
+            if readable and readable[0].score >= d.min_score:
+                hits = [*readable, *(h for h in hits if h not in readable)]
+            else:
+                unsure = "case_only"
         contact = ("" if unsure or decision.handoff
                    else missing_contact(hits, self.settings.company, own_words))
         if contact:  # "what's your phone number?" and [company] sets none: say so, never promise it
@@ -263,6 +273,9 @@ class DialogueManager:
         options = () if decision.handoff or unsure not in ("", "weak_match") else clarify_options(
             hits, unsure, margin=d.clarify_margin, confident=d.clarify_confident, labels=d.intent_labels,
             exclude=d.handoff_intents, min_score=d.min_score, likely=d.clarify_likely, near=d.clarify_near)
+        # an intent only other customers' conversations were found of has no answer to offer
+        options = tuple(o for o in options if any(h.record.intent == o.intent
+                                                  and h.record.kind in d.answer_kinds for h in hits))
         if not options and not unsure and not decision.handoff:  # what cannot be undone: only when sure
             options = confirm_options(hits, intents=d.confirm_intents, sure=d.confirm_sure,
                                       labels=d.intent_labels)
@@ -319,6 +332,9 @@ class DialogueManager:
         current = ChatMessage(role="user", content=user_content(turn.text, understood.transcript,
                                                                 understood.image_texts),
                               images=tuple(understood.images) if self.llm.supports_images else ())
+        # Only records written for anyone are read to a customer (`dialogue.answer_kinds`): never another
+        # customer's conversation, whichever model answers.
+        hits = [h for h in hits if h.record.kind in self.settings.dialogue.answer_kinds]
         prompt = self.prompts.build(self._history(log), current, hits, language=understood.language)
         sources = sources_of(prompt.references, labels=self.settings.dialogue.intent_labels)  # a customer's
         return stream_answer(self.store, self.llm, prompt.request, conversation_id=turn.conversation_id,
@@ -335,6 +351,7 @@ class DialogueManager:
         if intent != "none":
             try:
                 hits = await self.searcher.search(question_asked, d.retrieve_k, filters={"intent": intent})
+                hits = [h for h in hits if h.record.kind in d.answer_kinds]  # none: the history has no answer
             except KnowledgeError as exc:
                 yield await self.store.append(ErrorEvent(conversation_id=turn.conversation_id, code=exc.code,
                                                          message=exc.message, message_id=turn.message_id))

@@ -174,6 +174,12 @@ class DialogueConfig(_Options):
     # knowledge base does not hold does nothing.
     confirm_intents: list[str] = ["cancel_order", "delete_account"]
     confirm_sure: float = Field(0.9, ge=0, le=1)
+    # The kinds of record a customer's answer is read from (knowledge.records.Record.kind). A
+    # "transcript" is one customer's conversation: its agent's outcome was for them ("because it has
+    # been more than 90 days we cannot accept the return", "I have let my manager know, they will give
+    # you a call"). It still guides the search and serves the agents; when it is the nearest and no
+    # record of its intent written for anyone was found, the turn is "unsure" (case_only).
+    answer_kinds: list[str] = ["qa", "policy"]
     # {options}: the labels offered, "A, or B"
     clarify_answer: str = "Just to be sure: is your question about {options}?"
     # How the clarifying question names the knowledge base's intents ("track_order" = "where your

@@ -339,6 +339,43 @@ async def test_a_question_the_history_does_not_cover_is_answered_honestly(settin
     assert covered[-1].grounded and covered[-1].text == "Refunds take 5 days."
 
 
+# A real ABCD conversation (demo/abcd/abcd_sample.json, convo 3592): its agent's outcome was for that
+# customer alone.
+RETURN_CASE = Record(id="abcd:3592", request="I need to return an item, can you help me with that?",
+                     intent="return_size", kind="transcript", source="abcd", resolution=(
+                         "Unfortunately because it has been more than 90 days we cannot accept the return.\n"
+                         "I have let my manager know, they will give you a call."),
+                     transcript="customer: I need to return an item, can you help me with that? ...")
+RETURN_STEPS = Record(id="ret-1", request="how do I return an item", intent="return_size",
+                      resolution="Open Orders, pick the item and press Return.")
+
+
+async def test_another_customers_conversation_is_never_read_as_the_answer(settings, store) -> None:
+    llm = FakeLLM(["Open Orders, pick the item and press Return."])
+    alone = manager(settings, store, llm, knowledge=FakeKnowledge([RETURN_CASE, *RECORDS]))
+    trace = TurnTrace()
+    conv = await alone.new_conversation()
+    answer = (await run(alone, said(conv.id, "I need to return an item, can you help me with that?"),
+                        trace=trace))[-1]
+    assert isinstance(answer, AnswerCompleted) and answer.text == settings.dialogue.unsure_answer
+    assert trace.unsure == "case_only" and not answer.grounded and llm.requests == []
+    # a record written for anyone, of the same intent and near enough, answers instead; the
+    # conversation is neither read to the model nor cited
+    both = manager(settings, store, llm, knowledge=FakeKnowledge([RETURN_CASE, RETURN_STEPS, *RECORDS]))
+    conv = await both.new_conversation()
+    answer = (await run(both, said(conv.id, "I need to return an item, can you help me with that?")))[-1]
+    assert isinstance(answer, AnswerCompleted) and answer.grounded
+    cited = [s.id for s in answer.sources]
+    assert cited[:1] == ["ret-1"] and "abcd:3592" not in cited
+    assert "90 days" not in str(llm.requests[-1])
+    # an operator who lets transcripts answer gets what they had
+    kinds = manager(settings, store, llm, knowledge=FakeKnowledge([RETURN_CASE, *RECORDS]),
+                    answer_kinds=["qa", "policy", "transcript"])
+    conv = await kinds.new_conversation()
+    answer = (await run(kinds, said(conv.id, "I need to return an item, can you help me with that?")))[-1]
+    assert [s.id for s in answer.sources][:1] == ["abcd:3592"]
+
+
 class DilutingKnowledge(FakeKnowledge):
     """Jaccard overlap: like an embedding, a long story around a question matches it weakly."""
 
