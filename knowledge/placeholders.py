@@ -113,6 +113,16 @@ _OTHER_WAY = re.compile(rf",?\s+or\s+(?:(at|on|via|by|through|using|to)\s+)?"
 _LAST_WAY = re.compile(rf",?\s+or\s+(?:[\w'/-]+,?\s+){{0,8}}?{_VALUE}(?=\s*[.!](?:\s|$))", re.IGNORECASE)
 _A_WAY = re.compile(r"\b(?:(?:live\s+)?chat|website|web\s+site|(?:contact|online|web)\s+form|social\s+media|"
                     r"\{\{\s*Live\s+Chat[^}]*\}\})", re.IGNORECASE)
+# The phone named as a way without its number ("either by phone or through our online chat", "via
+# phone or live chat", "through our customer support hotline or by initiating a live chat"): with no
+# number set, it sends the customer to a line nobody gave them. As the first of two ways it goes, and
+# the other stays; as the last (", or by phone."), too, unless it ends a longer list.
+_PHONE_WAY = (r"(?:(?:the|our|a|an)\s+)?(?:(?:customer\s+)?(?:support|service)\s+)?(?:dedicated\s+)?"
+              r"(?:(?:tele)?phone(?:\s+(?:support|line|call))?|hotline|helpline)(?!\s+(?:number|no)\b)")
+_PHONE_FIRST = re.compile(rf"(,)?\s+(?:either\s+)?(?:(by|via|over|through|using|on)\s+)?{_PHONE_WAY}"
+                          r"\s*,?\s+or\s+(?=(\w+))", re.IGNORECASE)
+_PHONE_LAST = re.compile(rf",?\s+or\s+(?:(?:by|via|over|through|using|on)\s+)?{_PHONE_WAY}(?=\s*[.!)])",
+                         re.IGNORECASE)
 _PREPOSITION = frozenset(["at", "on", "via", "by", "through", "using", "to", "with", "in", "from"])
 # Words that start a way named as a thing ("or the live chat", "or email"), which the first way's
 # preposition then governs; any other word starts a clause of its own ("or reach out through ...").
@@ -135,11 +145,12 @@ def _names_a_way_before(m: re.Match[str]) -> bool:
 _LIST_BEFORE = re.compile(r",\s*(?:[\w'-]+\s+){0,2}[\w'-]+$")
 
 
-def _other_way(m: re.Match[str]) -> str:
+def _other_way(m: re.Match[str], group: int = 1) -> str:
     """What stays of "through {{Phone}} or the {{Live Chat}}": "through the {{Live Chat}}" (the
     preposition stays when the other way is a thing without one of its own); of "using {{Phone}}
-    or reach out through the chat": "or reach out through the chat"."""
-    preposition, following = m.group(1), m.group(3).lower()
+    or reach out through the chat": "or reach out through the chat". `group`: the preposition's
+    group; the next word's is the last."""
+    preposition, following = m.group(group), m.group(m.re.groups).lower()
     if following in _PREPOSITION:
         return " "
     if following in _THING:
@@ -483,6 +494,11 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
         text = _OTHER_WAY.sub(lambda m: "" if kept(m.group(2)) else m.group(0), text)
         text = _LAST_WAY.sub(lambda m: "" if kept(m.group(1)) and _names_a_way_before(m) else m.group(0),
                              text)
+        if kept("Customer Support Phone Number"):
+            # "via email, phone, or live chat" reads "via email or live chat"
+            text = _PHONE_FIRST.sub(lambda m: " or " if m.group(1) else _other_way(m, 2), text)
+            text = _PHONE_LAST.sub(lambda m: m.group(0) if _LIST_BEFORE.search(m.string[:m.start()])
+                                   else "", text)
 
     def unknown(m: re.Match[str], keys: tuple[str, ...]) -> bool:
         name = _PLACEHOLDER.fullmatch(m.group(m.lastindex or 0))

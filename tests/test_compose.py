@@ -176,6 +176,31 @@ def test_the_other_way_stays_when_the_unset_one_ends_the_sentence_in_words_of_it
     assert compose(alone, {}, []) == "Thanks for asking."
 
 
+def test_the_phone_named_as_a_way_without_a_number_is_not_offered() -> None:
+    # Real Bitext rows: "Contact our customer support team either by phone or through our online chat."
+    # sent a customer to a phone line when no number is set.
+    hit = Hit(record=Record(id="c1", request="I would like to file a complaint, how to do it?", resolution=(
+        "1. Contact our customer support team either by phone or through our online chat. They are "
+        "available 24/7 to address your complaint promptly.\n"
+        "2. You can contact them via email, phone, or live chat on our website.\n"
+        "3. You can reach them through our support hotline or by using the live chat feature on our site.\n"
+        "4. Please don't hesitate to contact them via our website or by phone.\n"
+        "5. Choose your preferred method of communication, such as email, live chat, or phone.\n"
+        "6. Have your phone number or email address ready.")), score=0.9, text="")
+    assert compose(hit, {}, ["how do i file a complaint"]) == (
+        "1. Contact our customer support team through our online chat. They are available 24/7 to address "
+        "your complaint promptly.\n"
+        "2. You can contact them via email or live chat on our website.\n"
+        "3. You can reach them by using the live chat feature on our site.\n"
+        "4. Please don't hesitate to contact them via our website.\n"
+        # the last of a longer list stays as it was; so does the customer's own phone number
+        "5. Choose your preferred method of communication, such as email, live chat, or phone.\n"
+        "6. Have your phone number or email address ready.")
+    with_number = compose(hit, {"customer_support_phone_number": "+1 555 0100"}, [])
+    assert "either by phone or through our online chat" in with_number
+    assert "email, phone, or live" in with_number
+
+
 # Real Bitext rows (demo/bitext/records.csv) that read wrong before: another customer's amount,
 # a half-filled placeholder, and the same words twice.
 
