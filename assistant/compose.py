@@ -40,13 +40,15 @@ _AFTER_DROPPED = re.compile(r"^(\s*(?:[-*•]|\d{1,2}[.)])\s+)(?:Alternatively|A
 
 
 def compose_best(references: Sequence[Hit], company: Mapping[str, str],
-                 customer_texts: Sequence[str] = ()) -> str:
+                 customer_texts: Sequence[str] = (), *, floor: float = 0.0) -> str:
     """The best record composed for this customer, or a record of the same intent that matches
     nearly as well (NEAR) and reads better to a customer: one that says what to do rather than
     only acknowledging the request ("I'm here to help you cancel order 370795561790."), and then
     one that does not ask for details only the agent who wrote it could use ("could you provide
     the order number? With that, I'll check its status": the assistant checks nothing), and last one
-    not written to give a phone number or e-mail address that [company] does not set."""
+    not written to give a phone number or e-mail address that [company] does not set. When every near
+    one still reads so, the nearest farther one of the intent that does not, at least `floor` similar
+    (the similarity an answer needs, `dialogue.min_score`), answers instead."""
     if not references:
         return ""
     best = references[0]
@@ -56,7 +58,15 @@ def compose_best(references: Sequence[Hit], company: Mapping[str, str],
     # contact customer support?") says little else: a near one of its intent reads better.
     composed = [(compose(hit, company, customer_texts), bool(_unset_contacts_given(hit, company)))
                 for hit in near]
-    return min(composed, key=lambda pair: (*_reads_worse(pair[0]), pair[1]))[0]
+    chosen = min(composed, key=lambda pair: (*_reads_worse(pair[0]), pair[1]))[0]
+    if reads_poorly(chosen):
+        # Every near one only acknowledges or asks for an order number nobody here can look up ("how long
+        # does delivery take?" -> "could you provide your order number? This will allow me to access
+        # ..."): the nearest farther record of the intent that says what to do answers instead.
+        farther = (compose(h, company, customer_texts) for h in references
+                   if h.record.intent == best.record.intent and h not in near and h.score >= floor)
+        chosen = next((text for text in farther if not reads_poorly(text)), chosen)
+    return chosen
 
 
 def reads_poorly(text: str) -> bool:

@@ -317,7 +317,8 @@ class DialogueManager:
         your refund"), more records of its intent (`dialogue.compose_k`) for the composer to choose
         from: a nearly as close one may say what to do. They are cited as the others are."""
         k = self.settings.dialogue.compose_k
-        if not hits or k <= len(hits) or not reads_poorly(compose_best(hits, self.settings.company, [said])):
+        if not hits or k <= len(hits) or not reads_poorly(compose_best(hits, self.settings.company, [said],
+                                                                       floor=self.settings.dialogue.min_score)):
             return hits
         try:
             more = await self.searcher.search(query, k, filters={"intent": hits[0].record.intent})

@@ -129,7 +129,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
     from assistant.llm.extractive import ExtractiveBackend
 
-    async with build_runtime(settings, llm=ExtractiveBackend()) as rt:
+    async with build_runtime(settings, llm=ExtractiveBackend.from_settings(settings)) as rt:
         out["routing"] = await routing(rt, held_out)
         texts = [r.request for r in held_out if r.intent != HUMAN][:: max(1, len(held_out) // args.turns)]
         out["extractive"] = await answer_turns(rt, texts[: args.turns])

@@ -201,6 +201,31 @@ def test_the_phone_named_as_a_way_without_a_number_is_not_offered() -> None:
     assert "email, phone, or live" in with_number
 
 
+def test_when_every_near_record_asks_for_details_a_farther_one_of_its_intent_says_what_to_do() -> None:
+    # Real Bitext delivery_period answers: "how long does delivery take?" read "could you please
+    # provide me with the order number [...]? This will allow me to access the specific details".
+    asks = ("I completely understand your curiosity about the delivery period of your package. To assist "
+            "you, could you please provide me with the order number or tracking number of your package? "
+            "This will allow me to access the specific details.")
+    shows = ("Finding information about the estimated delivery time is essential, and I'm here to guide you. "
+             "To access the estimated delivery time for your order, please follow these steps:\n\n"
+             "1. First, log in to your account on our {{Website Name}} or open the order tracking page.\n"
+             "2. Locate the specific order you want to track.\n3. Click on the order details to expand the "
+             "information.\n4. Look for the estimated delivery time, which should be clearly stated there.")
+    def hit(n: int, resolution: str, score: float, intent: str = "delivery_period") -> Hit:
+        return Hit(record=Record(id=f"d{n}", request="how long does delivery take", resolution=resolution,
+                                 intent=intent), score=score, text="")
+    found = [hit(1, asks, 0.80), hit(2, asks, 0.79), hit(3, "Your order can be cancelled from Order History. "
+             "Open it and press Cancel, then confirm the cancellation in the window that opens.", 0.75,
+             "cancel_order"), hit(4, shows, 0.62)]
+    assert compose_best(found, {}, ["how long does delivery take?"], floor=0.55).startswith(
+        "Finding information about the estimated delivery time is essential, and I'm here to guide you.")
+    assert compose_best(found, {}, ["how long does delivery take?"], floor=0.65).startswith(
+        "I completely understand")  # too far to answer from
+    # with none that says what to do, the nearest still answers, as before
+    assert compose_best(found[:3], {}, ["how long does delivery take?"]).startswith("I completely understand")
+
+
 # Real Bitext rows (demo/bitext/records.csv) that read wrong before: another customer's amount,
 # a half-filled placeholder, and the same words twice.
 
@@ -285,7 +310,9 @@ def test_an_answer_that_only_acknowledges_gives_way_to_a_fuller_one() -> None:
     assert compose_best([thin, other], {}, ["can I still cancel order 30917?"]).startswith(
         "You are wondering if it is possible to cancel order number 30917.")  # another intent: no
     far = Hit(record=full.record, score=0.60, text="")
-    assert "30917" in compose_best([thin, far], {}, ["can I still cancel order 30917?"])  # too far: no
+    # farther, it answers only when every near one reads poorly and it reaches the answering bar
+    assert "30917" in compose_best([thin, far], {}, ["can I still cancel order 30917?"], floor=0.65)
+    assert compose_best([thin, far], {}, ["can I still cancel order 30917?"], floor=0.55) == steps
 
 
 def test_template_digits_left_in_an_answer_are_not_read_to_a_customer() -> None:
@@ -364,9 +391,10 @@ def test_a_record_that_says_what_to_do_beats_one_asking_for_details_the_assistan
     assert asks_for_details(ASKS.record.resolution) and not asks_for_details(STEPS.record.resolution)
     steps = compose_best([ASKS, STEPS], {}, ["unsubscribe"])
     assert steps.startswith("I understand that you would like to unsubscribe")
-    # only a near match of the same intent replaces the best one
+    # a farther one of the same intent only when it reaches the answering bar (`floor`)
     far = dataclasses.replace(STEPS, score=0.5)
-    assert compose_best([ASKS, far], {}, ["unsubscribe"]).startswith("I'm sorry to hear")
+    assert compose_best([ASKS, far], {}, ["unsubscribe"], floor=0.55).startswith("I'm sorry to hear")
+    assert compose_best([ASKS, far], {}, ["unsubscribe"], floor=0.5).startswith("I understand that you")
     other = dataclasses.replace(STEPS, record=dataclasses.replace(STEPS.record, intent="delete_account"))
     assert compose_best([ASKS, other], {}, ["unsubscribe"]).startswith("I'm sorry to hear")
     for polite in ("Let me provide you with the necessary information.",

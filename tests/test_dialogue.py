@@ -538,7 +538,7 @@ async def test_an_answer_that_would_only_ask_for_details_chooses_among_more_reco
     asked = (await run(narrow, said((await narrow.new_conversation()).id, question)))[-1]
     assert asks_for_details(asked.text) and [s.id for s in asked.sources] == [f"asks-{i}" for i in range(4)]
     knowledge = FakeKnowledge(records)
-    dm = manager(settings, store, ExtractiveBackend(), knowledge=knowledge)  # compose_k 8 by default
+    dm = manager(settings, store, ExtractiveBackend(), knowledge=knowledge)  # compose_k 20 by default
     answer = (await run(dm, said((await dm.new_conversation()).id, question)))[-1]
     assert answer.grounded and answer.text.startswith("Allow me to assist you with that:")
     assert "shows" in [s.id for s in answer.sources] and "cancel" not in [s.id for s in answer.sources]

@@ -30,19 +30,21 @@ class ExtractiveBackend:
     supports_images = False
     reads_prompt = False
 
-    def __init__(self, no_record: str = NO_RECORD, company: Mapping[str, str] | None = None) -> None:
+    def __init__(self, no_record: str = NO_RECORD, company: Mapping[str, str] | None = None,
+                 floor: float = 0.0) -> None:
         self.no_record = no_record
         self.company = dict(company or {})
+        self.floor = floor  # the similarity a record needs to answer when a nearer one reads poorly
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ExtractiveBackend:
-        return cls(company=settings.company)
+        return cls(company=settings.company, floor=settings.dialogue.min_score)
 
     def answer(self, request: ChatRequest) -> str:
         if not request.references:
             return self.no_record
         said = [m.content for m in request.messages if m.role == "user"]
-        return compose_best(request.references, self.company, said) or self.no_record
+        return compose_best(request.references, self.company, said, floor=self.floor) or self.no_record
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         for word in _WORDS.findall(self.answer(request)):
