@@ -186,7 +186,8 @@ def test_the_phone_named_as_a_way_without_a_number_is_not_offered() -> None:
         "3. You can reach them through our support hotline or by using the live chat feature on our site.\n"
         "4. Please don't hesitate to contact them via our website or by phone.\n"
         "5. Choose your preferred method of communication, such as email, live chat, or phone.\n"
-        "6. Have your phone number or email address ready.")), score=0.9, text="")
+        "6. Have your phone number or email address ready.\n"
+        "7. Get in touch with them through our helpline number or live chat support.")), score=0.9, text="")
     assert compose(hit, {}, ["how do i file a complaint"]) == (
         "1. Contact our customer support team through our online chat. They are available 24/7 to address "
         "your complaint promptly.\n"
@@ -195,7 +196,8 @@ def test_the_phone_named_as_a_way_without_a_number_is_not_offered() -> None:
         "4. Please don't hesitate to contact them via our website.\n"
         # the last of a longer list stays as it was; so does the customer's own phone number
         "5. Choose your preferred method of communication, such as email, live chat, or phone.\n"
-        "6. Have your phone number or email address ready.")
+        "6. Have your phone number or email address ready.\n"
+        "7. Get in touch with them through live chat support.")
     with_number = compose(hit, {"customer_support_phone_number": "+1 555 0100"}, [])
     assert "either by phone or through our online chat" in with_number
     assert "email, phone, or live" in with_number
