@@ -142,14 +142,18 @@ def test_bracketed_placeholders_are_filled_and_a_sentence_with_an_unknown_one_is
     assert compose(hit, {}, []) == "Our team can be reached through live chat.\nThank you for your patience."
 
 
+def _answer(resolution: str, request: str = "help") -> Hit:
+    return Hit(record=Record(id="r", request=request, resolution=resolution), score=0.9, text="")
+
+
 def test_the_other_way_stays_when_the_unset_one_ends_the_sentence_in_words_of_its_own() -> None:
     # Real Bitext rows: the refund steps lost their first step whole, which left "2. Explain your
     # situation" with no one to explain it to.
-    hit = Hit(record=Record(id="r4", request="I need help to request a refund of money", resolution=(
-        "To initiate the refund process, please follow these steps:\n\n"
-        "1. Get in touch with our customer support team through our {{Live Chat}} on the website, or you can "
-        "reach them directly at {{Customer Support Phone Number}}.\n"
-        "2. Explain your situation and the reason for requesting the refund.")), score=0.9, text="")
+    hit = _answer("To initiate the refund process, please follow these steps:\n\n"
+                  "1. Get in touch with our customer support team through our {{Live Chat}} on the website, "
+                  "or you can reach them directly at {{Customer Support Phone Number}}.\n"
+                  "2. Explain your situation and the reason for requesting the refund.",
+                  "I need help to request a refund of money")
     assert compose(hit, {}, ["I'd like my money back"]) == (
         "To initiate the refund process, please follow these steps:\n\n"
         "1. Get in touch with our customer support team through our live chat on the website.\n"
@@ -157,29 +161,23 @@ def test_the_other_way_stays_when_the_unset_one_ends_the_sentence_in_words_of_it
     number = compose(hit, {"customer_support_phone_number": "+1 555 0100"}, [])
     assert "or you can reach them directly at +1 555 0100." in number
     for ending in ("or can be contacted at", "or by calling our dedicated support hotline,"):
-        closing = Hit(record=Record(id="r5", request="help", resolution=(
-            f"They are available through our live chat on the website {ending} "
-            "{{Support Phone Number}}.")),
-            score=0.9, text="")
+        closing = _answer(f"They are available through our live chat on the website {ending} "
+                          "{{Support Phone Number}}.")
         assert compose(closing, {}, []) == "They are available through our live chat on the website."
     # The last of a list: "via live chat, email." would read as a list cut short; the sentence goes.
-    listed = Hit(record=Record(id="r7", request="help", resolution=(
-        "Thanks for asking. They are available via live chat, email, or phone at "
-        "{{Customer Support Phone Number}}.")),
-        score=0.9, text="")
+    listed = _answer("Thanks for asking. They are available via live chat, email, or phone at "
+                     "{{Customer Support Phone Number}}.")
     assert compose(listed, {}, []) == "Thanks for asking."
     # With no other way before it, the sentence promises only the number: it goes whole.
-    alone = Hit(record=Record(id="r6", request="help", resolution=(
-        "Thanks for asking. Write to us, or you can reach us directly at "
-        "{{Customer Support Phone Number}}.")),
-        score=0.9, text="")
+    alone = _answer("Thanks for asking. Write to us, or you can reach us directly at "
+                    "{{Customer Support Phone Number}}.")
     assert compose(alone, {}, []) == "Thanks for asking."
 
 
 def test_the_phone_named_as_a_way_without_a_number_is_not_offered() -> None:
     # Real Bitext rows: "Contact our customer support team either by phone or through our online chat."
     # sent a customer to a phone line when no number is set.
-    hit = Hit(record=Record(id="c1", request="I would like to file a complaint, how to do it?", resolution=(
+    hit = _answer((
         "1. Contact our customer support team either by phone or through our online chat. They are "
         "available 24/7 to address your complaint promptly.\n"
         "2. You can contact them via email, phone, or live chat on our website.\n"
@@ -187,7 +185,8 @@ def test_the_phone_named_as_a_way_without_a_number_is_not_offered() -> None:
         "4. Please don't hesitate to contact them via our website or by phone.\n"
         "5. Choose your preferred method of communication, such as email, live chat, or phone.\n"
         "6. Have your phone number or email address ready.\n"
-        "7. Get in touch with them through our helpline number or live chat support.")), score=0.9, text="")
+        "7. Get in touch with them through our helpline number or live chat support."),
+        "I would like to file a complaint, how to do it?")
     assert compose(hit, {}, ["how do i file a complaint"]) == (
         "1. Contact our customer support team through our online chat. They are available 24/7 to address "
         "your complaint promptly.\n"
