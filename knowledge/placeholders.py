@@ -118,7 +118,8 @@ _A_WAY = re.compile(r"\b(?:(?:live\s+)?chat|website|web\s+site|(?:contact|online
 # number set, it sends the customer to a line nobody gave them. As the first of two ways it goes, and
 # the other stays; as the last (", or by phone."), too, unless it ends a longer list.
 _PHONE_WAY = (r"(?:(?:the|our|a|an)\s+)?(?:(?:customer\s+)?(?:support|service)\s+)?(?:dedicated\s+)?"
-              r"(?:(?:tele)?phone(?:\s+(?:support|line|call))?(?!\s+(?:number|no)\b)|(?:hotline|helpline)(?:\s+number)?)")
+              r"(?:(?:tele)?phone(?:\s+(?:support|line|call))?(?!\s+(?:number|no)\b)"
+              r"|(?:hotline|helpline)(?:\s+number)?)")
 _PHONE_FIRST = re.compile(rf"(,)?\s+(?:either\s+)?(?:(by|via|over|through|using|on)\s+)?{_PHONE_WAY}"
                           r"\s*,?\s+or\s+(?=(\w+))", re.IGNORECASE)
 _PHONE_LAST = re.compile(rf",?\s+or\s+(?:(?:by|via|over|through|using|on)\s+)?{_PHONE_WAY}(?=\s*[.!)])",
