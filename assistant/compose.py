@@ -230,6 +230,10 @@ _THEY = re.compile(r"\s*(?:They|Them|Their)(?:'\w+)?\b")
 # "To do so, please follow these steps:" after "... create a free account for your wife." went: the
 # steps stay, introduced without pointing back ("Please follow these steps:").
 _TO_DO_SO = re.compile(r"^(\s*)(?:In\s+order\s+to|To)\s+do\s+(?:so|this|that),\s+(\w)")
+# "Alternatively, you can also reach out through the live chat" after "You can call {{Phone}}." went:
+# the other way is the only one, "You can reach out through the live chat".
+_ALTERNATIVELY = re.compile(r"^(\s*)(?:Alternatively|Additionally|If\s+you\s+prefer),\s+(\w)")
+_ALSO = re.compile(r"\b(you\s+can|you\s+may|we)\s+also\b", re.IGNORECASE)
 _PEOPLE = re.compile(r"\b(?:team|representatives?|agents?|staff|specialists?|experts?|advisors?|support"
                      r"|service|department|them)\b", re.IGNORECASE)
 
@@ -304,6 +308,9 @@ def without_unfilled(sentences: Sequence[str], said: str | None = None,
             continue
         if after_dropped:
             sentence = _TO_DO_SO.sub(lambda m: m.group(1) + m.group(2).upper(), sentence, count=1)
+            if _ALTERNATIVELY.match(sentence):
+                sentence = _ALTERNATIVELY.sub(lambda m: m.group(1) + m.group(2).upper(), sentence, count=1)
+                sentence = _ALSO.sub(r"\1", sentence, count=1)
         if starts_item and dropped_item and not (kept and _LIST_ITEM.match(kept[-1][0])):
             # the list's first step went: "1. Call {{Phone}}.\n2. Alternatively, visit ..."
             sentence = _AFTER_DROPPED.sub(lambda m: m.group(1) + m.group(2).upper(), sentence, count=1)

@@ -174,6 +174,19 @@ def test_the_other_way_stays_when_the_unset_one_ends_the_sentence_in_words_of_it
     assert compose(alone, {}, []) == "Thanks for asking."
 
 
+def test_the_other_way_left_alone_is_not_introduced_as_an_alternative() -> None:
+    # Real Bitext text: with no number set the call goes, and "Alternatively, ... also" pointed at it.
+    text = compose(_answer("Glad to help. You can reach them by giving us a call at "
+                           "{{Customer Support Phone Number}}. Alternatively, you can also connect with our "
+                           "customer assistance team through our live chat feature on our website."), {}, [])
+    assert text == ("Glad to help. You can connect with our customer assistance team through our live chat "
+                    "feature on our website.")
+    # with the number set, both ways stay as written
+    assert "Alternatively, you can also connect" in compose(_answer(
+        "You can reach them by giving us a call at {{Customer Support Phone Number}}. Alternatively, you can "
+        "also connect with us through our live chat."), {"customer_support_phone_number": "+1 555 0100"}, [])
+
+
 def test_the_phone_named_as_a_way_without_a_number_is_not_offered() -> None:
     # Real Bitext rows: "Contact our customer support team either by phone or through our online chat."
     # sent a customer to a phone line when no number is set.
