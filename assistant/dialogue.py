@@ -258,8 +258,7 @@ class DialogueManager:
             # The nearest is one customer's conversation: what its agent decided for them ("because it
             # has been more than 90 days we cannot accept the return") is not an answer for this one.
             # A record written for anyone of the same intent answers instead, or none does.
-            readable = [h for h in hits if h.record.kind in d.answer_kinds
-                        and h.record.intent == hits[0].record.intent]
+            readable = [h for h in self._readable(hits) if h.record.intent == hits[0].record.intent]
             if readable and readable[0].score >= d.min_score:
                 hits = [*readable, *(h for h in hits if h not in readable)]
             else:
@@ -274,8 +273,7 @@ class DialogueManager:
             hits, unsure, margin=d.clarify_margin, confident=d.clarify_confident, labels=d.intent_labels,
             exclude=d.handoff_intents, min_score=d.min_score, likely=d.clarify_likely, near=d.clarify_near)
         # an intent only other customers' conversations were found of has no answer to offer
-        options = tuple(o for o in options if any(h.record.intent == o.intent
-                                                  and h.record.kind in d.answer_kinds for h in hits))
+        options = tuple(o for o in options if any(h.record.intent == o.intent for h in self._readable(hits)))
         if not options and not unsure and not decision.handoff:  # what cannot be undone: only when sure
             options = confirm_options(hits, intents=d.confirm_intents, sure=d.confirm_sure,
                                       labels=d.intent_labels)
@@ -311,6 +309,11 @@ class DialogueManager:
             async for event in events:
                 yield event
 
+    def _readable(self, hits: list[Hit]) -> list[Hit]:
+        """The hits a customer's answer may be read from (`dialogue.answer_kinds`): not another
+        customer's conversation."""
+        return [h for h in hits if h.record.kind in self.settings.dialogue.answer_kinds]
+
     async def _more_to_choose_from(self, query: str, hits: list[Hit], said: str) -> list[Hit]:
         """The hits, and when the best record's composed answer only asks for details or only
         acknowledges ("could you please provide your order number? With it, I'll check the status of
@@ -335,7 +338,7 @@ class DialogueManager:
                               images=tuple(understood.images) if self.llm.supports_images else ())
         # Only records written for anyone are read to a customer (`dialogue.answer_kinds`): never another
         # customer's conversation, whichever model answers.
-        hits = [h for h in hits if h.record.kind in self.settings.dialogue.answer_kinds]
+        hits = self._readable(hits)
         prompt = self.prompts.build(self._history(log), current, hits, language=understood.language)
         sources = sources_of(prompt.references, labels=self.settings.dialogue.intent_labels)  # a customer's
         return stream_answer(self.store, self.llm, prompt.request, conversation_id=turn.conversation_id,
@@ -352,7 +355,7 @@ class DialogueManager:
         if intent != "none":
             try:
                 hits = await self.searcher.search(question_asked, d.retrieve_k, filters={"intent": intent})
-                hits = [h for h in hits if h.record.kind in d.answer_kinds]  # none: the history has no answer
+                hits = self._readable(hits)  # none: the history has no answer
             except KnowledgeError as exc:
                 yield await self.store.append(ErrorEvent(conversation_id=turn.conversation_id, code=exc.code,
                                                          message=exc.message, message_id=turn.message_id))
