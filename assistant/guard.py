@@ -40,10 +40,12 @@ log = logging.getLogger(__name__)
 class GroundedBackend:
     """Wraps a backend; its stream yields only sentences the evidence supports."""
 
-    def __init__(self, inner: LLMBackend, *, company: Mapping[str, str] | None = None) -> None:
+    def __init__(self, inner: LLMBackend, *, company: Mapping[str, str] | None = None,
+                 floor: float = 0.0) -> None:
         self.inner = inner
         self.company = dict(company or {})
-        self.fallback = ExtractiveBackend(company=self.company)
+        # the record read when nothing is supported: as the extractive backend chooses it
+        self.fallback = ExtractiveBackend(company=self.company, floor=floor)
         self.name = inner.name
         self.supports_images = inner.supports_images
         self.reads_prompt = inner.reads_prompt

@@ -90,7 +90,8 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
             # The extractive backend says only what a record says: there is nothing to check.
             generates = not isinstance(model, ExtractiveBackend)
             strict = settings.dialogue.grounding == "strict" and generates
-            llm = GroundedBackend(model, company=settings.company) if strict else model
+            llm = (GroundedBackend(model, company=settings.company, floor=settings.dialogue.min_score)
+                   if strict else model)
         else:
             model = llm
         stack.push_async_callback(llm.aclose)

@@ -64,7 +64,8 @@ async def answer_all(settings: Any, sets: dict[str, list], truths: dict[str, str
     model.runner.on_finish = stats.append
     await asyncio.to_thread(model.load)
     strict = settings.dialogue.grounding == "strict"
-    llm = GroundedBackend(model, company=settings.company) if strict else model
+    llm = (GroundedBackend(model, company=settings.company, floor=settings.dialogue.min_score)
+           if strict else model)
     out: dict[str, Any] = {"adapter": model.adapter}
     rows: list[dict[str, Any]] = []
     async with build_runtime(settings, llm=llm) as rt:

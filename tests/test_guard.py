@@ -73,6 +73,25 @@ async def test_when_nothing_is_supported_the_best_record_is_the_answer() -> None
     assert "phone" not in text and "facebook" not in text
 
 
+async def test_the_record_read_when_nothing_is_supported_is_chosen_as_the_extractive_backend_does() -> None:
+    """When the nearest records only ask for an order number, a farther one of the intent that says what
+    to do answers only if it reaches the answering bar (`floor`, dialogue.min_score)."""
+    asks = ("I completely understand your curiosity about the delivery period of your package. To assist "
+            "you, could you please provide me with the order number of your package? This will allow me "
+            "to access the specific details.")
+    shows = ("Finding information about the estimated delivery time is essential, and I'm here to guide you. "
+             "To access it, please follow these steps:\n\n1. Log in to your account on our website.\n"
+             "2. Open the order details.\n3. Look for the estimated delivery time, stated there.")
+    found = tuple(Hit(record=Record(id=f"d{n}", request="how long does delivery take", resolution=text,
+                                    intent="delivery_period"), score=score, text=text)
+                  for n, (text, score) in enumerate(((asks, 0.8), (shows, 0.6))))
+    asked = ChatRequest(messages=(ChatMessage(role="user", content="how long does delivery take?"),),
+                        references=found)
+    for floor, opening in ((0.55, "Finding information"), (0.65, "I completely understand")):
+        guard = GroundedBackend(FakeLLM(["Call 0800 123 456 today."]), floor=floor)
+        assert "".join([d.text async for d in guard.stream(asked)]).startswith(opening)
+
+
 async def test_a_sentence_announcing_steps_goes_out_only_with_a_step() -> None:
     out, _ = await answer(["To close your account, follow these steps:\n",
                            "1. Log in and open the account settings.\n"])
