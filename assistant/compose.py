@@ -56,17 +56,40 @@ def compose_best(references: Sequence[Hit], company: Mapping[str, str],
                     if h.record.intent == best.record.intent and best.score - h.score <= NEAR)]
     # A record written to give a phone number [company] does not set ("do you have a phone number to
     # contact customer support?") says little else: a near one of its intent reads better.
+    locked_out = any(_LOCKED_OUT.search(text) for text in customer_texts)
     composed = [(compose(hit, company, customer_texts), bool(_unset_contacts_given(hit, company)))
                 for hit in near]
-    chosen = min(composed, key=lambda pair: (*_reads_worse(pair[0]), pair[1]))[0]
-    if reads_poorly(chosen):
+    chosen = min(composed, key=lambda pair: (*_reads_worse(pair[0]), locked_out and logs_in_first(pair[0]),
+                                              pair[1]))[0]
+    if reads_poorly(chosen) or (locked_out and logs_in_first(chosen)):
         # Every near one only acknowledges or asks for an order number nobody here can look up ("how long
         # does delivery take?" -> "could you provide your order number? This will allow me to access
-        # ..."): the nearest farther record of the intent that says what to do answers instead.
+        # ..."), or starts by logging in for a customer who cannot: the nearest farther record of the
+        # intent that says what to do answers instead.
         farther = (compose(h, company, customer_texts) for h in references
                    if h.record.intent == best.record.intent and h not in near and h.score >= floor)
-        chosen = next((text for text in farther if not reads_poorly(text)), chosen)
+        chosen = next((text for text in farther if not reads_poorly(text)
+                       and not (locked_out and logs_in_first(text))), chosen)
     return chosen
+
+
+# A customer who says they cannot get into their account ("locked out", "forgot my password", "can't
+# log in"), and steps that start inside it ("1. Log in to your account on our website."): a record
+# written for one who knows their password ("3. Look for the Change Password option") does not help.
+_LOCKED_OUT = re.compile(
+    r"\blocked\s+out\b|\b(?:forg[eo]t+(?:en)?|lost)\s+(?:my\s+|the\s+)?(?:password|pass|pwd|login|pin)\b"
+    r"|\b(?:can'?t|cannot|can\s+not|unable\s+to|couldn'?t|not\s+able\s+to)\s+(?:(?:get|log|sign)\s*(?:in|on)"
+    r"|access\s+my\s+account|remember\s+(?:my\s+)?(?:password|pass|pwd))\b"
+    r"|\b(?:password|pwd)\s+(?:doesn'?t|does\s+not|isn'?t|is\s+not|won'?t)\s+work", re.IGNORECASE)
+_LOG_IN = re.compile(r"\b(?:log|sign)\s*(?:in|on)(?:to)?\s+(?:to\s+)?(?:your|the)\s+(?:\w+\s+)?account\b"
+                     r"|\baccess\s+your\s+account\b", re.IGNORECASE)
+
+
+def logs_in_first(text: str) -> bool:
+    """Does the answer's first step (or, without numbered steps, its first sentences) have the
+    customer log in to their account?"""
+    first = re.search(r"^\s*1[.)]\s*(.*)$", text, re.MULTILINE)
+    return bool(_LOG_IN.search(first.group(1) if first else " ".join(split_sentences(text)[:2])))
 
 
 def reads_poorly(text: str) -> bool:
@@ -81,12 +104,14 @@ def _reads_worse(text: str) -> tuple[bool, bool]:
 
 # A request for the customer's details, which the agent who wrote the resolution then used
 # ("could you please provide your order number", "please share it with me", "I kindly request you to
-# provide", "Once I have this information, I'll ..."): the assistant has no system to use them in.
+# provide", "Once I have this information, I'll ...", "let me know which item you are interested in"):
+# the assistant has no system to use them in. ("let me know if you have questions" asks nothing.)
 _ASKS = re.compile(r"\b(?:could|can|would|will|may) you(?: please| kindly)?"
                    r" (?:provide|share|send|give|confirm|describe|explain|specify|clarify)\b"
                    r"|\bplease(?: kindly)? (?:provide|share|send|describe|explain|specify|clarify)\b"
                    r"|\b(?:provide|share|send|give)\b(?:\s+[\w/-]+){0,6}?\s+(?:with\s+)?me\b"
                    r"|\b(?:I|we) (?:kindly |would )?(?:request|ask) (?:that )?you\b"
+                   r"|\blet me know (?:which|what|your|the)\b"
                    r"|\bonce I (?:have|receive)\b", re.IGNORECASE)
 
 
@@ -188,13 +213,15 @@ _TO_THE_WRITER = re.compile(r"\(Role\s*\d|\bas\s+a\s+customer\s+service\s+repres
 # make a complaint", "you might be feeling frustrated because ...", "you're unhappy with your recent
 # purchase"): said to another customer, a trouble of mind they never said they had. Such a sentence
 # stays only for a customer whose own words name a feeling of the same kind: a doubt for "you're
-# unsure", an upset for "your frustration" (an angry customer is not unsure). Being eager to know ("I
-# understand your eagerness to know when your package will arrive") only restates the request: it stays.
+# unsure", an upset for "your frustration" or "the frustration you must feel" (an angry customer is not
+# unsure). Being eager to know ("I understand your eagerness to know when your package will arrive")
+# only restates the request: it stays.
 _TOLD = (r"\byou(?:'re|\s+are|\s+(?:might|may|must|could)\s+be|\s+seem(?:\s+to\s+be)?|\s+feel)"
-         r"(?:\s+(?:feeling|a\s+bit|a\s+little|quite|so|very|really|still|now|rather))*\s+(?:{})\b"
-         r"|\byour\s+(?:{})\b")
+         r"(?:\s+(?:feeling|a\s+bit|a\s+little|quite|so|very|really|still|now|rather))*\s+(?:{felt})\b"
+         r"|\byour\s+(?:{noun})\b|\bthe\s+(?:{noun})\s+(?:that\s+)?you(?:'re|\s+are|\s+must|\s+feel)")
 _FEELINGS = tuple(  # (a sentence tells the customer this feeling, the customer's words name it)
-    (re.compile(_TOLD.format(felt, noun), re.IGNORECASE), re.compile(rf"\b(?:{said})\b", re.IGNORECASE))
+    (re.compile(_TOLD.format(felt=felt, noun=noun), re.IGNORECASE),
+     re.compile(rf"\b(?:{said})\b", re.IGNORECASE))
     for felt, noun, said in (
         ("unsure|uncertain|confused", "confusion|uncertainty",
          r"unsure|not\s+(?:so\s+)?sure|uncertain|confus\w*|no\s+idea|(?:don'?t|do\s+not)\s+(?:know|understand)"),

@@ -437,6 +437,9 @@ def test_asking_the_customer_to_describe_the_error_is_asking_for_details_too() -
                     "you as soon as possible.")))
     assert asks_for_details(describe.record.resolution)
     assert asks_for_details("Please explain what happens when you try to log in.")
+    assert asks_for_details("To start, could you please let me know which item you are interested in "
+                            "purchasing?")
+    assert not asks_for_details("Please let me know if you have any other questions.")
     assert not asks_for_details(report.record.resolution)
     assert not asks_for_details("1. Describe the problem in the contact form.")
     said = ["Registration isn't working, the confirmation email never came"]
@@ -674,6 +677,11 @@ def test_a_feeling_the_customer_named_may_be_said_back() -> None:
     assert not_for_this_customer(both, "so frustrating!!") and not_for_this_customer(both, "not sure how")
     assert not not_for_this_customer(both, "so frustrating, I'm not sure how to do it")
     assert not not_for_this_customer(unhappy)  # without what the customer said, nothing to compare
+    must_feel = "I understand the frustration you must feel when encountering an issue with online payment."
+    assert not_for_this_customer(must_feel, "my card payment failed twice, what now")
+    assert not not_for_this_customer(must_feel, "my card payment failed twice, so annoying")
+    assert not not_for_this_customer("I understand that encountering an error with payments can be "
+                                     "frustrating.", "my card payment failed")  # said of anyone
     # empathy that tells the customer nothing about themselves stays
     for kept in ("Don't worry, I'm here to help you.", "I understand your eagerness to know when it arrives.",
                  "I apologize for the inconvenience caused by the declined payment.",
@@ -781,3 +789,40 @@ def test_a_phone_number_the_company_does_not_set_is_not_promised() -> None:
     offer = "We can give you our support e-mail address."
     assert offers_unset_contact(offer, {"customer_support_email": 1})
     assert not offers_unset_contact(offer, {"customer_support_phone_number": 1})
+
+
+# Real Bitext recover_password resolutions: one has the customer log in first (for one who knows the
+# password), one starts at the login page's "Forgot Password".
+LOGS_IN = Hit(record=Record(
+    id="key", request="I have to restore the access key of my account", intent="recover_password",
+    resolution=("I understand that you need to restore the access key for your account. Please follow these "
+                "steps to proceed:\n\n1. Log in to your account on our platform.\n2. Navigate to the account "
+                "settings or profile section.\n3. Look for the option to restore or reset your access key.\n"
+                "4. Click on the provided link or button to initiate the restoration process.\n5. Follow the "
+                "instructions carefully to complete the restoration of your access key.")),
+    score=0.6, text="")
+FORGOT = Hit(record=Record(
+    id="recovery", request="password recovery", intent="recover_password",
+    resolution=("I understand that you're experiencing difficulties with your password and need assistance "
+                "in recovering it. In order to reset your password, please follow these steps:\n\n1. Visit "
+                "the login page of our {{Website Name}}.\n2. Look for the option that says 'Forgot Password' "
+                "or similar.\n3. Click on that option to initiate the password recovery process.\n4. You "
+                "will be prompted to enter your email address associated with your account.\n5. Follow the "
+                "instructions sent to your email to reset your password.")), score=0.57, text="")
+
+
+def test_a_customer_who_cannot_log_in_is_not_told_to_log_in_first() -> None:
+    from assistant.compose import logs_in_first
+
+    assert logs_in_first(compose(LOGS_IN, {})) and not logs_in_first(compose(FORGOT, {}))
+    locked = "Locked out of my account - tried every combination I use. How do I set a new one?"
+    assert "Forgot Password" in compose_best([LOGS_IN, FORGOT], {}, [locked])
+    for cannot in ("i forgot my password", "can't log in to my account", "my password doesn't work"):
+        assert "Forgot Password" in compose_best([LOGS_IN, FORGOT], {}, [cannot]), cannot
+    # a customer who can log in reads the nearest record; so does one who forgot something else
+    for can in ("I want to change my access key", "I forgot to add an item, how do I reset my key"):
+        assert compose_best([LOGS_IN, FORGOT], {}, [can]).startswith("I understand that you need to restore")
+    # farther than NEAR: only at or above the floor, and only when every near one logs in first
+    far = dataclasses.replace(FORGOT, score=0.45)
+    assert "Forgot Password" in compose_best([LOGS_IN, far], {}, [locked], floor=0.45)
+    assert "Forgot Password" not in compose_best([LOGS_IN, far], {}, [locked], floor=0.55)
