@@ -370,6 +370,8 @@ class DialogueManager:
                 return
         if not answer:
             return
+        if hits and not self.llm.reads_prompt:  # as for any answer: one that only asks may have a better
+            hits = trace.hits = await self._more_to_choose_from(question_asked, hits, question_asked)
         stream = (self._say(turn, d.unsure_answer, grounded=False) if trace.unsure
                   else self._answer_from(turn, log, understood, hits))
         async with aclosing(stream) as events:

@@ -549,6 +549,50 @@ async def test_an_answer_that_would_only_ask_for_details_chooses_among_more_reco
     assert len(plain_kb.queries) == 1
 
 
+class NearestFirst:
+    """Two likely intents for every question, the nearest record of each found; a search filtered by
+    intent returns k of its records, nearest first."""
+
+    def __init__(self, records: list[Record]) -> None:
+        self.records = records
+        self.filtered: list[int | None] = []
+
+    def search(self, query: str, k: int | None = None, *, audience: str = "customer",
+               filters: dict | None = None) -> list[Hit]:
+        likeliest = (("track_refund", 0.5), ("get_refund", 0.42))
+        if filters:
+            self.filtered.append(k)
+            found = [r for r in self.records if r.intent == filters["intent"]][:k]
+        else:  # the nearest of each intent
+            found = [next(r for r in self.records if r.intent == i) for i, _ in likeliest]
+        return [Hit(record=r, score=0.7 - i / 100, text=r.resolution, intents=likeliest)
+                for i, r in enumerate(found)]
+
+
+async def test_the_chosen_intent_is_answered_from_a_record_that_says_what_to_do_too(settings, store) -> None:
+    """After "the first one", the chosen intent's nearest records only ask for the order number: a
+    farther one of that intent answers, as for a question answered at once."""
+    from assistant.compose import asks_for_details
+    from assistant.llm.extractive import ExtractiveBackend
+
+    records = [*(Record(id=f"asks-{i}", request="has my refund been processed", intent="track_refund",
+                        category="REFUND", resolution=ASKS_REFUND) for i in range(5)),
+               Record(id="shows", request="has my refund been processed", intent="track_refund",
+                      category="REFUND", resolution=SHOWS_REFUND),
+               Record(id="get", request="I want a refund", intent="get_refund", category="REFUND",
+                      resolution="You can request a refund from Order History.")]
+    knowledge = NearestFirst(records)
+    dm = manager(settings, store, ExtractiveBackend(), knowledge=knowledge, **LABELLED)
+    conv = await dm.new_conversation()
+    asked = (await run(dm, said(conv.id, "you said 5 days, it's been 12 and nothing on my card")))[-1]
+    assert [o.intent for o in asked.options] == ["track_refund", "get_refund"]
+    answer = (await run(dm, said(conv.id, "the first one")))[-1]
+    assert answer.grounded and not asks_for_details(answer.text)
+    assert answer.text.startswith("Allow me to assist you with that:")
+    assert "shows" in [s.id for s in answer.sources]
+    assert knowledge.filtered == [settings.dialogue.retrieve_k, settings.dialogue.compose_k]
+
+
 class ScriptedKnowledge:
     """Hits by query, as scripted: the dialogue's decision on them is under test, not retrieval."""
 
