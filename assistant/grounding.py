@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from knowledge.countries import forms, named
 from knowledge.placeholders import without_thousands
 from knowledge.records import Hit
 
@@ -123,7 +124,10 @@ def evidence_texts(references: Sequence[Hit], said: Sequence[str], company: Mapp
     """What an answer may draw on: the cited records, the customer's words, the company's values."""
     refs = [t for h in references for t in (h.text, h.record.subject)]  # h.text: without the record's
     # own customer's numbers (knowledge.placeholders.unpersonalise), which no other customer may read
-    return [*refs, *said, *(str(v) for v in company.values())]
+    # A country the customer named is theirs by its adjective too: "do you ship to Canada?" may read
+    # "enter your Canadian address".
+    theirs = [" ".join(forms(i)) for i in dict.fromkeys(named(" ".join(said)))]
+    return [*refs, *said, *theirs, *(str(v) for v in company.values())]
 
 
 @dataclass

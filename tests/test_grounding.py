@@ -110,3 +110,15 @@ def test_sentences_split_back_into_the_text_and_keep_list_numbers_with_their_ite
 
 def test_list_numbers_are_not_specifics() -> None:
     assert [s.kind for s in specifics("1. Log in.\n2. Open the page.")] == []
+
+
+def test_the_adjective_of_a_country_the_customer_named_is_theirs() -> None:
+    """Bitext's "do you ship to Canada?" answer, for a customer who asked about Canada: "Canadian" is
+    the customer's country; for one who asked about Norway it is invented."""
+    from assistant.grounding import evidence_texts
+
+    answer = "Enter your Canadian delivery address, and the available shipping options will be presented."
+    reference = "Enter your delivery address, and the available shipping options will be presented."
+    for said, invented in ((["how many days shiping to Canada usualy?"], ()),
+                           (["do you ship to norway"], ("name:Canadian",))):
+        assert check_answer(answer, [reference, *evidence_texts([], said, {})], [reference]).invented == invented
