@@ -4,19 +4,21 @@ benchmarks/results/answer_quality.json (figures) and answer_quality_answers.json
     .venv/bin/python benchmarks/answer_quality.py [--model-cases 30] [--data-dir DIR]
                                                   [--configs extractive transformers transformers-unguarded]
 
-Three sets of customer messages, none of them indexed:
+Four sets of customer messages, none of them indexed:
   (a) the seeded Bitext hold-out of benchmarks/common.py (451 requests);
   (b) benchmarks/data/realistic.jsonl: 381 messages written for this project (typos,
       order numbers, several sentences, requests for a person, look-alikes,
       out-of-scope questions);
   (c) benchmarks/data/fresh.jsonl: 160 more, written the same way on 2026-12-01 by a hand
-      that read none of the other sets, and measured without changing anything after.
+      that read none of the other sets, and measured without changing anything after;
+  (d) benchmarks/data/fresh_2.jsonl: 160 more, written blind the same way on 2026-12-02 and
+      measured before and after the changes chosen on the development sets.
 The knowledge base holds the rest of Bitext plus the ABCD agent guidelines as
-internal records (so a guideline reaching a customer would show). Sets (b) and (c)
+internal records (so a guideline reaching a customer would show). Sets (b) to (d)
 are none of Bitext's requests, so the extractive configuration answers them a second
 time from the whole history, as a company's assistant would ("realistic_whole_history",
-"fresh_whole_history"): the first figures show what a tenth less history costs. Each
-configuration answers every message of both sets; the generating ones (slow on
+"fresh_whole_history", "fresh_2_whole_history"): the first figures show what a tenth less history costs. Each
+configuration answers every message of these sets; the generating ones (slow on
 two cores) answer a seeded sample of --model-cases messages of each set. A run of
 some --configs replaces those configurations' figures and answers in the files and
 keeps the others'.
@@ -50,11 +52,13 @@ RESULTS = Path(__file__).parent / "results" / "answer_quality.json"
 ANSWERS = Path(__file__).parent / "results" / "answer_quality_answers.jsonl"
 REALISTIC = Path(__file__).parent / "data" / "realistic.jsonl"
 FRESH = Path(__file__).parent / "data" / "fresh.jsonl"
+FRESH_2 = Path(__file__).parent / "data" / "fresh_2.jsonl"
 GUIDELINES = ROOT / "demo" / "abcd" / "guidelines.json"
 HUMAN = "contact_human_agent"
 _OURS = {"invented": 0.0, "on_topic": 0.90}
 TARGETS = {"bitext": {"grounded": 0.98, "invented": 0.0, "cut_off": 0.02, "looping": 0.0, "on_topic": 0.97},
-           "realistic": _OURS, "fresh": _OURS, "realistic_whole_history": _OURS, "fresh_whole_history": _OURS,
+           "realistic": _OURS, "fresh": _OURS, "fresh_2": _OURS, "realistic_whole_history": _OURS,
+           "fresh_whole_history": _OURS, "fresh_2_whole_history": _OURS,
            "first_token_ms_p50": 1500}
 # the sets answered again from the whole history (extractive only: the others are slow)
 WHOLE = "_whole_history"
@@ -72,7 +76,7 @@ def case_sets() -> tuple[list, list, dict[str, list]]:
     indexed, held_out = bitext_split()
     bitext = [Case(id=r.id, text=r.request, expect_intent=r.intent,
                    expect_route="handoff" if r.intent == HUMAN else "answer") for r in held_out]
-    ours = {"realistic": load_cases(REALISTIC), "fresh": load_cases(FRESH)}
+    ours = {"realistic": load_cases(REALISTIC), "fresh": load_cases(FRESH), "fresh_2": load_cases(FRESH_2)}
     return indexed, held_out, {"bitext": bitext, **ours}
 
 
