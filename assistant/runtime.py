@@ -82,7 +82,7 @@ async def build_runtime(settings: Settings, *, load_llm: bool = True,
         await store.open()
         stack.push_async_callback(store.close)
         knowledge = KnowledgeBase(settings.knowledge, settings.data_dir, settings.company,
-                                  settings.dialogue.intent_labels)
+                                  settings.dialogue.intent_labels, settings.dialogue.intent_examples)
         stack.callback(knowledge.close)
         fallback = ""
         if llm is None:

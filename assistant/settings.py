@@ -185,6 +185,10 @@ class DialogueConfig(_Options):
     # How the clarifying question names the knowledge base's intents ("track_order" = "where your
     # order is"); an intent without a label is named by its id, "track order".
     intent_labels: dict[str, str] = DEMO_INTENT_LABELS
+    # The ways customers say each intent, as a support lead lists them ("do you take bank transfer?"):
+    # the search reads them as it reads the labels (knowledge.intents; docs/understanding.md, "The ways
+    # customers say it"). None by default; config.toml lists the demo history's.
+    intent_examples: dict[str, list[str]] = {}
     grounding: Literal["strict", "off"] = "strict"  # strict: a generated sentence its sources lack is dropped
     low_confidence_turns: int = Field(2, ge=1)  # consecutive low-confidence turns before a handoff
     handoff_triggers: list[str] = []  # extra regexes that hand the conversation to a person

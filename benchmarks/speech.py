@@ -109,7 +109,8 @@ def open_kb(kept: list, data_dir: Path) -> Any:
     from knowledge.base import KnowledgeBase
 
     settings = load_settings(ROOT / "config.toml", data_dir=data_dir)
-    kb = KnowledgeBase(settings.knowledge, data_dir, settings.company, settings.dialogue.intent_labels)
+    kb = KnowledgeBase(settings.knowledge, data_dir, settings.company, settings.dialogue.intent_labels,
+                       settings.dialogue.intent_examples)
     kb.add_records(kept, progress=lambda done, total: print(
         f"\rindexing {done}/{total}", end="", file=sys.stderr))
     print(file=sys.stderr)

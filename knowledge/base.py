@@ -1,9 +1,10 @@
 """The knowledge base: the one object the rest of the system talks to.
 
-`KnowledgeBase(config, data_dir, company, intent_labels)` ingests support records from
-files, searches them and reports on them. `intent_labels` (what customers call each intent)
-help the search tell the intents apart (knowledge.intents). The embedding model and the Chroma client
-load on first use, so building one is free.
+`KnowledgeBase(config, data_dir, company, intent_labels, intent_examples)` ingests support records
+from files, searches them and reports on them. `intent_labels` (what customers call each intent)
+and `intent_examples` (the ways they say it) help the search tell the intents apart
+(knowledge.intents). The embedding model and the Chroma client load on first use, so building one
+is free.
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ class KnowledgeBase:
 
     def __init__(self, config: KnowledgeConfig, data_dir: Path,
                  company: Mapping[str, str] | None = None,
-                 intent_labels: Mapping[str, str] | None = None) -> None:
+                 intent_labels: Mapping[str, str] | None = None,
+                 intent_examples: Mapping[str, Sequence[str]] | None = None) -> None:
         self.config = config
         self.data_dir = Path(data_dir)
         self.company = dict(company or {})
         self.intent_labels = dict(intent_labels or {})  # what customers call each intent
+        self.intent_examples = dict(intent_examples or {})  # the ways they say it
         self.embedder = Embedder(config.embeddings)  # cheap: the model loads on first embed
         self._store: VectorStore | None = None
         self._retriever: Retriever | None = None
@@ -62,7 +65,8 @@ class KnowledgeBase:
                 self._retriever = Retriever(self.store, self.embedder, company=self.company,
                                             default_k=self.config.default_k,
                                             rerank_depth=self.config.rerank_depth,
-                                            intent_labels=self.intent_labels)
+                                            intent_labels=self.intent_labels,
+                                            intent_examples=self.intent_examples)
             return self._retriever
 
     def ingest(self, paths: Sequence[Path], *, format: str | None = None,

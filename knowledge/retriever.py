@@ -3,7 +3,8 @@
 The query's typos are corrected toward the records' own words first (knowledge.spelling).
 Cosine ranking, then the intent head (knowledge.intents) predicts the query's
 intent (from its embedding, the words that name an intent and how near it is to each
-intent's name: `intent_labels`, what customers call the intents) and the nearest
+intent's name: `intent_labels`, what customers call the intents, and to the ways they say
+it: `intent_examples`) and the nearest
 record of that intent among the top `rerank_depth` is put first. Scores stay the
 real cosine similarity, so after the first hit they are in descending order.
 `as_langchain()` exposes the same search to LangChain.
@@ -60,7 +61,8 @@ class Retriever:
 
     def __init__(self, store: VectorStore, embedder: Embedder, *, company: Mapping[str, str] | None = None,
                  default_k: int = 5, rerank_depth: int = 20,
-                 intent_labels: Mapping[str, str] | None = None) -> None:
+                 intent_labels: Mapping[str, str] | None = None,
+                 intent_examples: Mapping[str, Sequence[str]] | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.company = dict(company or {})
@@ -68,7 +70,11 @@ class Retriever:
         # head reads no names (an identifier such as "timing_4" may mean nothing); otherwise an
         # intent without one is read by its identifier ("track_order": "track order").
         self.intent_labels = dict(intent_labels or {})
-        self._names: dict[str, np.ndarray] = {}  # embedded names, by their text
+        # The ways customers say each intent ("do you take bank transfer?": the ways you can pay), read
+        # as its name is: an intent is as near to a query as its name or its nearest example.
+        self.intent_examples = {intent: kept for intent, said in (intent_examples or {}).items()
+                                if (kept := [text for text in said if text.strip()])}
+        self._names: dict[str, np.ndarray] = {}  # embedded names and examples, by their text
         self.default_k = default_k
         self.rerank_depth = rerank_depth  # 0 = plain similarity order
         self._head: IntentHead | None = None
@@ -93,8 +99,9 @@ class Retriever:
         now = time.monotonic()
         if now - self._head_checked >= HEAD_RELOAD_SECONDS:
             head = self.store.load_head()
-            labelled = head is not None and any(intent in self.intent_labels for intent in head.labels)
-            self._head = head.named(self._embedded_names(head.labels)) if head and labelled else head
+            described = head is not None and any(
+                intent in self.intent_labels or intent in self.intent_examples for intent in head.labels)
+            self._head = self._described(head) if head and described else head
             counts = self.store.load_vocabulary()
             self._speller = Speller(counts, english_words()) if counts else None
             words = hash(tuple(sorted(counts.items()))) if counts else None
@@ -102,12 +109,20 @@ class Retriever:
                 self.store.catch_up()
             self._words, self._head_checked = words, now
 
-    def _embedded_names(self, intents: Sequence[str]) -> np.ndarray:
-        names = [self.intent_labels.get(intent) or intent.replace("_", " ") for intent in intents]
-        missing = [name for name in dict.fromkeys(names) if name not in self._names]
+    def _described(self, head: IntentHead) -> IntentHead:
+        """The head reading the intents' names, and their examples when there are any."""
+        head = head.named(self._embedded([self.intent_labels.get(intent) or intent.replace("_", " ")
+                                          for intent in head.labels]))
+        said = [(intent, text) for intent, texts in self.intent_examples.items() for text in texts]
+        if not said:
+            return head
+        return head.with_examples(self._embedded([text for _, text in said]), [intent for intent, _ in said])
+
+    def _embedded(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if text not in self._names]
         if missing:
             self._names.update(zip(missing, self.embedder.embed(missing), strict=True))
-        return np.stack([self._names[name] for name in names])
+        return np.stack([self._names[text] for text in texts])
 
     def correct(self, text: str) -> str:
         """The text with its typos corrected toward the history's own words (unchanged before an

@@ -121,4 +121,5 @@ def test_the_adjective_of_a_country_the_customer_named_is_theirs() -> None:
     reference = "Enter your delivery address, and the available shipping options will be presented."
     for said, invented in ((["how many days shiping to Canada usualy?"], ()),
                            (["do you ship to norway"], ("name:Canadian",))):
-        assert check_answer(answer, [reference, *evidence_texts([], said, {})], [reference]).invented == invented
+        evidence = [reference, *evidence_texts([], said, {})]
+        assert check_answer(answer, evidence, [reference]).invented == invented

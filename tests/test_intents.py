@@ -167,3 +167,34 @@ def test_the_names_customers_give_the_intents_tip_the_head_and_stay_out_of_the_r
     assert back is not None and back.names is None
     with pytest.raises(ValueError, match="3 names for 27 intents"):
         head.named(embedder.embed(["a", "b", "c"]))
+
+
+@pytest.mark.model
+def test_the_ways_customers_say_an_intent_tip_the_head_and_stay_out_of_the_rows(labelled) -> None:
+    """Examples a support lead lists (config.toml's, for the demo history): "You take bank transfer,
+    right?" is none of Bitext's wordings; the head alone reads it as something else."""
+    vectors, intents, texts = labelled
+    head = train(vectors, intents, requests=texts)
+    assert head is not None
+    embedder = Embedder()
+    named = head.named(embedder.embed([label.replace("_", " ") for label in head.labels]))
+    said = {"check_payment_methods": ["What payment methods do you accept?", "Do you accept bank transfers?",
+                                      "Can I pay with a credit card?"],
+            "get_invoice": ["Please send me a copy of my invoice."],
+            "gift_cards": ["Do you sell gift cards?"]}  # an intent the history does not hold: left out
+    pairs = [(intent, text) for intent, texts in said.items() for text in texts]
+    examples = named.with_examples(embedder.embed([t for _, t in pairs]), [i for i, _ in pairs])
+    assert examples.examples is not None and examples.examples.shape[0] == 4
+    question = ["You take bank transfer, right?"]
+    query = embedder.embed(question)
+    pay = head.labels.index("check_payment_methods")
+    assert named.predict(query, question)[0][0] != "check_payment_methods"
+    assert examples.predict(query, question)[0][0] == "check_payment_methods"
+    assert examples.probabilities(query, question)[0, pay] > named.probabilities(query, question)[0, pay]
+    np.testing.assert_allclose(examples.probabilities(vectors[:5]).sum(axis=1), 1.0, atol=1e-5)
+    back = IntentHead.from_rows(examples.to_rows()[1])  # configuration, not stored
+    assert back is not None and back.examples is None
+    only_unknown = named.with_examples(embedder.embed(["Do you sell gift cards?"]), ["gift_cards"])
+    assert only_unknown.examples is None
+    with pytest.raises(ValueError, match="2 examples for 1 intents"):
+        named.with_examples(embedder.embed(["a", "b"]), ["get_invoice"])

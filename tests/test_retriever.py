@@ -100,6 +100,30 @@ def test_the_head_reads_the_intents_by_their_labels_or_their_identifiers(data_di
 
 
 @pytest.mark.model
+def test_the_head_reads_the_ways_customers_say_an_intent(data_dir: Path) -> None:
+    """`intent_examples` (config: dialogue.intent_examples) are embedded once and read with the names;
+    examples alone, without a label, turn the names on too."""
+    from knowledge.base import KnowledgeBase
+
+    records = [Record(id=f"{intent}:{i}", request=request, resolution="", intent=intent, source="test")
+               for intent, requests in {"track_order": ["track my order", "order status please"],
+                                        "delivery_period": ["how long is shipping", "delivery time?"]}.items()
+               for i, request in enumerate(requests)]
+    kb = KnowledgeBase(KnowledgeConfig(), data_dir)
+    kb.add_records(records)
+    assert kb.retriever.head().names is None  # type: ignore[union-attr]
+    examples = {"track_order": ["Has my parcel left the warehouse yet?"], "review": ["I'd like to rate you."]}
+    said = KnowledgeBase(KnowledgeConfig(), data_dir, intent_examples=examples)
+    head = said.retriever.head()
+    assert head is not None and head.names is not None and head.examples is not None
+    assert head.examples.shape[0] == 1 and head.labels[int(head.example_intents[0])] == "track_order"
+    question = "has the parcel left your warehouse?"
+    assert said.search(question, 1)[0].intents[0][0] == "track_order"
+    assert dict(said.search(question, 1)[0].intents)["track_order"] > dict(
+        kb.search(question, 1)[0].intents)["track_order"]
+
+
+@pytest.mark.model
 def test_intent_filter_bypasses_the_head(data_dir: Path) -> None:
     from knowledge.base import KnowledgeBase
 

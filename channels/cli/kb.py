@@ -70,7 +70,7 @@ def open_kb(settings: Settings) -> KnowledgeBase:
     from knowledge.base import KnowledgeBase
 
     return KnowledgeBase(settings.knowledge, settings.data_dir, settings.company,
-                         settings.dialogue.intent_labels)
+                         settings.dialogue.intent_labels, settings.dialogue.intent_examples)
 
 
 def parse_mapping(pairs: list[str], base: ColumnMapping) -> ColumnMapping:
