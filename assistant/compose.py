@@ -104,7 +104,8 @@ def _reads_worse(text: str) -> tuple[bool, bool]:
 
 # A request for the customer's details, which the agent who wrote the resolution then used
 # ("could you please provide your order number", "please share it with me", "I kindly request you to
-# provide", "Once I have this information, I'll ...", "let me know which item you are interested in"):
+# provide", "Once I have this information, I'll ...", "let me know which item you are interested in",
+# "may I kindly ask for the order number"):
 # the assistant has no system to use them in. ("let me know if you have questions" asks nothing.)
 _ASKS = re.compile(r"\b(?:could|can|would|will|may) you(?: please| kindly)?"
                    r" (?:provide|share|send|give|confirm|describe|explain|specify|clarify)\b"
@@ -112,6 +113,7 @@ _ASKS = re.compile(r"\b(?:could|can|would|will|may) you(?: please| kindly)?"
                    r"|\b(?:provide|share|send|give)\b(?:\s+[\w/-]+){0,6}?\s+(?:with\s+)?me\b"
                    r"|\b(?:I|we) (?:kindly |would )?(?:request|ask) (?:that )?you\b"
                    r"|\blet me know (?:which|what|your|the)\b"
+                   r"|\bmay I (?:kindly |please )?ask (?:you )?(?:for|to)\b"
                    r"|\bonce I (?:have|receive)\b", re.IGNORECASE)
 
 
@@ -223,7 +225,7 @@ _FEELINGS = tuple(  # (a sentence tells the customer this feeling, the customer'
     (re.compile(_TOLD.format(felt=felt, noun=noun), re.IGNORECASE),
      re.compile(rf"\b(?:{said})\b", re.IGNORECASE))
     for felt, noun, said in (
-        ("unsure|uncertain|confused", "confusion|uncertainty",
+        (r"unsure|uncertain|confused|not\s+(?:certain|sure)", "confusion|uncertainty",
          r"unsure|not\s+(?:so\s+)?sure|uncertain|confus\w*|no\s+idea|(?:don'?t|do\s+not)\s+(?:know|understand)"),
         ("frustrated|unhappy|upset|worried|dissatisfied|disappointed|anxious|annoyed|angry",
          "frustration|disappointment|dissatisfaction|unhappiness|anger|anxiety",

@@ -440,6 +440,8 @@ def test_asking_the_customer_to_describe_the_error_is_asking_for_details_too() -
     assert asks_for_details("To start, could you please let me know which item you are interested in "
                             "purchasing?")
     assert not asks_for_details("Please let me know if you have any other questions.")
+    assert asks_for_details("In order to assist you more effectively, may I kindly ask for the order number "
+                            "or tracking number of the package?")
     assert not asks_for_details(report.record.resolution)
     assert not asks_for_details("1. Describe the problem in the contact form.")
     said = ["Registration isn't working, the confirmation email never came"]
@@ -677,6 +679,9 @@ def test_a_feeling_the_customer_named_may_be_said_back() -> None:
     assert not_for_this_customer(both, "so frustrating!!") and not_for_this_customer(both, "not sure how")
     assert not not_for_this_customer(both, "so frustrating, I'm not sure how to do it")
     assert not not_for_this_customer(unhappy)  # without what the customer said, nothing to compare
+    not_certain = "I understand that you are not certain about how to unsubscribe from our newsletter."
+    assert not_for_this_customer(not_certain, "unsubscribe me from the mailing list")
+    assert not not_for_this_customer(not_certain, "not sure how to unsubscribe from the mailing list")
     must_feel = "I understand the frustration you must feel when encountering an issue with online payment."
     assert not_for_this_customer(must_feel, "my card payment failed twice, what now")
     assert not not_for_this_customer(must_feel, "my card payment failed twice, so annoying")
