@@ -382,23 +382,28 @@ def test_an_amount_of_the_records_customer_is_never_read_to_another() -> None:
     assert "a rebate of $45." in compose(hit, {}, ["I want my $45 back"])
 
 
+def found(record_id: str, request: str, intent: str, resolution: str, score: float) -> Hit:
+    """A hit on a real Bitext record."""
+    return Hit(record=Record(id=record_id, request=request, intent=intent, resolution=resolution),
+               score=score, text="")
+
+
 # Two real Bitext records of one intent: the first asks for details the agent then used.
-ASKS = Hit(record=Record(
-    id="n1", request="I can't cancel my subscription to your company newsletter",
-    intent="newsletter_subscription",
-    resolution=("I'm sorry to hear that you're experiencing difficulties canceling your subscription "
+ASKS = found(
+    "n1", "I can't cancel my subscription to your company newsletter", "newsletter_subscription",
+    ("I'm sorry to hear that you're experiencing difficulties canceling your subscription "
                 "to our company newsletter. I would be happy to assist you in this matter. To better "
                 "understand the situation and provide you with appropriate guidance, could you please "
                 "provide me with your email address or any other information related to your "
                 "subscription? Once I have the necessary details, I will personally look into the "
-                "matter and ensure that your subscription is canceled.")), score=0.71, text="")
-STEPS = Hit(record=Record(
-    id="n2", request="were do i unsubscribe from ur newsletter", intent="newsletter_subscription",
-    resolution=("I understand that you would like to unsubscribe from our newsletter. To unsubscribe, "
+                "matter and ensure that your subscription is canceled."), 0.71)
+STEPS = found(
+    "n2", "were do i unsubscribe from ur newsletter", "newsletter_subscription",
+    ("I understand that you would like to unsubscribe from our newsletter. To unsubscribe, "
                 "please follow these steps:\n\n1. Look for the latest newsletter that you received "
                 "from us in your inbox.\n2. Scroll down to the bottom of the email.\n3. You should "
                 "find an \"Unsubscribe\" or \"Manage Preferences\" link.\n4. Click on the link, and "
-                "follow the instructions on the page.")), score=0.66, text="")
+                "follow the instructions on the page."), 0.66)
 
 
 def test_a_record_that_says_what_to_do_beats_one_asking_for_details_the_assistant_cannot_use() -> None:
@@ -798,22 +803,21 @@ def test_a_phone_number_the_company_does_not_set_is_not_promised() -> None:
 
 # Real Bitext recover_password resolutions: one has the customer log in first (for one who knows the
 # password), one starts at the login page's "Forgot Password".
-LOGS_IN = Hit(record=Record(
-    id="key", request="I have to restore the access key of my account", intent="recover_password",
-    resolution=("I understand that you need to restore the access key for your account. Please follow these "
+LOGS_IN = found(
+    "key", "I have to restore the access key of my account", "recover_password",
+    ("I understand that you need to restore the access key for your account. Please follow these "
                 "steps to proceed:\n\n1. Log in to your account on our platform.\n2. Navigate to the account "
                 "settings or profile section.\n3. Look for the option to restore or reset your access key.\n"
                 "4. Click on the provided link or button to initiate the restoration process.\n5. Follow the "
-                "instructions carefully to complete the restoration of your access key.")),
-    score=0.6, text="")
-FORGOT = Hit(record=Record(
-    id="recovery", request="password recovery", intent="recover_password",
-    resolution=("I understand that you're experiencing difficulties with your password and need assistance "
+                "instructions carefully to complete the restoration of your access key."), 0.6)
+FORGOT = found(
+    "recovery", "password recovery", "recover_password",
+    ("I understand that you're experiencing difficulties with your password and need assistance "
                 "in recovering it. In order to reset your password, please follow these steps:\n\n1. Visit "
                 "the login page of our {{Website Name}}.\n2. Look for the option that says 'Forgot Password' "
                 "or similar.\n3. Click on that option to initiate the password recovery process.\n4. You "
                 "will be prompted to enter your email address associated with your account.\n5. Follow the "
-                "instructions sent to your email to reset your password.")), score=0.57, text="")
+                "instructions sent to your email to reset your password."), 0.57)
 
 
 def test_a_customer_who_cannot_log_in_is_not_told_to_log_in_first() -> None:
