@@ -192,7 +192,7 @@ class DialogueConfig(_Options):
     intent_labels: dict[str, str] = DEMO_INTENT_LABELS
     # The ways customers say each intent, as a support lead lists them ("do you take bank transfer?"):
     # the search reads them as it reads the labels (knowledge.intents; docs/understanding.md, "The ways
-    # customers say it"). The demo history's eight an intent, as config.toml lists them.
+    # customers say it"). The demo history's, as config.toml lists them.
     intent_examples: dict[str, list[str]] = DEMO_INTENT_EXAMPLES
     grounding: Literal["strict", "off"] = "strict"  # strict: a generated sentence its sources lack is dropped
     low_confidence_turns: int = Field(2, ge=1)  # consecutive low-confidence turns before a handoff
