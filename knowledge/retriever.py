@@ -4,9 +4,9 @@ The query's typos are corrected toward the records' own words first (knowledge.s
 Cosine ranking, then the intent head (knowledge.intents) predicts the query's
 intent (from its embedding, the words that name an intent and how near it is to each
 intent's name: `intent_labels`, what customers call the intents, and to the ways they say
-it: `intent_examples`) and the nearest
-record of that intent among the top `rerank_depth` is put first. Scores stay the
-real cosine similarity, so after the first hit they are in descending order.
+it: `intent_examples`) and the nearest record of that intent among the top `rerank_depth`
+is put first. Scores stay the real cosine similarity, so after the first hit they are in
+descending order.
 `as_langchain()` exposes the same search to LangChain.
 """
 
