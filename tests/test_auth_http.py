@@ -106,9 +106,11 @@ def test_an_agent_socket_stops_working_when_its_token_expires(settings: Any) -> 
     with TestClient(create_app(settings, factory, authenticator=auth)) as client, \
             client.websocket_connect("/ws/agent") as ws:
         client.portal.call(factory.runtime.store.put_agent, dana)  # type: ignore[union-attr]
-        token = auth.issue(dana, now=time.time() - 59).token
-        assert agent_ready(ws, token)["type"] == "ready"
-        time.sleep(2.1)  # past exp (whole seconds)
+        # Expires in 4 to 5 s (whole seconds): time for the handshake on a busy machine (with 59 s
+        # ago it could expire before "ready"), then wait until past it.
+        issued = auth.issue(dana, now=time.time() - 55)
+        assert agent_ready(ws, issued.token)["type"] == "ready"
+        time.sleep(max(0.0, issued.expires_at - time.time()) + 1.1)
         ws.send_json({"type": "subscribe"})
         assert ws.receive_json()["code"] == "unauthorized"
         with pytest.raises(WebSocketDisconnect):
