@@ -7,9 +7,9 @@ decided with the intent head's probabilities (knowledge.intents, on every hit):
   yet": where it is, or how long delivery takes?): "Just to be sure: is your
   question about where your order is, or how long delivery takes?";
 - the best record is too weak to answer from (route unsure), but one intent is
-  very likely ("is it possible to modify my oder? i forgot the charger"): "Just to
-  be sure: is your question about changing an order?" rather than "I don't have
-  information on that";
+  very likely ("hey i forgot to add the charger to my order, can you put it in the
+  same package?"): "Just to be sure: is your question about changing an order?"
+  rather than "I don't have information on that";
 - the head put its intent's record first, too weak to answer from, over a nearer one
   of another intent ("I just want to know where my package is. Order 88123."): both
   are offered, "delivery options, or where your order is?".
