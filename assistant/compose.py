@@ -57,19 +57,21 @@ def compose_best(references: Sequence[Hit], company: Mapping[str, str],
     # A record written to give a phone number [company] does not set ("do you have a phone number to
     # contact customer support?") says little else: a near one of its intent reads better.
     locked_out = any(_LOCKED_OUT.search(text) for text in customer_texts)
+
+    def worse(text: str) -> tuple[bool, bool, bool]:  # for this customer: (thin, asks, logs in first)
+        return (*_reads_worse(text), locked_out and logs_in_first(text))
+
     composed = [(compose(hit, company, customer_texts), bool(_unset_contacts_given(hit, company)))
                 for hit in near]
-    chosen = min(composed, key=lambda pair: (*_reads_worse(pair[0]), locked_out and logs_in_first(pair[0]),
-                                              pair[1]))[0]
-    if reads_poorly(chosen) or (locked_out and logs_in_first(chosen)):
+    chosen = min(composed, key=lambda pair: (*worse(pair[0]), pair[1]))[0]
+    if any(worse(chosen)):
         # Every near one only acknowledges or asks for an order number nobody here can look up ("how long
         # does delivery take?" -> "could you provide your order number? This will allow me to access
         # ..."), or starts by logging in for a customer who cannot: the nearest farther record of the
         # intent that says what to do answers instead.
         farther = (compose(h, company, customer_texts) for h in references
                    if h.record.intent == best.record.intent and h not in near and h.score >= floor)
-        chosen = next((text for text in farther if not reads_poorly(text)
-                       and not (locked_out and logs_in_first(text))), chosen)
+        chosen = next((text for text in farther if not any(worse(text))), chosen)
     return chosen
 
 

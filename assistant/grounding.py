@@ -126,7 +126,7 @@ def evidence_texts(references: Sequence[Hit], said: Sequence[str], company: Mapp
     # own customer's numbers (knowledge.placeholders.unpersonalise), which no other customer may read
     # A country the customer named is theirs by its adjective too: "do you ship to Canada?" may read
     # "enter your Canadian address".
-    theirs = [" ".join(forms(i)) for i in dict.fromkeys(named(" ".join(said)))]
+    theirs = [" ".join(forms(i)) for i in named(" ".join(said))]
     return [*refs, *said, *theirs, *(str(v) for v in company.values())]
 
 

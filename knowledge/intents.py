@@ -151,9 +151,7 @@ class IntentHead:
             logits += LABEL_WEIGHT * _log_softmax(named * _SCALE)
             if self.examples is not None and self.example_intents is not None:
                 # each intent as near as its name or its nearest example
-                said = vectors @ self.examples.T
-                for i in np.unique(self.example_intents):
-                    named[:, i] = np.maximum(named[:, i], said[:, self.example_intents == i].max(axis=1))
+                np.maximum.at(named.T, self.example_intents, (vectors @ self.examples.T).T)
                 logits += EXAMPLE_WEIGHT * _log_softmax(named * _SCALE)
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
         return p / p.sum(axis=1, keepdims=True)
