@@ -1,6 +1,6 @@
 """Asking which question the customer meant, and reading the answer.
 
-A wrong record read to a customer is worse than a question back. Three cases, all
+A wrong record read to a customer is worse than a question back. Four cases, all
 decided with the intent head's probabilities (knowledge.intents, on every hit):
 
 - the history answers, but two intents are about as likely ("has my order shipped
@@ -12,7 +12,12 @@ decided with the intent head's probabilities (knowledge.intents, on every hit):
   rather than "I don't have information on that";
 - the head put its intent's record first, too weak to answer from, over a nearer one
   of another intent ("I just want to know where my package is. Order 88123."): both
-  are offered, "delivery options, or where your order is?".
+  are offered, "delivery options, or where your order is?";
+- the head is sure of an intent none of the nearest records is of ("I sent the lamp
+  back two weeks ago, when do I get paid back?": where a refund is, 1.0, over records
+  of asking for one): the dialogue looks its records up (`unfound_intent`) and asks,
+  "where your refund is, or asking for a refund?" (the head's alone when the nearest
+  record is too weak to answer from).
 
 The customer's next message is read as the choice (`read_choice`): a leading yes
 or no, a short first clause naming an option by place or words ("the first one",
@@ -97,6 +102,11 @@ def clarify_options(hits: Sequence[Hit], unsure: str, *, margin: float, confiden
         pair = [likeliest[0][0], likeliest[1][0]]
         if hits[0].record.intent in pair:  # the record that would be read is one of the two
             return tuple(Option(intent=i, label=label(i, labels)) for i in pair)
+    if not unsure and confident < 1 and likeliest[0][1] >= confident and hits[0].record.intent != top:
+        # "I sent the lamp back two weeks ago, when do I get paid back?": the head is sure of
+        # tracking a refund, the nearest record is of getting one. Each has a candidate: ask.
+        pair = [top] + ([hits[0].record.intent] if hits[0].record.intent not in ("", *exclude) else [])
+        return tuple(Option(intent=i, label=label(i, labels)) for i in pair)
     if unsure == "weak_match" and (
             (confident < 1 and likeliest[0][1] >= confident)
             # "stop sending me promo emails": the search and the head agree, both short of sure
@@ -104,6 +114,19 @@ def clarify_options(hits: Sequence[Hit], unsure: str, *, margin: float, confiden
                 and hits[0].record.intent == top)):
         return (Option(intent=likeliest[0][0], label=label(likeliest[0][0], labels)),)
     return ()
+
+
+def unfound_intent(hits: Sequence[Hit], *, sure: float, exclude: Sequence[str] = ()) -> str:
+    """The intent the head is at least `sure` of when no record the search found is of it, or "".
+
+    The search ranks by similarity first and the head only reorders what it found: "I'm at work
+    all day. Can the parcel be left in a locker?" is delivery options to the head (1.0) while the
+    nearest records are about delivery times. That intent's own records are worth a look."""
+    if not hits or not hits[0].intents or sure >= 1:
+        return ""
+    top, likely = hits[0].intents[0]
+    found = {h.record.intent for h in hits}
+    return top if likely >= sure and top not in found and top not in exclude else ""
 
 
 def confirm_options(hits: Sequence[Hit], *, intents: Sequence[str], sure: float,

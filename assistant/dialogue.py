@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.answering import collect, sources_of, stream_answer
 from assistant.batching import Batcher
-from assistant.clarify import clarify_options, confirm_options, question, read_choice
+from assistant.clarify import clarify_options, confirm_options, question, read_choice, unfound_intent
 from assistant.compose import asks_for_details, compose_best, gives_details, missing_contact, reads_poorly
 from assistant.errors import ConversationError, InputError
 from assistant.events import (
@@ -267,6 +267,15 @@ class DialogueManager:
                    else missing_contact(hits, self.settings.company, own_words))
         if contact:  # "what's your phone number?" and [company] sets none: say so, never promise it
             unsure = "no_contact"
+        missing = ("" if decision.handoff or unsure not in ("", "weak_match") else
+                   unfound_intent(hits, sure=d.clarify_confident, exclude=d.handoff_intents))
+        if missing:  # the head is sure of an intent the search did not reach: its records, to offer
+            try:
+                more = self._readable(await self.searcher.search(query, d.retrieve_k,
+                                                                 filters={"intent": missing}))
+            except KnowledgeError:
+                more = []  # asked about what was found, as without them
+            hits = [*hits, *more]
         # Two intents about as likely, or a weak record while one intent is very likely or while the
         # search found a nearer one of another intent: ask which.
         options = () if decision.handoff or unsure not in ("", "weak_match") else clarify_options(

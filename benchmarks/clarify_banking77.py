@@ -5,7 +5,8 @@ and intents nothing in assistant.clarify was chosen on.
 
 Ingests BANKING77's train split (10,003 customer messages, 77 intents, no resolutions), searches
 each of its 3,080 test messages as the dialogue does (customer audience, `dialogue.retrieve_k`),
-takes the route the dialogue would (unsure below `dialogue.min_score`), and asks
+takes the route the dialogue would (unsure below `dialogue.min_score`), looks up the records
+of an intent the intent head is sure of that no hit is of (`assistant.clarify.unfound_intent`), asks
 `assistant.clarify.clarify_options` with the default configuration (labels: the intent ids).
 Reported: how many turns would be asked about, how many of those offer the message's intent,
 and what asking does to the answers: wrong answers turned into a question that offers the right
@@ -44,7 +45,7 @@ def read(split: str) -> list[tuple[str, str]]:
 
 
 def main() -> int:
-    from assistant.clarify import clarify_options, confirm_options
+    from assistant.clarify import clarify_options, confirm_options, unfound_intent
     from assistant.routing import unsure_reason
     from assistant.settings import load_settings
     from knowledge.base import KnowledgeBase
@@ -56,6 +57,7 @@ def main() -> int:
     train, test = read("train"), read("test")
     d = load_settings(ROOT / "config.toml").dialogue
     outcomes: Counter[str] = Counter()
+    looked_up: Counter[str] = Counter()  # intents the head was sure of and the search missed
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(ROOT / "config.toml", data_dir=Path(tmp))
         with KnowledgeBase(settings.knowledge, Path(tmp), settings.company, d.intent_labels) as kb:
@@ -66,6 +68,12 @@ def main() -> int:
             texts = [text for text, _ in test]  # in batches as the service's (Chroma limits one query's size)
             found = [hits for at in range(0, len(texts), 64) for hits in kb.search_many(texts[at:at + 64],
                                                                                           d.retrieve_k)]
+            for n, hits in enumerate(found):  # as the dialogue: an intent the head is sure of, looked up
+                missing = ("" if unsure_reason(hits, min_score=d.min_score) not in ("", "weak_match") else
+                           unfound_intent(hits, sure=d.clarify_confident, exclude=d.handoff_intents))
+                if missing:
+                    looked_up[missing] += 1
+                    found[n] = [*hits, *kb.search(texts[n], d.retrieve_k, filters={"intent": missing})]
     confirmed: Counter[str] = Counter()
     for (_, intent), hits in zip(test, found, strict=True):
         unsure = unsure_reason(hits, min_score=d.min_score)
@@ -94,6 +102,7 @@ def main() -> int:
                            "clarify_likely": d.clarify_likely, "clarify_near": d.clarify_near,
                            "min_score": d.min_score},
               "asked": asked, "asked_share": round(asked / len(test), 3),
+              "looked_up": sum(looked_up.values()),
               "outcomes": dict(outcomes.most_common()),
               "confirm": {"intents": CONFIRM, "confirm_sure": d.confirm_sure,
                           "outcomes": dict(confirmed.most_common())}}

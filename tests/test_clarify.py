@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from assistant.clarify import clarify_options, confirm_options, label, question, read_choice
+from assistant.clarify import clarify_options, confirm_options, label, question, read_choice, unfound_intent
 from assistant.events import Option
 from knowledge.records import Hit, Record
 
@@ -102,6 +102,33 @@ def test_a_weak_record_the_head_put_over_a_nearer_one_is_asked_about_with_it() -
                   text="...", intents=likeliest) for h in promoted]
     assert clarify_options(person, "weak_match", margin=0.2, confident=0.9, labels=LABELS, min_score=0.55,
                            exclude=["contact_human_agent"]) == ()
+
+
+def test_an_intent_the_head_is_sure_of_is_offered_beside_the_record_of_another() -> None:
+    """"I sent the lamp back two weeks ago, when do I get paid back?" (the demo history): the head
+    is sure of where a refund is (1.0), the search found asking for one first (0.51, nothing of
+    tracking among its nearest). The dialogue looks that intent up (`unfound_intent`); found, both
+    are offered, the head's first; weak, the head's alone."""
+    sure = (("track_refund", 1.0), ("get_refund", 0.0))
+    found = hits("get_refund", 0.62, sure, ("check_refund_policy",))
+    assert unfound_intent(found, sure=0.9) == "track_refund"
+    assert unfound_intent(found, sure=1.0) == ""  # 1 = never ask on the head's word
+    assert unfound_intent(found, sure=0.9, exclude=["track_refund"]) == ""
+    assert unfound_intent(hits("get_refund", 0.62, (("track_refund", 0.85),)), sure=0.9) == ""
+    assert unfound_intent(hits("get_refund", 0.62, sure, ("track_refund",)), sure=0.9) == ""
+    looked_up = hits("get_refund", 0.62, sure, ("check_refund_policy", "track_refund"))
+    asked = clarify_options(looked_up, "", margin=0.2, confident=0.9, labels=LABELS)
+    assert [o.intent for o in asked] == ["track_refund", "get_refund"]
+    weak = hits("get_refund", 0.40, sure, ("track_refund",))
+    assert [o.intent for o in clarify_options(weak, "weak_match", margin=0.2, confident=0.9,
+                                              labels=LABELS)] == ["track_refund"]
+    # a nearest record of a person is not offered; the head's intent still is
+    person = hits("contact_human_agent", 0.62, sure, ("track_refund",))
+    assert [o.intent for o in clarify_options(person, "", margin=0.2, confident=0.9, labels=LABELS,
+                                              exclude=["contact_human_agent"])] == ["track_refund"]
+    # short of confident, the record is read
+    assert clarify_options(hits("get_refund", 0.62, (("track_refund", 0.85), ("get_refund", 0.1)),
+                                ("track_refund",)), "", margin=0.2, confident=0.9, labels=LABELS) == ()
 
 
 def test_what_cannot_be_undone_is_read_only_when_the_history_is_sure() -> None:

@@ -1001,6 +1001,34 @@ async def test_a_weak_record_with_a_very_likely_intent_is_confirmed_then_answere
     assert fold_state(await store.events(conv.id)) == "bot"
 
 
+async def test_an_intent_the_head_is_sure_of_that_the_search_missed_is_looked_up_and_asked_about(
+        settings, store) -> None:
+    """"I sent the lamp back two weeks ago, when do I get paid back?": the head is sure of where a
+    refund is (1.0); the records found are of asking for one. The sure intent's own records are
+    searched for and offered beside the nearest one; the choice is answered from its records."""
+    knowledge = UnsureOfIntent({"when do I get paid back": (
+        [("refund-1", 0.62)], (("track_refund", 1.0), ("get_refund", 0.0)))})
+    dm = manager(settings, store, knowledge=knowledge, **LABELLED)
+    conv = await dm.new_conversation()
+    trace = TurnTrace()
+    asked = (await run(dm, said(conv.id, "when do I get paid back"), trace=trace))[-1]
+    assert asked.text == ("Just to be sure: is your question about where your refund is, "
+                          "or asking for a refund?")
+    assert ("when do I get paid back", {"intent": "track_refund"}) in knowledge.filtered
+    answer = (await run(dm, said(conv.id, "the first one")))[-1]
+    assert isinstance(answer, AnswerCompleted) and [s.id for s in answer.sources] == ["refund-2"]
+    # weak, it is asked about alone ("is your question about where your refund is?"), not refused
+    knowledge.script["when do I get paid back"] = ([("refund-1", 0.3)], (("track_refund", 1.0),))
+    other = await dm.new_conversation()
+    asked = (await run(dm, said(other.id, "when do I get paid back")))[-1]
+    assert asked.text == "Just to be sure: is your question about where your refund is?"
+    # a head short of clarify_confident is not looked up: the weak match stays unsure
+    knowledge.script["when do I get paid back"] = ([("refund-1", 0.3)], (("track_refund", 0.8),))
+    third = await dm.new_conversation()
+    refused = (await run(dm, said(third.id, "when do I get paid back")))[-1]
+    assert refused.text == settings.dialogue.unsure_answer
+
+
 CLOSE = Record(id="close-1", request="I want to close my account", intent="delete_account",
                category="ACCOUNT", resolution="Open Settings, choose Close account and confirm.")
 
