@@ -248,8 +248,14 @@ class DialogueManager:
                                                          message=exc.message, message_id=turn.message_id))
                 return
             if found is not None:
+                whole = hits[0].intents if hits else ()
                 query, hits = found
                 unsure = unsure_reason(hits, min_score=d.min_score, margin=d.unsure_margin)
+                if whole and whole[0][1] >= d.clarify_confident and hits[0].record.intent != whole[0][0]:
+                    # The head, reading the whole message, is sure of another intent than the sentence's
+                    # record ("I don't want to be a customer anymore. Remove all my data and close my
+                    # profile."): its view stands, so the two candidates are asked about, not guessed.
+                    hits = [dataclasses.replace(h, intents=whole) for h in hits]
         if not unsure and not decision.handoff and hits[0].record.intent in d.handoff_intents:
             # The nearest record answers a request for a person ("I'll connect you with an agent"),
             # but the classifier did not read one: ask rather than say that without doing it.

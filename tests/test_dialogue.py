@@ -1029,6 +1029,29 @@ async def test_an_intent_the_head_is_sure_of_that_the_search_missed_is_looked_up
     assert refused.text == settings.dialogue.unsure_answer
 
 
+async def test_a_sentence_found_for_a_weak_message_is_asked_about_when_the_head_is_sure_of_another(
+        settings, store) -> None:
+    """"I don't want to be a customer anymore. Remove all my data and close my profile.": the whole
+    message matched weakly, its first sentence well (a record of contacting customer service), while
+    the head, reading the whole message, was sure of closing the account. Both are offered; with the
+    head short of sure, the sentence's record is read as before."""
+    story = "I sent the lamp back weeks ago. Is my money on its way?"
+    knowledge = UnsureOfIntent({
+        story: ([("refund-1", 0.4)], (("track_refund", 0.97), ("get_refund", 0.02))),
+        "I sent the lamp back weeks ago.": ([("member-1", 0.62)], (("membership", 0.9),)),
+        "Is my money on its way?": ([("member-1", 0.3)], (("membership", 0.5),))})
+    dm = manager(settings, store, knowledge=knowledge, **LABELLED)
+    conv = await dm.new_conversation()
+    asked = (await run(dm, said(conv.id, story)))[-1]
+    assert asked.text == "Just to be sure: is your question about where your refund is, or membership?"
+    answer = (await run(dm, said(conv.id, "where your refund is")))[-1]
+    assert isinstance(answer, AnswerCompleted) and [s.id for s in answer.sources] == ["refund-2"]
+    knowledge.script[story] = ([("refund-1", 0.4)], (("track_refund", 0.8), ("get_refund", 0.2)))
+    other = await dm.new_conversation()
+    read = (await run(dm, said(other.id, story)))[-1]
+    assert isinstance(read, AnswerCompleted) and [s.id for s in read.sources] == ["member-1"]
+
+
 CLOSE = Record(id="close-1", request="I want to close my account", intent="delete_account",
                category="ACCOUNT", resolution="Open Settings, choose Close account and confirm.")
 
