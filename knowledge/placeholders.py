@@ -268,6 +268,10 @@ _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
     (_naming("order|purchase|invoice|bill"), None, (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
     (re.compile(r"\s+(?:with\s+(?:the\s+)?(?:number|id)|number|#)\s*(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE),
      "", _ORDER_KEYS),
+    # a number quoted to be typed: 'Enter the invoice number "#{{Invoice Number}}" in the search field'
+    # reads "Enter the invoice number in the search field", not "… number "#your invoice number" in …"
+    (re.compile(r"(?<=\bnumber),?\s*([\"'])#?(\{\{\s*[^}]*?\s*\}\}),?\1,?", re.IGNORECASE), "",
+     (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
     # "a refund for an amount of {{Refund Amount}}" reads "a refund", "after paying {{Refund Amount}}
     # for a product" reads "after paying for a product"
     (re.compile(r"(?:\s+(?:of|for|in)(?:\s+(?:an?|the)\s+(?:specific\s+|total\s+|full\s+)?amount\s+of)?"

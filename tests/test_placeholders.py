@@ -56,6 +56,23 @@ def test_missing_values_get_generic_phrases(text: str, expected: str) -> None:
     assert fill(text, {}) == expected
 
 
+def test_a_quoted_number_to_type_with_no_value_is_left_out() -> None:
+    """Bitext's check_invoice answers quote their customer's number for the next one to type: 'Enter
+    the invoice number "#00108" in the search field' must not read 'Enter the invoice number "#your order
+    number"' (nor the other customer's number); this customer's own number is typed when they gave it."""
+    cases = [('4. Enter the invoice number "#00108" in the search field.', "I want to see the invoice #00108",
+              "4. Enter the invoice number in the search field."),
+             ('4. Enter the invoice number, "#00108," in the search bar.', "find invoice #00108",
+              "4. Enter the invoice number in the search bar."),
+             ("4. Enter the invoice number '12588' in the search or filter field.",
+              "where could I see the invoice #12588?",
+              "4. Enter the invoice number in the search or filter field.")]
+    for resolution, request, expected in cases:
+        assert resolution_for(resolution, request, {}) == expected
+    assert resolution_for(cases[0][0], cases[0][1], {"order_number": "4410"}) == (
+        '4. Enter the invoice number "#4410" in the search field.')
+
+
 def test_empty_company_value_counts_as_missing() -> None:
     assert fill("via {{Live Chat}}", {"live_chat": "  "}) == "via live chat"
 
