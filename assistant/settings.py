@@ -164,9 +164,10 @@ class DialogueConfig(_Options):
     lookup_answer: str = ("Thank you. I can't look that up from here. "
                           "Shall I connect you with a person who can?")
     # Asking back instead of guessing (assistant.clarify): the two likeliest intents closer than
-    # clarify_margin in probability (0 = never), or a record too weak to answer from while one
-    # intent is at least clarify_confident likely (1 = never), or at least clarify_likely while the
-    # weak record is of that intent and at least clarify_near similar (either 1 = never). Chosen on
+    # clarify_margin in probability (0 = never), or one intent at least clarify_confident likely
+    # while the best record is too weak to answer from or is of another intent (its records looked
+    # up when the search missed them) (1 = never), or at least clarify_likely while the weak record
+    # is of that intent and at least clarify_near similar (either 1 = never). Chosen on
     # benchmarks/data/dev.jsonl.
     clarify_margin: float = Field(0.2, ge=0, le=1)
     clarify_confident: float = Field(0.9, ge=0, le=1)
