@@ -102,9 +102,12 @@ def clarify_options(hits: Sequence[Hit], unsure: str, *, margin: float, confiden
         pair = [likeliest[0][0], likeliest[1][0]]
         if hits[0].record.intent in pair:  # the record that would be read is one of the two
             return tuple(Option(intent=i, label=label(i, labels)) for i in pair)
-    if not unsure and confident < 1 and likeliest[0][1] >= confident and hits[0].record.intent != top:
+    if not unsure and confident < 1 and likeliest[0][1] >= confident and hits[0].record.intent \
+            and hits[0].record.intent != top:
         # "I sent the lamp back two weeks ago, when do I get paid back?": the head is sure of
         # tracking a refund, the nearest record is of getting one. Each has a candidate: ask.
+        # A record of no intent (an agent's answer to a knowledge gap) is one the head was never
+        # shown: its word weighs nothing against it.
         pair = [top] + ([hits[0].record.intent] if hits[0].record.intent not in ("", *exclude) else [])
         return tuple(Option(intent=i, label=label(i, labels)) for i in pair)
     if unsure == "weak_match" and (

@@ -129,6 +129,10 @@ def test_an_intent_the_head_is_sure_of_is_offered_beside_the_record_of_another()
     # short of confident, the record is read
     assert clarify_options(hits("get_refund", 0.62, (("track_refund", 0.85), ("get_refund", 0.1)),
                                 ("track_refund",)), "", margin=0.2, confident=0.9, labels=LABELS) == ()
+    # a record of no intent (an agent's answer to "do you sell garden gnomes on mars?") is read:
+    # the head, trained on the intents, has never seen one
+    gap = hits("", 0.95, (("place_order", 0.93), ("track_order", 0.02)), ("place_order",))
+    assert clarify_options(gap, "", margin=0.2, confident=0.9, labels=LABELS) == ()
 
 
 def test_what_cannot_be_undone_is_read_only_when_the_history_is_sure() -> None:

@@ -228,7 +228,7 @@ def test_a_gap_is_answered_in_one_step(history: SimpleNamespace, browser: Any, s
     # The assistant has learnt it: the next customer who asks gets the answer.
     with Chat(server.url) as chat:
         answer = chat.ask(GNOMES)
-    assert answer["grounded"] is True and "Earth only" in answer["text"]
+    assert answer["grounded"] is True and "Earth only" in answer["text"], json.dumps(answer)
 
 
 def test_a_wrong_lesson_is_forgotten_from_the_reports_tab(history: SimpleNamespace, browser: Any,
