@@ -84,11 +84,11 @@ def is_contact(base: str) -> bool:
     return base in CONTACTS or bool(_CONTACT_NAME.search(base))
 
 
-# Such generic words already in a record: "our customer support (phone) number", "our customer
+# Such generic words already in a record: "our (the) customer support (phone) number", "our customer
 # service email address", "the provided (support) phone number" (provided where? nowhere), "our
 # toll-free helpline".
-_LITERAL_CONTACT = re.compile(r"\b(?:our\s+customer\s+(?:support|service)\s+|(?:our|the)\s+provided\s+"
-                              r"(?:customer\s+(?:support|service)\s+|support\s+)?)"
+_LITERAL_CONTACT = re.compile(r"\b(?:(?:our|the)\s+customer\s+(?:support|service)\s+"
+                              r"|(?:our|the)\s+provided\s+(?:customer\s+(?:support|service)\s+|support\s+)?)"
                               r"(?:(?:phone\s+)?(number)|(e-?mail)(?:\s+address)?)\b"
                               r"|\bour\s+toll[- ]free\s+(?:help\s?line|(number)|line)\b", re.IGNORECASE)
 # One of two ways to reach the company: "at {{Phone}} or through {{Live Chat}}", "through {{Live
@@ -242,6 +242,7 @@ def _naming(nouns: str) -> re.Pattern[str]:
                       r"(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE)
 
 
+_TYPING = re.compile(r"\b(?:enter|type|input|paste|key\s+in|fill\s+in)\s+$", re.IGNORECASE)
 _DETERMINED = re.compile(r"\b(?:the|your|this|my|a|an)\s+"
                          r"(?:(?!(?:to|with|in|of|from|for|on|by)\s)[\w-]+\s+){0,2}$", re.IGNORECASE)
 
@@ -250,6 +251,8 @@ def _noun_only(m: re.Match[str]) -> str:
     """The naming noun without its number: "locating order number {{X}}" reads "locating your order",
     "the specific invoice with the number {{X}}" reads "the specific invoice"."""
     determiner, noun = m.group(1), m.group(2)
+    if _TYPING.search(m.string[:m.start()]):  # "Enter the order number {{X}} in the field": "Enter your
+        return f"your {noun.lower()} number"   # order number in the field", not "Enter your order in …"
     if determiner:  # "the order {{X}}" with no number is this customer's: "your order"
         if determiner.lower() == "the":  # "The invoice {{X}} is ready" reads "Your invoice is ready"
             determiner = "Your" if determiner[0].isupper() else "your"
@@ -263,11 +266,21 @@ def _noun_only(m: re.Match[str]) -> str:
 _NAME_KEYS = ("name_field", "name", "customer_name", "client_name", "first_name", "client_first_name",
               "customer_first_name")
 _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
+    # what a record's own order was labeled: "Locate the order labeled {{Order Number}}" and "the
+    # invoice labeled with the number {{X}}" read "Locate the order" and "the invoice" (a tab or a
+    # button labeled with it keeps the words: below)
+    (re.compile(r"(?:(?<=\border)|(?<=\bpurchase)|(?<=\binvoice)|(?<=\bbill))\s+(?:labell?ed|marked|titled)\s+(?:with\s+(?:the\s+)?(?:reference\s+|order\s+)?"
+                r"(?:number|id|ID)\s+)?([\"']?)#?(\{\{\s*[^}]*?\s*\}\})\1", re.IGNORECASE), "",
+     (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
+    # "the bill number, which is {{X}}, into the field" reads "the bill number into the field"
+    (re.compile(r",?\s+which\s+is\s+#?(\{\{\s*[^}]*?\s*\}\}),?", re.IGNORECASE), "",
+     (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
     # either noun with either number: "the invoice for order {{Invoice Number}}" reads "the invoice for
     # your order", not "for order your invoice number"
     (_naming("order|purchase|invoice|bill"), None, (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
-    (re.compile(r"\s+(?:with\s+(?:the\s+)?(?:number|id)|number|#)\s*(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE),
-     "", _ORDER_KEYS),
+    (re.compile(r"\s+(?:with\s+(?:the\s+)?(?:reference\s+|order\s+)?(?:number|id)|number|#)\s*"
+                r"(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE), "",
+     (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
     # a number quoted to be typed: 'Enter the invoice number "#{{Invoice Number}}" in the search field'
     # reads "Enter the invoice number in the search field", not "… number "#your invoice number" in …"
     (re.compile(r"(?<=\bnumber),?\s*([\"'])#?(\{\{\s*[^}]*?\s*\}\}),?\1,?", re.IGNORECASE), "",

@@ -73,6 +73,35 @@ def test_a_quoted_number_to_type_with_no_value_is_left_out() -> None:
         '4. Enter the invoice number "#4410" in the search field.')
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # the other customer's number, with the words that introduced it, goes; the step still reads
+    ("3. Locate the order labeled {{Order Number}}.", "3. Locate the order."),
+    ('3. Locate the order labeled "{{Order Number}}".', "3. Locate the order."),
+    ("3. Look for the invoice labeled with the number {{Invoice Number}}.", "3. Look for the invoice."),
+    ("3. Search for the order labeled with the ID {{Purchase ID Anonymized}}.", "3. Search for the order."),
+    ("3. Search for the purchase with the reference number {{Order Number}}.", "3. Search for the purchase."),
+    ("4. Enter the bill number, which is {{Invoice Number}}, into the search field.",
+     "4. Enter the bill number into the search field."),
+    # what is to be typed stays a number: "Enter your order number", not "Enter your order"
+    ("4. Enter the order number {{Order Number}} in the designated field.",
+     "4. Enter your order number in the designated field."),
+    ("4. Enter the invoice {{Invoice Number}} in the search bar.",
+     "4. Enter your invoice number in the search bar."),
+    # "the customer support phone number" is no way to reach us until [company] sets one
+    ("You may contact them through the customer support phone number or via live chat on our website.",
+     "You may contact them via live chat on our website."),
+])
+def test_a_number_with_no_value_leaves_a_step_that_reads(text: str, expected: str) -> None:
+    assert fill(text, {}, generic_contacts=False) == expected
+
+
+def test_a_number_the_customer_gave_is_put_where_the_record_had_its_own() -> None:
+    assert fill("4. Enter the order number {{Order Number}} in the designated field.",
+                {"order_number": "4410"}) == "4. Enter the order number 4410 in the designated field."
+    assert fill("3. Search for the purchase with the reference number {{Order Number}}.",
+                {"order_number": "4410"}) == "3. Search for the purchase with the reference number 4410."
+
+
 def test_empty_company_value_counts_as_missing() -> None:
     assert fill("via {{Live Chat}}", {"live_chat": "  "}) == "via live chat"
 
