@@ -446,14 +446,26 @@ class DialogueManager:
     async def _best_sentence(self, words: str) -> tuple[str, list[Hit]] | None:
         """The sentence of a several-sentence message whose best record is good enough, with its
         hits ("I sent the kettle back on the 2nd and got an email. How long until the refund?"
-        is diluted as a whole; its question is not). None when none is."""
+        is diluted as a whole; its question is not), or whose intent is sure though its record is
+        weak (to be asked about). None when none is."""
         parts = [p for p in sentences(without_declines(words)) if len(p.split()) >= SENTENCE_WORDS]
         if len(parts) < 2:
             return None
         found = await asyncio.gather(*(self._search(p) for p in parts))
         part, hits = max(zip(parts, found, strict=True),
                          key=lambda pair: pair[1][0].score if pair[1] else 0.0)
-        return (part, hits) if hits and hits[0].score >= self.settings.dialogue.min_score else None
+        d = self.settings.dialogue
+        if not hits:
+            return None
+        if hits[0].score >= d.min_score:
+            return part, hits
+        # Still weak, but the head reading the sentence alone is sure and its nearest record agrees:
+        # "is this a bot? whatever. i want to buy the red rain jacket in L, how do i order" is placing
+        # an order (0.97) once the chatter around it is left out. Its weak match is asked about.
+        head = hits[0].intents[0] if hits[0].intents else None
+        sure = head is not None and d.clarify_confident < 1 and head[1] >= d.clarify_confident \
+            and head[0] == hits[0].record.intent
+        return (part, hits) if sure else None
 
     async def _search(self, query: str, audience: Audience = "customer") -> list[Hit]:
         return await self.searcher.search(query, self.settings.dialogue.retrieve_k, audience=audience)

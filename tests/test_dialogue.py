@@ -1052,6 +1052,30 @@ async def test_a_sentence_found_for_a_weak_message_is_asked_about_when_the_head_
     assert isinstance(read, AnswerCompleted) and [s.id for s in read.sources] == ["member-1"]
 
 
+async def test_a_weak_sentence_whose_intent_the_head_is_sure_of_is_asked_about(settings, store) -> None:
+    """"is this a bot? whatever. i want to buy the red rain jacket in L, how do i order": the whole
+    message matched weakly (0.34) with the head unsure (0.77); its question alone is still short of
+    the bar (0.52) but the head is sure of it (0.97) and its nearest record agrees. Asked about, not
+    "I don't have information"; with the head short of sure, the history has no answer, as before."""
+    story = "is this a bot? i sent the lamp back. is my money on its way"
+    knowledge = UnsureOfIntent({
+        story: ([("member-1", 0.34)], (("track_refund", 0.77), ("membership", 0.2))),
+        "is this a bot?": ([("member-1", 0.33)], (("membership", 0.98),)),
+        "i sent the lamp back.": ([("member-1", 0.3)], (("membership", 0.5),)),
+        "is my money on its way": ([("refund-2", 0.52)], (("track_refund", 0.97), ("get_refund", 0.02)))})
+    dm = manager(settings, store, knowledge=knowledge, **LABELLED)
+    conv = await dm.new_conversation()
+    asked = (await run(dm, said(conv.id, story)))[-1]
+    assert asked.text == "Just to be sure: is your question about where your refund is?"
+    answer = (await run(dm, said(conv.id, "yes")))[-1]
+    assert isinstance(answer, AnswerCompleted) and [s.id for s in answer.sources] == ["refund-2"]
+    knowledge.script["is my money on its way"] = ([("refund-2", 0.52)], (("track_refund", 0.8),))
+    other = await dm.new_conversation()
+    unsure = (await run(dm, said(other.id, story)))[-1]
+    assert isinstance(unsure, AnswerCompleted) and not unsure.grounded and not unsure.options
+    assert unsure.text == settings.dialogue.unsure_answer
+
+
 CLOSE = Record(id="close-1", request="I want to close my account", intent="delete_account",
                category="ACCOUNT", resolution="Open Settings, choose Close account and confirm.")
 
