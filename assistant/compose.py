@@ -269,10 +269,18 @@ _PEOPLE = re.compile(r"\b(?:team|representatives?|agents?|staff|specialists?|exp
                      r"|service|department|them)\b", re.IGNORECASE)
 
 
+# "4. Click on that option and follow the instructions." after "3. Look for the option to switch to
+# a {{Account Type}} account." went: the option it clicks is gone.
+_THAT_THING = re.compile(r"\b(?:that|this|the\s+same)\s+(?:option|button|link|tab|section|page|field|menu"
+                         r"|setting)s?\b", re.IGNORECASE)
+
+
 def _points_back_at_nothing(sentence: str, before: str) -> bool:
-    """Does the sentence point back at a sentence that went: at it, or at people that only it named
-    ("... call us at {{Phone}}. They will be more than happy to assist you.")?"""
-    return bool(_BACK_REFERENCE.match(sentence) or (_THEY.match(sentence) and not _PEOPLE.search(before)))
+    """Does the sentence point back at a sentence that went: at it, at a thing that only it named
+    ("... Click on that option"), or at people that only it named ("... call us at {{Phone}}. They
+    will be more than happy to assist you.")?"""
+    return bool(_BACK_REFERENCE.match(sentence) or _THAT_THING.search(sentence)
+                or (_THEY.match(sentence) and not _PEOPLE.search(before)))
 
 
 # A bare yes ("Absolutely!", "Yes, we do!") answers the customer's question with the sentence after it:

@@ -324,6 +324,13 @@ which whose what new old own existing current first second online user customer
 # Elsewhere the kind is what the sentence is about ("Gold accounts offer ..."): no generic
 # words keep it true, so that sentence is left out (NO_GENERIC).
 _YOUR_KIND = re.compile(r"\b(your|my)\s+\{\{\s*Account Type\s*\}\}\s+(?=accounts?\b)", re.IGNORECASE)
+# Nor does one being created or switched to: "help you create a {{Account Type}} account" reads
+# "help you create an account", "switch to the {{Account Type}} account" reads "switch to another
+# account type", whichever kind this customer wants (a free plan to leave Premium for, too).
+_NEW_KIND = re.compile(r"\b((?:create|creating|created|open|opening|opened|register|registering)\s+)"
+                       r"(an?\s+(?:new\s+)?)\{\{\s*Account Type\s*\}\}\s+(?=accounts?\b)", re.IGNORECASE)
+_TO_KIND = re.compile(r"\b((?:switch|switching|change|changing|upgrade|upgrading|downgrade|downgrading|move"
+                      r"|moving)\s+to)\s+(?:the|an?)\s+\{\{\s*Account Type\s*\}\}\s+account\b", re.IGNORECASE)
 
 
 # A month (not "May": "you may"), a weekday or a year.
@@ -568,6 +575,9 @@ def fill(text: str, company: Mapping[str, str], *, generic_contacts: bool = True
     text = _REPEAT_AFTER.sub(repeated_after, text)
     if _company_value("Account Type", company) is None:
         text = _YOUR_KIND.sub(r"\1 ", text)
+        text = _NEW_KIND.sub(lambda m: m.group(1) + ("an " if m.group(2).strip().lower() == "a"
+                                                      else m.group(2)), text)
+        text = _TO_KIND.sub(r"\1 another account type", text)
     return _PLACEHOLDER.sub(lambda m: m.group(0) if kept(m.group(1)) else _replacement(m, company), text)
 
 

@@ -347,7 +347,9 @@ def test_the_kind_of_account_another_customer_named_is_not_this_ones() -> None:
                             intent="create_account"), score=0.9, text="")
     plain = compose(hit, {}, ["make me an account"])
     assert "platinum" not in plain.lower()
-    assert plain.startswith("To open your account, follow these steps:") and "2. Select Sign Up." in plain
+    # the kind being created needs no name; what that kind includes is no promise to this customer
+    assert plain.startswith("Creating a new account is a great choice! To open your account, follow these "
+                            "steps:") and "2. Select Sign Up." in plain
     theirs = compose(hit, {}, ["I'd like a Platinum account please"])
     assert theirs.startswith("Creating a new platinum account is a great choice! Platinum accounts include")
 
@@ -367,9 +369,10 @@ def test_bitexts_labelled_account_kind_is_this_customers_only_when_they_named_it
     assert "3. Look for the option" in theirs
     plain = compose(SWITCH_PREMIUM, {}, ["how do I change my account"])
     assert "premium" not in plain.lower() and "Feel free to ask us anything." in plain  # not the "free" kind
-    # the step about the other customer's kind is left out, and the steps keep counting
-    assert plain.startswith("1. Log in to your account at our website.")
-    assert "3. Follow the on-screen" in plain
+    # the kind switched to is whichever this customer wants: no steps lost
+    assert plain.startswith("If you wish to switch to another account type, please take the following steps:")
+    assert ("3. Look for the option to switch or upgrade to another account type.\n4. Follow the on-screen"
+            in plain)
 
 
 def test_an_amount_of_the_records_customer_is_never_read_to_another() -> None:
@@ -521,8 +524,8 @@ def test_the_paragraph_break_after_a_sentence_that_went_stays() -> None:
     """A real Bitext shape (44 of its resolutions): the line that introduced the steps names the
     record's own kind of account, so it goes; its list must not start on the line before, nor be
     renumbered from its second step."""
-    hit = _bitext("I want to upgrade to the gold account", "Don't worry, I'm here to help! To upgrade to "
-                  "the {{Account Type}} account, follow these steps:\n\n1. Log in to your account.\n"
+    hit = _bitext("I want the gold account perks", "Don't worry, I'm here to help! To enjoy the "
+                  "{{Account Type}} account perks, follow these steps:\n\n1. Log in to your account.\n"
                   "2. Go to your account settings.\n3. Look for the \"Account Type\" option.")
     assert compose(hit, {}, ["I want to upgrade"]) == (
         "Don't worry, I'm here to help!\n\n1. Log in to your account.\n2. Go to your account settings.\n"
@@ -571,6 +574,33 @@ def test_a_sentence_that_points_back_at_one_that_went_goes_too() -> None:
                  "our website. It may be listed under the Contact Us section. It would be my pleasure to "
                  "help.")
     assert compose(it, {}, []) == "Thanks for asking. It would be my pleasure to help."
+
+
+def test_a_step_that_clicks_an_option_that_went_goes_too() -> None:
+    """A Bitext answer whose step named the option by another customer's kind of account: when it goes
+    (a Gold card's perks nobody here has), "Click on that option" would click nothing; a step that
+    names its own option stays."""
+    hit = _bitext("I want gold perks", "Here's how:\n\n1. Go to your account settings.\n2. Look for the "
+                  "{{Account Type}} perks option.\n3. Click on that option and follow the instructions.\n"
+                  "4. Open the Help tab and click on the Perks link.")
+    assert compose(hit, {}, []) == ("Here's how:\n\n1. Go to your account settings.\n2. Open the Help tab "
+                                    "and click on the Perks link.")
+
+
+def test_a_kind_of_account_being_created_or_switched_to_needs_no_name() -> None:
+    """Bitext's switch_account and create_account answers name the kind their own customer wanted;
+    with none named here they read generically instead of losing their steps ("Click on that option"
+    after "Look for the option to switch to a {{Account Type}} account" went)."""
+    hit = _bitext("I want to downgrade to the free plan", "To switch to a {{Account Type}} account, follow "
+                  "these steps:\n\n1. Go to your account settings.\n2. Look for the option to upgrade or "
+                  "switch to the {{Account Type}} account.\n3. Click on that option.")
+    assert compose(hit, {}, []) == ("To switch to another account type, follow these steps:\n\n1. Go to "
+                                    "your account settings.\n2. Look for the option to upgrade or switch to "
+                                    "another account type.\n3. Click on that option.")
+    opened = _bitext("open an account", "I'm here to help you create a {{Account Type}} account. Opening a "
+                     "new {{Account Type}} account takes a minute.")
+    assert compose(opened, {}, []) == ("I'm here to help you create an account. Opening a new account takes "
+                                       "a minute.")
 
 
 def test_the_month_the_records_customer_asked_about_is_not_anothers() -> None:
