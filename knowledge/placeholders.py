@@ -63,9 +63,10 @@ GENERIC: dict[str, str] = {
 }
 # Placeholders no generic phrase can stand for ("in your case, the period is {{Period}}").
 # A place is another: "we do offer shipping to {{Delivery Country}}" read "... to your country" promises
-# what the history never said of this customer's country.
+# what the history never said of this customer's country; so is a share of a refund ("{{Percentage}}
+# refund will be issued" read "The percentage refund will be issued").
 NO_GENERIC = frozenset({"period", "refund_amount", "amount", "account_type", "someone", "delivery_city",
-                        "delivery_country"})
+                        "delivery_country", "percentage", "refund_percentage", "percentage_or_full"})
 _SERIES = re.compile(r"[a-z]_\d+$")  # "review_website_1"; not a bare number ("113542617735902")
 # Ways to reach the company that only its own value makes usable: "call our customer support phone
 # number" tells a customer nothing. An answer composed for a customer (`generic_contacts=False`)
@@ -278,6 +279,10 @@ _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
     # either noun with either number: "the invoice for order {{Invoice Number}}" reads "the invoice for
     # your order", not "for order your invoice number"
     (_naming("order|purchase|invoice|bill"), None, (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
+    # "Search for the specific invoice using the number {{X}}" reads "... using its number"
+    (re.compile(r"(?:(?<=\busing)|(?<=\bby)|(?<=\bvia)|(?<=\bquoting))\s+the\s+(?:reference\s+)?number\s+#?"
+                r"(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE), " its number",
+     (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
     (re.compile(r"\s+(?:with\s+(?:the\s+)?(?:reference\s+|order\s+)?(?:number|id)|number|#)\s*"
                 r"(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE), "",
      (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
@@ -612,6 +617,10 @@ _HOURS_KEYS = frozenset(k for k, v in GENERIC.items() if v == _HOURS)
 _HOURS_AFTER = re.compile(r",?\s+which\s+are\s+(?:from\s+)?(\{\{\s*([^}]*?)\s*\}\})"
                           r"|\b(?:from|through|on|at|between)\s+(\{\{\s*([^}]*?)\s*\}\})", re.IGNORECASE)
 _DAYS_OF = re.compile(r"\{\{\s*(Number\s+of\s+Days)\s*\}\}\s+days\s+of\b", re.IGNORECASE)
+# "after the {{number of days}}-day window" reads "after the window stated in our policy", not "after the
+# number of days stated in our policy-day window"; "a {{number of days}}-day guarantee" "a guarantee"
+_DAYS_LONG = re.compile(r"\{\{\s*(Number\s+of\s+Days)\s*\}\}-day\s+(window|period|money[- ]back\s+guarantee"
+                        r"|guarantee|return\s+policy|trial)\b", re.IGNORECASE)
 _DAYS_AFTER = re.compile(r"\{\{\s*(Number\s+of\s+Days)\s*\}\}\s+"
                          r"((?:business\s+|working\s+|calendar\s+)?days)\b", re.IGNORECASE)
 
@@ -628,6 +637,11 @@ def _unset_hours_and_days(text: str, company: Mapping[str, str]) -> str:
     # allows from your purchase", not "within the number of days stated in our policy of your purchase"
     text = _DAYS_OF.sub(lambda m: m.group(0) if _company_value(m.group(1), company)
                         else "the period our policy allows from", text)
+    def days_long(m: re.Match[str]) -> str:
+        if _company_value(m.group(1), company):
+            return m.group(0)
+        return m.group(2) + (" stated in our policy" if m.group(2).lower() in ("window", "period") else "")
+    text = _DAYS_LONG.sub(days_long, text)
     return _DAYS_AFTER.sub(lambda m: m.group(0) if _company_value(m.group(1), company)
                            else f"the number of {m.group(2).lower()} stated in our policy", text)
 
