@@ -48,7 +48,8 @@ def compose_best(references: Sequence[Hit], company: Mapping[str, str],
     the order number? With that, I'll check its status": the assistant checks nothing), and last one
     not written to give a phone number or e-mail address that [company] does not set. When every near
     one still reads so, the nearest farther one of the intent that does not, at least `floor` similar
-    (the similarity an answer needs, `dialogue.min_score`), answers instead."""
+    (the similarity an answer needs, `dialogue.min_score`; any, when the best is below it too: an
+    intent the customer chose from a clarifying question), answers instead."""
     if not references:
         return ""
     best = references[0]
@@ -69,8 +70,11 @@ def compose_best(references: Sequence[Hit], company: Mapping[str, str],
         # does delivery take?" -> "could you provide your order number? This will allow me to access
         # ..."), or starts by logging in for a customer who cannot: the nearest farther record of the
         # intent that says what to do answers instead.
+        # Below the floor the best is itself (the customer chose its intent from a question: "is your
+        # question about where your refund is?" "yes"): any record of that intent may answer then.
+        limit = floor if best.score >= floor else 0.0
         farther = (compose(h, company, customer_texts) for h in references
-                   if h.record.intent == best.record.intent and h not in near and h.score >= floor)
+                   if h.record.intent == best.record.intent and h not in near and h.score >= limit)
         chosen = next((text for text in farther if not any(worse(text))), chosen)
     return chosen
 

@@ -238,6 +238,10 @@ def test_when_every_near_record_asks_for_details_a_farther_one_of_its_intent_say
         "I completely understand")  # too far to answer from
     # with none that says what to do, the nearest still answers, as before
     assert compose_best(found[:3], {}, ["how long does delivery take?"]).startswith("I completely understand")
+    # an intent the customer chose from a clarifying question: every record of it is below the floor
+    chosen = [dataclasses.replace(h, score=h.score - 0.35) for h in found]
+    assert compose_best(chosen, {}, ["how long does delivery take?"], floor=0.55).startswith(
+        "Finding information about the estimated delivery time is essential")
 
 
 # Real Bitext rows (demo/bitext/records.csv) that read wrong before: another customer's amount,
