@@ -270,8 +270,9 @@ _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
     # what a record's own order was labeled: "Locate the order labeled {{Order Number}}" and "the
     # invoice labeled with the number {{X}}" read "Locate the order" and "the invoice" (a tab or a
     # button labeled with it keeps the words: below)
-    (re.compile(r"(?:(?<=\border)|(?<=\bpurchase)|(?<=\binvoice)|(?<=\bbill))\s+(?:labell?ed|marked|titled)\s+(?:with\s+(?:the\s+)?(?:reference\s+|order\s+)?"
-                r"(?:number|id|ID)\s+)?([\"']?)#?(\{\{\s*[^}]*?\s*\}\})\1", re.IGNORECASE), "",
+    (re.compile(r"(?:(?<=\border)|(?<=\bpurchase)|(?<=\binvoice)|(?<=\bbill))\s+(?:labell?ed|marked|titled)\s+"
+                r"(?:with\s+(?:the\s+)?(?:reference\s+|order\s+)?(?:number|id|ID)\s+)?"
+                r"([\"']?)#?(\{\{\s*[^}]*?\s*\}\})\1", re.IGNORECASE), "",
      (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
     # "the bill number, which is {{X}}, into the field" reads "the bill number into the field"
     (re.compile(r",?\s+which\s+is\s+#?(\{\{\s*[^}]*?\s*\}\}),?", re.IGNORECASE), "",
