@@ -234,6 +234,7 @@ _NUMBERED: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
                           r"|yesterday)\b", re.IGNORECASE), ("period",)),
 }
 _ORDER_KEYS = _NUMBERED["Order Number"][1]
+_NUMBER_KEYS = (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])  # an order's or an invoice's number
 
 
 def _naming(nouns: str) -> re.Pattern[str]:
@@ -272,25 +273,20 @@ _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
     # button labeled with it keeps the words: below)
     (re.compile(r"(?:(?<=\border)|(?<=\bpurchase)|(?<=\binvoice)|(?<=\bbill))\s+(?:labell?ed|marked|titled)\s+"
                 r"(?:with\s+(?:the\s+)?(?:reference\s+|order\s+)?(?:number|id|ID)\s+)?"
-                r"([\"']?)#?(\{\{\s*[^}]*?\s*\}\})\1", re.IGNORECASE), "",
-     (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
+                r"([\"']?)#?(\{\{\s*[^}]*?\s*\}\})\1", re.IGNORECASE), "", _NUMBER_KEYS),
     # "the bill number, which is {{X}}, into the field" reads "the bill number into the field"
-    (re.compile(r",?\s+which\s+is\s+#?(\{\{\s*[^}]*?\s*\}\}),?", re.IGNORECASE), "",
-     (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
+    (re.compile(r",?\s+which\s+is\s+#?(\{\{\s*[^}]*?\s*\}\}),?", re.IGNORECASE), "", _NUMBER_KEYS),
     # either noun with either number: "the invoice for order {{Invoice Number}}" reads "the invoice for
     # your order", not "for order your invoice number"
-    (_naming("order|purchase|invoice|bill"), None, (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
+    (_naming("order|purchase|invoice|bill"), None, _NUMBER_KEYS),
     # "Search for the specific invoice using the number {{X}}" reads "... using its number"
     (re.compile(r"(?:(?<=\busing)|(?<=\bby)|(?<=\bvia)|(?<=\bquoting))\s+the\s+(?:reference\s+)?number\s+#?"
-                r"(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE), " its number",
-     (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
+                r"(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE), " its number", _NUMBER_KEYS),
     (re.compile(r"\s+(?:with\s+(?:the\s+)?(?:reference\s+|order\s+)?(?:number|id)|number|#)\s*"
-                r"(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE), "",
-     (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
+                r"(\{\{\s*[^}]*?\s*\}\})", re.IGNORECASE), "", _NUMBER_KEYS),
     # a number quoted to be typed: 'Enter the invoice number "#{{Invoice Number}}" in the search field'
     # reads "Enter the invoice number in the search field", not "… number "#your invoice number" in …"
-    (re.compile(r"(?<=\bnumber),?\s*([\"'])#?(\{\{\s*[^}]*?\s*\}\}),?\1,?", re.IGNORECASE), "",
-     (*_ORDER_KEYS, *_NUMBERED["Invoice Number"][1])),
+    (re.compile(r"(?<=\bnumber),?\s*([\"'])#?(\{\{\s*[^}]*?\s*\}\}),?\1,?", re.IGNORECASE), "", _NUMBER_KEYS),
     # "a refund for an amount of {{Refund Amount}}" reads "a refund", "after paying {{Refund Amount}}
     # for a product" reads "after paying for a product"
     (re.compile(r"(?:\s+(?:of|for|in)(?:\s+(?:an?|the)\s+(?:specific\s+|total\s+|full\s+)?amount\s+of)?"
