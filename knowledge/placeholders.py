@@ -312,6 +312,8 @@ _INFINITIVE = re.compile(r"\b((?:option|button|link|ability|way)s?\s+to\s+)\{\{\
 
 BRACED_ID = re.compile(r"\{\{\s*([A-Za-z]{0,4}-?\d[\w-]*)\s*\}\}")
 _ID_TOKEN = re.compile(r"(?<![\w-])[A-Za-z]{0,4}-?\d{4,}[\w-]*(?![\w-])")
+# Twelve or more letters and digits, both mixed in ("7C23D0EF3E8A2D89…", "A1B2C3D4E5F6"): no word.
+_CODE_ID = re.compile(r"(?<![\w-])(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]{12,}(?![\w-])")
 # The kind of account a record's own customer named is theirs, not the next customer's. A kind is
 # a word between a determiner (or "new") and "account": "a platinum account", "my free account",
 # "new gold account"; "create account" and "delete my account" name none, nor do the words below.
@@ -379,6 +381,13 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
     unless this customer, in `said`, named it too."""
     # An id the dataset wrote in braces ("{{370795561790}}") is an id like any other.
     resolution = BRACED_ID.sub(r"\1", resolution)
+    kind = ("Order Number" if re.search(r"\b(?:order|purchase)", request, re.IGNORECASE)
+            else "Invoice Number" if re.search(r"\b(?:invoice|bill)", request, re.IGNORECASE)
+            else "Reference Number")
+    # A code of letters and digits is always someone's: the dataset's anonymiser put a hash where one
+    # customer's order number was ("cancel order 3707955617" answered "the order with the number
+    # 7C23D0EF3E8A…"), which no rule below can tie to the request.
+    resolution = _CODE_ID.sub(f"{{{{{kind}}}}}", resolution)
     for name, (pattern, _) in _NUMBERED.items():
         if name == "Refund Amount":
             # The record's customer named an amount: every amount of the answer is theirs ("$299" in
@@ -391,9 +400,6 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
             value = next(g for g in m.groups() if g)
             resolution = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", f"{{{{{name}}}}}", resolution)
     # Any other id-like token of the request (four digits or more) that the answer repeats.
-    kind = ("Order Number" if re.search(r"\b(?:order|purchase)", request, re.IGNORECASE)
-            else "Invoice Number" if re.search(r"\b(?:invoice|bill)", request, re.IGNORECASE)
-            else "Reference Number")
     for token in set(_ID_TOKEN.findall(request)):
         resolution = re.sub(rf"#?(?<![\w-]){re.escape(token)}(?![\w-])", f"{{{{{kind}}}}}", resolution)
     # The month, day or year the record's customer asked about ("invoices from October") is theirs.

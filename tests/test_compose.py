@@ -280,6 +280,24 @@ def test_an_id_the_dataset_wrote_in_braces_leaves_no_stray_braces() -> None:
     assert "cancel your order." in text and "Look for your order." in text
 
 
+# Bitext's anonymiser left a hash where this record's customer's order number was.
+HASHED_ORDER = _bitext("cancel order 3707955617",
+                       "I understand that you would like to cancel the order with the number "
+                       "{{7C23D0EF3E8A2D89E89176EFDAA748B42A613942012DD9CE1AB237D72381004B}}. I'm here to "
+                       "assist you in this process.\n3. Look for the order with the number "
+                       "{{7C23D0EF3E8A2D89E89176EFDAA748B42A613942012DD9CE1AB237D72381004B}}.",
+                       "order_id", "3707955617")
+
+
+def test_a_hash_the_dataset_left_for_an_order_number_is_this_customers_number_or_none() -> None:
+    mine = compose(HASHED_ORDER, {}, ["dont want to talk to anyone, just cancel order 3318-07"])
+    assert "7C23D0EF" not in mine and "the order with the number 3318-07." in mine
+    assert "Look for the order with the number 3318-07." in mine
+    none = compose(HASHED_ORDER, {}, ["cancel my order please"])
+    assert "7C23D0EF" not in none and "{{" not in none
+    assert "cancel your order." in none and "Look for your order." in none
+
+
 def test_a_placeholder_after_its_own_generic_words_is_not_said_twice() -> None:
     hit = _bitext("how do I open an account", "1. Log into your account on our website, {{Website Name}}.\n"
                   "2. Go to our {{Website Name}} website.\nWe answer during {{Customer Support Hours}}.")
