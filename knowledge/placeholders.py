@@ -268,11 +268,11 @@ def _noun_only(m: re.Match[str]) -> str:
 _NAME_KEYS = ("name_field", "name", "customer_name", "client_name", "first_name", "client_first_name",
               "customer_first_name")
 _UNNAMED: list[tuple[re.Pattern[str], str | None, tuple[str, ...]]] = [
-    # what a record's own order was labeled: "Locate the order labeled {{Order Number}}" and "the
-    # invoice labeled with the number {{X}}" read "Locate the order" and "the invoice" (a tab or a
-    # button labeled with it keeps the words: below)
-    (re.compile(r"(?:(?<=\border)|(?<=\bpurchase)|(?<=\binvoice)|(?<=\bbill))\s+(?:labell?ed|marked|titled)\s+"
-                r"(?:with\s+(?:the\s+)?(?:reference\s+|order\s+)?(?:number|id|ID)\s+)?"
+    # what a record's own order was labeled: "Locate the order labeled {{Order Number}}", "the invoice
+    # labeled with the number {{X}}" and "the order bearing the number {{X}}" read "Locate the order",
+    # "the invoice" and "the order" (a tab or a button labeled with it keeps the words: below)
+    (re.compile(r"(?:(?<=\border)|(?<=\bpurchase)|(?<=\binvoice)|(?<=\bbill))\s+(?:labell?ed|marked|titled|bearing)\s+"
+                r"(?:(?:with\s+)?(?:the\s+)?(?:reference\s+|order\s+)?(?:number|id|ID)\s+)?"
                 r"([\"']?)#?(\{\{\s*[^}]*?\s*\}\})\1", re.IGNORECASE), "", _NUMBER_KEYS),
     # "the bill number, which is {{X}}, into the field" reads "the bill number into the field"
     (re.compile(r",?\s+which\s+is\s+#?(\{\{\s*[^}]*?\s*\}\}),?", re.IGNORECASE), "", _NUMBER_KEYS),
@@ -312,6 +312,12 @@ _INFINITIVE = re.compile(r"\b((?:option|button|link|ability|way)s?\s+to\s+)\{\{\
 
 BRACED_ID = re.compile(r"\{\{\s*([A-Za-z]{0,4}-?\d[\w-]*)\s*\}\}")
 _ID_TOKEN = re.compile(r"(?<![\w-])[A-Za-z]{0,4}-?\d{4,}[\w-]*(?![\w-])")
+_NAMED_NUMBER = re.compile(r"\b((?:order|purchase|invoice|bill|reference|number)\s+"
+                           r"(?:number\s+|no\.?\s*)?[:#]?\s*)\d{6,}(?![\w-])", re.IGNORECASE)
+_THIS_CASE_AMOUNT = re.compile(r"\s*\((?:in\s+this\s+case|e\.g\.|for\s+example)[,:]?\s*[$€£]\s?\d[\d,.]*\)",
+                               re.IGNORECASE)
+# An amount written onto the word before it, as Bitext has it: "a compensation of350 dollars".
+_GLUED_AMOUNT = re.compile(r"\d[\d,]*(?:\.\d\d)?\s?(?:dollars|euros|pounds|usd|eur|gbp)\b", re.IGNORECASE)
 # Twelve or more letters and digits, both mixed in ("7C23D0EF3E8A2D89…", "A1B2C3D4E5F6"): no word.
 _CODE_ID = re.compile(r"(?<![\w-])(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]{12,}(?![\w-])")
 # The kind of account a record's own customer named is theirs, not the next customer's. A kind is
@@ -388,12 +394,18 @@ def unpersonalise(resolution: str, request: str, said: str = "") -> str:
     # customer's order number was ("cancel order 3707955617" answered "the order with the number
     # 7C23D0EF3E8A…"), which no rule below can tie to the request.
     resolution = _CODE_ID.sub(f"{{{{{kind}}}}}", resolution)
+    # A long number an answer calls an order's, a purchase's or just "the number" is one customer's,
+    # even when the dataset's request gave another ("cancelling purchase 0000458" answered "the
+    # order number 732201349959").
+    resolution = _NAMED_NUMBER.sub(lambda m: m.group(1) + f"{{{{{kind}}}}}", resolution)
+    # "the amount you are requesting (in this case, $1200)": that case was the record's customer's.
+    resolution = _THIS_CASE_AMOUNT.sub("", resolution)
     for name, (pattern, _) in _NUMBERED.items():
         if name == "Refund Amount":
             # The record's customer named an amount: every amount of the answer is theirs ("$299" in
             # the request, "299 dollars" in the answer; Bitext even cut some requests short:
             # "rebating $1" answered "a rebate of $160").
-            if pattern.search(request):
+            if pattern.search(request) or _GLUED_AMOUNT.search(request):
                 resolution = pattern.sub("{{Refund Amount}}", resolution)
             continue
         for m in pattern.finditer(request):

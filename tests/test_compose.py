@@ -298,6 +298,33 @@ def test_a_hash_the_dataset_left_for_an_order_number_is_this_customers_number_or
     assert "cancel your order." in none and "Look for your order." in none
 
 
+def test_a_long_number_the_answer_calls_an_orders_is_never_another_customers() -> None:
+    # The dataset's request gave one number and its answer another.
+    hit = _bitext("i have a problem with cancelling purchase  00004587345",
+                  "I'm here to assist you in canceling your purchase with the order number 732201349959. "
+                  "Let's make this process as smooth as possible.\n3. Identify the order bearing the number "
+                  "732201349959.\n4. There should be a 'Cancel Order' button adjacent to the order details.",
+                  "order_id", "4587345")
+    none = compose(hit, {}, ["i cant cancel my purchase"])
+    assert "732201349959" not in none and "Identify the order." in none
+    mine = compose(hit, {}, ["i cant cancel purchase 48213"])
+    assert "732201349959" not in mine and "Identify the order bearing the number 48213." in mine
+
+
+def test_an_amount_only_the_records_customer_had_is_left_out() -> None:
+    rebate = _bitext("I am trying to obtain a fucking rebate of money",
+                     "4. Provide the required information, including the specific transaction details "
+                     "and the amount you are requesting (in this case, $1200).\n5. Submit your request.")
+    text = compose(rebate, {}, ["how do i get my money back"])
+    assert "$1200" not in text and "the amount you are requesting." in text
+    # an amount written onto the word before it is still that customer's
+    glued = _bitext("I am waiting for a compensation of350 dollars",
+                    "I understand that you are waiting for a compensation of 350 dollars. Our team is "
+                    "committed to resolving your concerns promptly.")
+    assert "350" not in compose(glued, {}, ["still waiting for my compensation"])
+    assert "a compensation of $20." in compose(glued, {}, ["still waiting for my compensation of $20"])
+
+
 def test_a_placeholder_after_its_own_generic_words_is_not_said_twice() -> None:
     hit = _bitext("how do I open an account", "1. Log into your account on our website, {{Website Name}}.\n"
                   "2. Go to our {{Website Name}} website.\nWe answer during {{Customer Support Hours}}.")
