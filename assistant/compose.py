@@ -111,7 +111,7 @@ def _reads_worse(text: str) -> tuple[bool, bool]:
 # A request for the customer's details, which the agent who wrote the resolution then used
 # ("could you please provide your order number", "please share it with me", "I kindly request you to
 # provide", "Once I have this information, I'll ...", "let me know which item you are interested in",
-# "may I kindly ask for the order number"):
+# "may I kindly ask for the order number", "I kindly request additional information such as"):
 # the assistant has no system to use them in. ("let me know if you have questions" asks nothing.)
 _ASKS = re.compile(r"\b(?:could|can|would|will|may) you(?: please| kindly)?"
                    r" (?:provide|share|send|give|confirm|describe|explain|specify|clarify)\b"
@@ -120,7 +120,11 @@ _ASKS = re.compile(r"\b(?:could|can|would|will|may) you(?: please| kindly)?"
                    r"|\b(?:I|we) (?:kindly |would )?(?:request|ask) (?:that )?you\b"
                    r"|\blet me know (?:which|what|your|the)\b"
                    r"|\bmay I (?:kindly |please )?ask (?:you )?(?:for|to)\b"
-                   r"|\bonce I (?:have|receive)\b", re.IGNORECASE)
+                   r"|\bonce I (?:have|receive)\b"
+                   # "I kindly request additional information such as [...] Once you provide these details"
+                   r"|\b(?:I|we) (?:kindly |would )?(?:request|need|require) (?:some |the following "
+                   r"|additional |more |a few )?(?:specific )?(?:information|details)\b"
+                   r"|\bonce you (?:provide|share|send|give)\b", re.IGNORECASE)
 
 
 def missing_contact(references: Sequence[Hit], company: Mapping[str, str], customer_text: str) -> str:

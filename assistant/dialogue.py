@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from assistant.settings import Settings
 
 SENTENCE_WORDS = 3  # a sentence this long may be searched alone when the whole message matches weakly
+_NO_CONTEXT_LIMIT = 10**9  # tokens: the prompt budget of a backend that reads no prompt
 
 
 def new_id() -> str:
@@ -86,7 +87,10 @@ class DialogueManager:
                                         low_confidence_turns=d.low_confidence_turns)
         self.prompts = PromptBuilder(system_prompt=d.system_prompt, company=settings.company,
                                      count_tokens=llm.count_tokens,
-                                     context_tokens=settings.llm.context_tokens,
+                                     # a backend that reads no prompt has no context to fill: every
+                                     # record the composer may choose from reaches it (dialogue.compose_k)
+                                     context_tokens=settings.llm.context_tokens if llm.reads_prompt
+                                     else settings.llm.max_new_tokens + _NO_CONTEXT_LIMIT,
                                      max_new_tokens=settings.llm.max_new_tokens,
                                      temperature=settings.llm.temperature,
                                      reference_tokens=d.reference_tokens if llm.reads_prompt else 0)

@@ -139,7 +139,7 @@ class DialogueConfig(_Options):
     retrieve_k: int = Field(4, ge=1)  # records put in the prompt
     # A composed answer (a backend that reads no prompt) whose best record only asks for details or
     # only acknowledges may choose among this many records of that record's intent (0 = off).
-    compose_k: int = Field(20, ge=0)
+    compose_k: int = Field(50, ge=0)
     reference_tokens: int = Field(300, ge=0)  # reference tokens in the prompt (best record kept; 0 = no cap)
     # Below this similarity the history has no answer: the assistant says so (route "unsure"),
     # and after low_confidence_turns such turns in a row hands over to a person.

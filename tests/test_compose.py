@@ -501,6 +501,12 @@ def test_asking_the_customer_to_describe_the_error_is_asking_for_details_too() -
                             "or tracking number of the package?")
     assert not asks_for_details(report.record.resolution)
     assert not asks_for_details("1. Describe the problem in the contact form.")
+    # Bitext, track_refund: a list of what to send, then what the agent would do with it
+    assert asks_for_details("To assist you further, I kindly request additional information such as:\n"
+                            "1. The date when the refund request was made.")
+    assert asks_for_details("Once you provide these details, I can investigate the status of your refund.")
+    assert not asks_for_details("Enter the necessary details, including the amount and relevant transaction "
+                                "information.")
     said = ["Registration isn't working, the confirmation email never came"]
     answer = compose_best([describe, report], {}, said)
     assert answer.startswith("I understand that you are facing some issues with the signup process.")

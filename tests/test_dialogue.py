@@ -538,7 +538,7 @@ async def test_an_answer_that_would_only_ask_for_details_chooses_among_more_reco
     asked = (await run(narrow, said((await narrow.new_conversation()).id, question)))[-1]
     assert asks_for_details(asked.text) and [s.id for s in asked.sources] == [f"asks-{i}" for i in range(4)]
     knowledge = FakeKnowledge(records)
-    dm = manager(settings, store, ExtractiveBackend(), knowledge=knowledge)  # compose_k 20 by default
+    dm = manager(settings, store, ExtractiveBackend(), knowledge=knowledge)  # compose_k 50 by default
     answer = (await run(dm, said((await dm.new_conversation()).id, question)))[-1]
     assert answer.grounded and answer.text.startswith("Allow me to assist you with that:")
     assert "shows" in [s.id for s in answer.sources] and "cancel" not in [s.id for s in answer.sources]
@@ -547,6 +547,23 @@ async def test_an_answer_that_would_only_ask_for_details_chooses_among_more_reco
     plain = manager(settings, store, ExtractiveBackend(), knowledge=plain_kb)
     await run(plain, said((await plain.new_conversation()).id, question))
     assert len(plain_kb.queries) == 1
+
+
+async def test_a_backend_that_reads_no_prompt_chooses_among_every_record_searched(settings, store) -> None:
+    """The model's context budget does not cut the records the composer may choose from: the first
+    that says what to do lies behind 45 that ask, as "I returned the jacket 2 weeks ago, when will I see
+    the money?" found it behind 24 in the demo history."""
+    from assistant.compose import asks_for_details
+    from assistant.llm.extractive import ExtractiveBackend
+
+    records = [*(Record(id=f"asks-{i}", request="has my refund been processed", intent="track_refund",
+                        category="REFUND", resolution=ASKS_REFUND) for i in range(45)),
+               Record(id="shows", request="has my refund been processed", intent="track_refund",
+                      category="REFUND", resolution=SHOWS_REFUND)]
+    dm = manager(settings, store, ExtractiveBackend(), knowledge=FakeKnowledge(records))
+    answer = (await run(dm, said((await dm.new_conversation()).id, "Has my refund been processed yet?")))[-1]
+    assert answer.grounded and not asks_for_details(answer.text)
+    assert "shows" in [s.id for s in answer.sources]
 
 
 class NearestFirst:
