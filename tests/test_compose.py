@@ -920,3 +920,21 @@ def test_a_customer_who_cannot_log_in_is_not_told_to_log_in_first() -> None:
     far = dataclasses.replace(FORGOT, score=0.45)
     assert "Forgot Password" in compose_best([LOGS_IN, far], {}, [locked], floor=0.45)
     assert "Forgot Password" not in compose_best([LOGS_IN, far], {}, [locked], floor=0.55)
+
+
+def test_no_composed_bitext_answer_gives_another_customers_order_number_or_amount() -> None:
+    """Every demo Bitext row as the importer stores it, composed for a customer who gave no details:
+    no order number of the row's customer (the dataset's hash for one, or a number the answer names
+    while its request gave another) and no amount "in this case" reach them."""
+    import csv
+    import re
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "demo" / "bitext" / "records.csv"
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    texts = [compose(_bitext(r["instruction"], r["response"], r["entity_type"], r["entity_value"]), {},
+                     ["help me please"]) for r in rows]
+    leaked = [t for t in texts if re.search(r"\d{6,}|\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]{12,}\b"
+                                            r"|in this case, [$€£]", t)]
+    assert len(texts) > 4000 and leaked == []
