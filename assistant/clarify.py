@@ -102,10 +102,12 @@ def clarify_options(hits: Sequence[Hit], unsure: str, *, margin: float, confiden
         pair = [likeliest[0][0], likeliest[1][0]]
         if hits[0].record.intent in pair:  # the record that would be read is one of the two
             return tuple(Option(intent=i, label=label(i, labels)) for i in pair)
-    if not unsure and confident < 1 and likeliest[0][1] >= confident and hits[0].record.intent \
-            and hits[0].record.intent != top:
+    if not unsure and confident < 1 and hits[0].record.intent and hits[0].record.intent != top \
+            and (likeliest[0][1] >= confident or ruled_out(hits, confident)):
         # "I sent the lamp back two weeks ago, when do I get paid back?": the head is sure of
-        # tracking a refund, the nearest record is of getting one. Each has a candidate: ask.
+        # tracking a refund, the nearest record is of getting one. Each has a candidate: ask. So
+        # when the head is as sure that the nearest record's intent is not meant ("I was charged
+        # twice for the same order #90312!!": tracking an order, 0.0, nearest by the order number).
         # A record of no intent (an agent's answer to a knowledge gap) is one the head was never
         # shown: its word weighs nothing against it.
         pair = [top] + ([hits[0].record.intent] if hits[0].record.intent not in ("", *exclude) else [])
@@ -120,7 +122,9 @@ def clarify_options(hits: Sequence[Hit], unsure: str, *, margin: float, confiden
 
 
 def unfound_intent(hits: Sequence[Hit], *, sure: float, exclude: Sequence[str] = ()) -> str:
-    """The intent the head is at least `sure` of when no record the search found is of it, or "".
+    """The intent the head is at least `sure` of when no record the search found is of it, or "";
+    or its likeliest one then, when it is as sure the nearest record's intent is not meant
+    (`ruled_out`).
 
     The search ranks by similarity first and the head only reorders what it found: "I'm at work
     all day. Can the parcel be left in a locker?" is delivery options to the head (1.0) while the
@@ -129,7 +133,19 @@ def unfound_intent(hits: Sequence[Hit], *, sure: float, exclude: Sequence[str] =
         return ""
     top, likely = hits[0].intents[0]
     found = {h.record.intent for h in hits}
-    return top if likely >= sure and top not in found and top not in exclude else ""
+    wanted = likely >= sure or ruled_out(hits, sure)
+    return top if wanted and top not in found and top not in exclude else ""
+
+
+def ruled_out(hits: Sequence[Hit], sure: float) -> bool:
+    """Is the intent head at least `sure` that the nearest record's intent is not what was asked
+    (it gives that intent at most 1 - `sure`)? An intent the head's short list leaves out is given
+    at most what the list leaves. A record of no intent is never ruled out: the head never saw one."""
+    intent = hits[0].record.intent if hits else ""
+    if not intent or not hits[0].intents:
+        return False
+    likely = dict(hits[0].intents)
+    return likely.get(intent, 1.0 - sum(likely.values())) <= 1 - sure
 
 
 def confirm_options(hits: Sequence[Hit], *, intents: Sequence[str], sure: float,

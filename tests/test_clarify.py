@@ -163,9 +163,27 @@ def test_requests_for_a_person_are_never_offered_and_the_record_read_must_be_one
                   ("complaint",))
     assert clarify_options(person, "", margin=0.3, confident=0.9, labels=LABELS,
                            exclude=["contact_human_agent"]) == ()
-    elsewhere = hits("review", 0.7, (("track_order", 0.5), ("delivery_period", 0.45)),
+    elsewhere = hits("review", 0.7, (("track_order", 0.5), ("delivery_period", 0.3), ("review", 0.2)),
                      ("track_order", "delivery_period"))
     assert clarify_options(elsewhere, "", margin=0.3, confident=0.9, labels=LABELS) == ()
+
+
+def test_a_record_of_an_intent_the_head_rules_out_is_not_read_unasked() -> None:
+    """"I was charged twice for the same order #90312!!" (the demo history): the nearest record is
+    of tracking an order (0.56, by the order number), which the head gives 0.0; its likeliest are a
+    payment problem (0.52) and cancelling (0.45), and no record of a payment problem was found. The
+    dialogue looks that intent up and asks, as when the head is sure of it."""
+    charged = (("payment_issue", 0.519), ("cancel_order", 0.449), ("check_cancellation_fee", 0.029))
+    found = hits("track_order", 0.564, charged, ("cancel_order", "cancel_order"))
+    assert unfound_intent(found, sure=0.9) == "payment_issue"
+    looked_up = hits("track_order", 0.564, charged, ("cancel_order", "payment_issue"))
+    asked = clarify_options(looked_up, "", margin=0.2, confident=0.9, labels=LABELS)
+    assert [o.intent for o in asked] == ["payment_issue", "track_order"]
+    # the head's short list leaves 0.15 unplaced: the nearest record's intent may hold it, so it is read
+    unplaced = hits("track_order", 0.564, (("payment_issue", 0.5), ("cancel_order", 0.35)),
+                    ("payment_issue",))
+    assert unfound_intent(unplaced, sure=0.9) == ""
+    assert clarify_options(unplaced, "", margin=0.1, confident=0.9, labels=LABELS) == ()
 
 
 def test_an_intent_no_record_found_is_of_is_never_named() -> None:
