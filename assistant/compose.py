@@ -124,7 +124,9 @@ _ASKS = re.compile(r"\b(?:could|can|would|will|may) you(?: please| kindly)?"
                    # "I kindly request additional information such as [...] Once you provide these details"
                    r"|\b(?:I|we) (?:kindly |would )?(?:request|need|require) (?:some |the following "
                    r"|additional |more |a few )?(?:specific )?(?:information|details)\b"
-                   r"|\bonce you (?:provide|share|send|give)\b", re.IGNORECASE)
+                   r"|\bonce you (?:provide|share|send|give)\b"
+                   # "1. Provide us with the specific details of the payment error [...] the card number"
+                   r"|\b(?:provide|give) us with\b", re.IGNORECASE)
 
 
 def missing_contact(references: Sequence[Hit], company: Mapping[str, str], customer_text: str) -> str:

@@ -505,6 +505,9 @@ def test_asking_the_customer_to_describe_the_error_is_asking_for_details_too() -
     assert asks_for_details("To assist you further, I kindly request additional information such as:\n"
                             "1. The date when the refund request was made.")
     assert asks_for_details("Once you provide these details, I can investigate the status of your refund.")
+    # Bitext, payment_issue: a list of what to send, the card number among it
+    assert asks_for_details("1. Provide us with the specific details of the payment error, such as the date, "
+                            "time, and amount of the transaction.")
     assert not asks_for_details("Enter the necessary details, including the amount and relevant transaction "
                                 "information.")
     said = ["Registration isn't working, the confirmation email never came"]
