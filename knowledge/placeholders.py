@@ -214,6 +214,7 @@ def placeholders(text: str) -> list[str]:
 # "ORD-55102", "771-2290", "48213", "4471-B", and "40,981" (speech to text writes numbers with commas)
 _ID = r"(\d{1,3}(?:,\d{3})+\b|(?:[A-Z]{0,4}[-#]?\d[\w-]{2,}\d|\d{3,})(?:-[A-Za-z]{1,3}\b)?)"
 # What a customer may name by number, the placeholder that stands for it, and the keys it fills.
+_AMOUNT_IN_WORDS = r"\d[\d,]*(?:\.\d\d)?\s?(?:dollars|euros|pounds|usd|eur|gbp)\b"  # "299 dollars"
 _NUMBERED: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
     # "order 48213", "purchase no. 48213", "#48213", and an id that is its own keyword: "ORD-55102"
     "Order Number": (re.compile(rf"\b(?:order|purchase|ord(?![-#]?\d))\s*(?:number|no\.?|num|nr|id|ref)?\s*"
@@ -225,9 +226,7 @@ _NUMBERED: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
     "Tracking Number": (re.compile(rf"\btracking\s*(?:number|no\.?|code|id)?\s*[:#]?\s*{_ID}", re.IGNORECASE),
                         ("tracking_number",)),
     # "$299", "160 dollars": a refund of another customer's amount must not be promised to this one
-    "Refund Amount": (re.compile(r"([$€£]\s?\d[\d,]*(?:\.\d\d)?"
-                                 r"|\b\d[\d,]*(?:\.\d\d)?\s?(?:dollars|euros|pounds|usd|eur|gbp)\b)",
-                                 re.IGNORECASE),
+    "Refund Amount": (re.compile(rf"([$€£]\s?\d[\d,]*(?:\.\d\d)?|\b{_AMOUNT_IN_WORDS})", re.IGNORECASE),
                       ("refund_amount", "amount")),
     # "invoices from 6 weeks ago", "the invoice from last year"
     "Period": (re.compile(r"\b(\d{1,3}\s+(?:days?|weeks?|months?|years?)\s+ago|last\s+(?:year|month|week)"
@@ -317,7 +316,7 @@ _NAMED_NUMBER = re.compile(r"\b((?:order|purchase|invoice|bill|reference|number)
 _THIS_CASE_AMOUNT = re.compile(r"\s*\((?:in\s+this\s+case|e\.g\.|for\s+example)[,:]?\s*[$€£]\s?\d[\d,.]*\)",
                                re.IGNORECASE)
 # An amount written onto the word before it, as Bitext has it: "a compensation of350 dollars".
-_GLUED_AMOUNT = re.compile(r"\d[\d,]*(?:\.\d\d)?\s?(?:dollars|euros|pounds|usd|eur|gbp)\b", re.IGNORECASE)
+_GLUED_AMOUNT = re.compile(_AMOUNT_IN_WORDS, re.IGNORECASE)
 # Twelve or more letters and digits, both mixed in ("7C23D0EF3E8A2D89…", "A1B2C3D4E5F6"): no word.
 _CODE_ID = re.compile(r"(?<![\w-])(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]{12,}(?![\w-])")
 # The kind of account a record's own customer named is theirs, not the next customer's. A kind is
